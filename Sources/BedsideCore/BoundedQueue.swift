@@ -1,0 +1,65 @@
+import Synchronization
+
+/// A FIFO with a fixed capacity for the one consumer that must see every item (the recorder).
+///
+/// A full queue refuses new items and counts them as dropped: never silent, never unbounded.
+public final class BoundedQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var head = 0
+        var dropped: UInt64 = 0
+        var closed = false
+    }
+
+    public let capacity: Int
+    private let state = Mutex(State())
+    private let condition = ConditionSignal()
+
+    public init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    /// Appends `item`; returns false (and counts a drop) when the queue is full or closed.
+    @discardableResult
+    public func push(_ item: Element) -> Bool {
+        let ok = state.withLock { s -> Bool in
+            if s.closed || s.items.count - s.head >= capacity {
+                s.dropped += 1
+                return false
+            }
+            s.items.append(item)
+            return true
+        }
+        if ok { condition.signal() }
+        return ok
+    }
+
+    /// Blocks the calling thread until an item arrives; `nil` once closed and drained.
+    public func pop() -> Element? {
+        while true {
+            let r: Element?? = state.withLock { s in
+                if s.head < s.items.count {
+                    let e = s.items[s.head]
+                    s.head += 1
+                    if s.head > 64 && s.head * 2 > s.items.count {
+                        s.items.removeFirst(s.head)
+                        s.head = 0
+                    }
+                    return .some(e)
+                }
+                return s.closed ? .some(nil) : .none
+            }
+            if let r { return r }
+            condition.wait(timeoutSeconds: 0.2)
+        }
+    }
+
+    public func close() {
+        state.withLock { $0.closed = true }
+        condition.signal()
+    }
+
+    public var count: Int { state.withLock { $0.items.count - $0.head } }
+    public var dropped: UInt64 { state.withLock { $0.dropped } }
+}

@@ -1,0 +1,89 @@
+/// Everything `bedside.yaml` can say. Defaults make `bedside demo` work with no file at all.
+public struct BedsideConfig: Sendable, Equatable {
+    public var source = SourceConfig()
+    public var models: [ModelConfig] = []
+    public var recording = RecordingConfig()
+    public var web = WebConfig()
+
+    public init() {}
+}
+
+public struct SourceConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case phantom, file, v4l2 }
+    public var kind: Kind = .phantom
+    public var width = 1280
+    public var height = 720
+    public var fps = 30.0
+    /// File source: the video to play.
+    public var path: String?
+    /// File source: start again at the end.
+    public var loop = true
+    /// V4L2 source: the device node.
+    public var device = "/dev/video0"
+    /// Phantom: seconds for one sweep through all planes.
+    public var sweepSeconds = 24.0
+
+    public init() {}
+}
+
+public struct ModelInput: Sendable, Equatable {
+    /// Size the model wants (the frame is scaled to it); nil keeps the source size.
+    public var width: Int?
+    public var height: Int?
+    /// `gray8` or `rgb24`.
+    public var format: PixelFormat = .rgb24
+    /// The part of the screen the model sees (source pixels); nil is the whole frame.
+    public var crop: CropRect?
+
+    public init(width: Int? = nil, height: Int? = nil, format: PixelFormat = .rgb24) {
+        self.width = width
+        self.height = height
+        self.format = format
+    }
+}
+
+public struct ModelConfig: Sendable, Equatable {
+    public var name: String
+    /// The researcher's interpreter (their venv/conda python).
+    public var python: String = "python3"
+    /// `path/to/script.py:function`, `package.module:function` or `...:Class`.
+    public var entry: String
+    /// Optional one-time setup function (loads weights).
+    public var setup: String?
+    /// Working directory of the worker; relative paths in the config are relative to the config file.
+    public var workdir: String?
+    public var env: [String: String] = [:]
+    public var input = ModelInput()
+    /// Per-frame timeout: a worker that takes longer is considered hung and restarted.
+    public var timeoutSeconds = 10.0
+    public var startupTimeoutSeconds = 120.0
+
+    public init(name: String, entry: String) {
+        self.name = name
+        self.entry = entry
+    }
+}
+
+public struct RecordingConfig: Sendable, Equatable {
+    public var enabled = true
+    public var directory = "recordings"
+    /// Encoder queue length in frames; when the encoder falls this far behind, frames are dropped and counted.
+    public var queueFrames = 90
+
+    public init() {}
+}
+
+public struct WebConfig: Sendable, Equatable {
+    /// Explicit bind address: 127.0.0.1 keeps the page on this machine; 0.0.0.0 serves the clinic Wi-Fi.
+    public var bind = "127.0.0.1"
+    public var port = 8080
+    /// Pairing token viewers need; generated at start when absent.
+    public var token: String?
+    /// Admin PIN for admin actions; generated at start when absent.
+    public var adminPIN: String?
+    /// Width of the JPEG sent to viewers (height follows the aspect); nil keeps the source width.
+    public var displayWidth: Int?
+    public var jpegQuality = 75
+
+    public init() {}
+}

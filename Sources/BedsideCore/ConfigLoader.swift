@@ -1,0 +1,274 @@
+import Foundation
+import Yams
+
+/// A configuration problem, with where it is and how to fix it.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int?
+    public var key: String
+    public var problem: String
+    public var fix: String
+
+    public var description: String {
+        let at = line.map { "\(file):\($0)" } ?? file
+        return "\(at): `\(key)`: \(problem). \(fix)"
+    }
+}
+
+/// Reads `bedside.yaml`, rejecting unknown keys and wrong types with the key and line.
+public enum ConfigLoader {
+    public static func load(path: String) throws -> BedsideConfig {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else {
+            throw ConfigError(
+                file: path, line: nil, key: "(file)", problem: "cannot read the config file",
+                fix: "Check the path; `bedside demo` runs without a config.")
+        }
+        let base = (path as NSString).deletingLastPathComponent
+        return try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "." : base)
+    }
+
+    public static func parse(yaml: String, file: String = "bedside.yaml", baseDirectory: String = ".") throws
+        -> BedsideConfig
+    {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(
+                file: file, line: nil, key: "(syntax)", problem: "not valid YAML: \(error)",
+                fix: "Fix the YAML syntax (indentation uses spaces).")
+        }
+        var config = BedsideConfig()
+        guard let root else { return config }
+        let r = Reader(file: file, base: baseDirectory)
+        let top = try r.mapping(root, "(top level)", allowed: ["source", "models", "model", "recording", "web"])
+        if let s = top["source"] { config.source = try r.source(s) }
+        if let m = top["model"] { config.models = [try r.model(m, index: 0)] }
+        if let ms = top["models"] {
+            guard case .sequence(let seq) = ms else {
+                throw r.error(ms, "models", "must be a list of models", "Write `models:` followed by `- name: ...` items.")
+            }
+            config.models = try seq.enumerated().map { try r.model($0.element, index: $0.offset) }
+        }
+        let names = config.models.map(\.name)
+        if Set(names).count != names.count {
+            throw ConfigError(
+                file: file, line: nil, key: "models", problem: "two models have the same name",
+                fix: "Give every model a distinct `name`.")
+        }
+        if let rec = top["recording"] { config.recording = try r.recording(rec) }
+        if let w = top["web"] { config.web = try r.web(w) }
+        return config
+    }
+}
+
+private struct Reader {
+    var file: String
+    var base: String
+
+    func error(_ node: Node, _ key: String, _ problem: String, _ fix: String) -> ConfigError {
+        ConfigError(file: file, line: node.mark.map { $0.line }, key: key, problem: problem, fix: fix)
+    }
+
+    func mapping(_ node: Node, _ key: String, allowed: [String]) throws -> [String: Node] {
+        guard case .mapping(let m) = node else {
+            throw error(node, key, "must be a mapping of keys", "Indent its keys under `\(key):`.")
+        }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            let name = k.string ?? "?"
+            guard allowed.contains(name) else {
+                let guess = allowed.min { editDistance($0, name) < editDistance($1, name) }
+                let hint = guess.map { editDistance($0, name) <= 3 ? "Did you mean `\($0)`? " : "" } ?? ""
+                throw error(
+                    k, key == "(top level)" ? name : "\(key).\(name)", "unknown key",
+                    "\(hint)Allowed here: \(allowed.joined(separator: ", ")).")
+            }
+            out[name] = v
+        }
+        return out
+    }
+
+    func string(_ n: Node, _ key: String) throws -> String {
+        guard case .scalar(let s) = n else { throw error(n, key, "must be a text value", "Write `\(key): value`.") }
+        return s.string
+    }
+
+    func int(_ n: Node, _ key: String, range: ClosedRange<Int>) throws -> Int {
+        guard let v = n.int else {
+            throw error(n, key, "must be a whole number", "Write a number between \(range.lowerBound) and \(range.upperBound).")
+        }
+        guard range.contains(v) else {
+            throw error(n, key, "\(v) is out of range", "Use a value between \(range.lowerBound) and \(range.upperBound).")
+        }
+        return v
+    }
+
+    func double(_ n: Node, _ key: String, range: ClosedRange<Double>) throws -> Double {
+        guard let v = n.float ?? n.int.map(Double.init) else {
+            throw error(n, key, "must be a number", "Write a number between \(range.lowerBound) and \(range.upperBound).")
+        }
+        guard range.contains(v) else {
+            throw error(n, key, "\(v) is out of range", "Use a value between \(range.lowerBound) and \(range.upperBound).")
+        }
+        return v
+    }
+
+    func bool(_ n: Node, _ key: String) throws -> Bool {
+        guard let v = n.bool else { throw error(n, key, "must be true or false", "Write `\(key): true` or `false`.") }
+        return v
+    }
+
+    func path(_ n: Node, _ key: String) throws -> String {
+        let p = try string(n, key)
+        if p.hasPrefix("/") || p.hasPrefix("~") { return (p as NSString).expandingTildeInPath }
+        return (base as NSString).appendingPathComponent(p)
+    }
+
+    func source(_ node: Node) throws -> SourceConfig {
+        let m = try mapping(
+            node, "source", allowed: ["kind", "width", "height", "fps", "path", "loop", "device", "sweep_seconds"])
+        var s = SourceConfig()
+        if let k = m["kind"] {
+            let v = try string(k, "source.kind")
+            guard let kind = SourceConfig.Kind(rawValue: v) else {
+                throw error(
+                    k, "source.kind", "`\(v)` is not a source kind",
+                    "Use one of: \(SourceConfig.Kind.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            s.kind = kind
+        }
+        if let v = m["width"] { s.width = try int(v, "source.width", range: 64...7680) }
+        if let v = m["height"] { s.height = try int(v, "source.height", range: 64...4320) }
+        if let v = m["fps"] { s.fps = try double(v, "source.fps", range: 1...240) }
+        if let v = m["path"] { s.path = try path(v, "source.path") }
+        if let v = m["loop"] { s.loop = try bool(v, "source.loop") }
+        if let v = m["device"] { s.device = try string(v, "source.device") }
+        if let v = m["sweep_seconds"] { s.sweepSeconds = try double(v, "source.sweep_seconds", range: 2...3600) }
+        if s.kind == .file && s.path == nil {
+            throw error(node, "source.path", "a file source needs a path", "Add `path: your-video.mp4` under `source:`.")
+        }
+        if s.width % 2 != 0 || s.height % 2 != 0 {
+            throw error(node, "source.width", "width and height must be even", "Use an even size such as 1280x720.")
+        }
+        return s
+    }
+
+    func model(_ node: Node, index: Int) throws -> ModelConfig {
+        let key = "models[\(index)]"
+        let m = try mapping(
+            node, key,
+            allowed: [
+                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s",
+            ])
+        guard let entryNode = m["entry"] else {
+            throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
+        }
+        let entry = try string(entryNode, "\(key).entry")
+        guard entry.contains(":") else {
+            throw error(
+                entryNode, "\(key).entry", "`\(entry)` does not name a function",
+                "Write `file.py:function` or `package.module:function`.")
+        }
+        let name = try m["name"].map { try string($0, "\(key).name") } ?? "model\(index)"
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !name.isEmpty else {
+            throw error(node, "\(key).name", "`\(name)` has characters other than letters, digits, - and _", "Rename the model.")
+        }
+        var c = ModelConfig(name: name, entry: resolveEntry(entry))
+        if let v = m["python"] {
+            let p = try string(v, "\(key).python")
+            c.python = p.contains("/") ? try path(v, "\(key).python") : p
+        }
+        if let v = m["setup"] { c.setup = resolveEntry(try string(v, "\(key).setup")) }
+        c.workdir = try m["workdir"].map { try path($0, "\(key).workdir") } ?? base
+        if let v = m["env"] {
+            guard case .mapping(let em) = v else {
+                throw error(v, "\(key).env", "must be a mapping", "Write `NAME: value` lines under `env:`.")
+            }
+            for (k, val) in em { c.env[k.string ?? ""] = val.string ?? "" }
+        }
+        if let v = m["input"] {
+            let im = try mapping(v, "\(key).input", allowed: ["width", "height", "format", "crop"])
+            if let cr = im["crop"] {
+                let cm = try mapping(cr, "\(key).input.crop", allowed: ["x", "y", "width", "height"])
+                func req(_ k: String) throws -> Int {
+                    guard let n = cm[k] else {
+                        throw error(cr, "\(key).input.crop.\(k)", "missing", "A crop needs x, y, width and height in source pixels.")
+                    }
+                    return try int(n, "\(key).input.crop.\(k)", range: 0...7680)
+                }
+                c.input.crop = CropRect(x: try req("x"), y: try req("y"), width: try req("width"), height: try req("height"))
+            }
+            if let w = im["width"] { c.input.width = try int(w, "\(key).input.width", range: 8...7680) }
+            if let h = im["height"] { c.input.height = try int(h, "\(key).input.height", range: 8...4320) }
+            if let f = im["format"] {
+                let s = try string(f, "\(key).input.format")
+                let aliases: [String: PixelFormat] = ["gray": .gray8, "grey": .gray8, "gray8": .gray8, "rgb": .rgb24, "rgb24": .rgb24]
+                guard let pf = aliases[s] else {
+                    throw error(f, "\(key).input.format", "`\(s)` is not a model input format", "Use `gray` or `rgb`.")
+                }
+                c.input.format = pf
+            }
+            if (c.input.width == nil) != (c.input.height == nil) {
+                throw error(v, "\(key).input", "give both width and height, or neither", "Add the missing one.")
+            }
+        }
+        if let v = m["timeout_s"] { c.timeoutSeconds = try double(v, "\(key).timeout_s", range: 0.05...600) }
+        if let v = m["startup_timeout_s"] {
+            c.startupTimeoutSeconds = try double(v, "\(key).startup_timeout_s", range: 1...3600)
+        }
+        return c
+    }
+
+    /// A `file.py:function` entry is made absolute against the config's folder; a module path is kept.
+    func resolveEntry(_ entry: String) -> String {
+        guard let colon = entry.lastIndex(of: ":") else { return entry }
+        let target = String(entry[..<colon])
+        guard target.hasSuffix(".py"), !target.hasPrefix("/") else { return entry }
+        return (base as NSString).appendingPathComponent(target) + String(entry[colon...])
+    }
+
+    func recording(_ node: Node) throws -> RecordingConfig {
+        let m = try mapping(node, "recording", allowed: ["enabled", "directory", "queue_frames"])
+        var r = RecordingConfig()
+        if let v = m["enabled"] { r.enabled = try bool(v, "recording.enabled") }
+        if let v = m["directory"] { r.directory = try path(v, "recording.directory") }
+        if let v = m["queue_frames"] { r.queueFrames = try int(v, "recording.queue_frames", range: 2...10_000) }
+        return r
+    }
+
+    func web(_ node: Node) throws -> WebConfig {
+        let m = try mapping(
+            node, "web", allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality"])
+        var w = WebConfig()
+        if let v = m["bind"] { w.bind = try string(v, "web.bind") }
+        if let v = m["port"] { w.port = try int(v, "web.port", range: 0...65535) }
+        if let v = m["token"] {
+            let t = try string(v, "web.token")
+            guard t.count >= 8 else {
+                throw error(v, "web.token", "too short", "Use at least 8 characters, or leave it out to get a random one.")
+            }
+            w.token = t
+        }
+        if let v = m["admin_pin"] { w.adminPIN = try string(v, "web.admin_pin") }
+        if let v = m["display_width"] { w.displayWidth = try int(v, "web.display_width", range: 160...3840) }
+        if let v = m["jpeg_quality"] { w.jpegQuality = try int(v, "web.jpeg_quality", range: 10...100) }
+        return w
+    }
+}
+
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    for i in 1...a.count {
+        var cur = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        prev = cur
+    }
+    return prev[b.count]
+}

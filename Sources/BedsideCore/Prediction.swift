@@ -1,0 +1,38 @@
+/// One model answer for one frame, as Bedside keeps, logs and shows it.
+public struct Prediction: Sendable {
+    public var model: String
+    /// Sequence number of the frame the model saw.
+    public var seq: UInt64
+    /// Capture time of that frame (monotonic ns): the key into the recording.
+    public var ptsNanos: UInt64
+    /// When the frame was handed to the worker and when the answer came back (monotonic ns).
+    public var dispatchedNanos: UInt64
+    public var receivedNanos: UInt64
+    /// Time inside the researcher's function, measured by the bridge.
+    public var modelMs: Double
+    /// The model's result object, JSON text as the bridge produced it (already validated there).
+    public var resultJSON: String
+    /// Summary fields read from the result, for status and logs.
+    public var plane: String?
+    public var status: String?
+
+    public init(
+        model: String, seq: UInt64, ptsNanos: UInt64, dispatchedNanos: UInt64, receivedNanos: UInt64,
+        modelMs: Double, resultJSON: String, plane: String?, status: String?
+    ) {
+        self.model = model
+        self.seq = seq
+        self.ptsNanos = ptsNanos
+        self.dispatchedNanos = dispatchedNanos
+        self.receivedNanos = receivedNanos
+        self.modelMs = modelMs
+        self.resultJSON = resultJSON
+        self.plane = plane
+        self.status = status
+    }
+
+    /// Round trip seen by Bedside, in milliseconds.
+    public var roundTripMs: Double { Double(receivedNanos &- dispatchedNanos) / 1e6 }
+    /// Age of the frame when its answer arrived, in milliseconds.
+    public var ageAtResultMs: Double { Double(receivedNanos &- ptsNanos) / 1e6 }
+}

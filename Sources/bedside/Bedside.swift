@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct Bedside: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bedside",
+        abstract: "Run a research imaging model live on a medical device's video, with recording and a tablet page.",
+        version: BedsideVersion.string,
+        subcommands: [Demo.self, Run.self, Check.self, PhantomDump.self])
+}
+
+enum BedsideVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,33 @@
+"""``python -m bridge``: the worker command line Bedside runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from .worker import DEFAULT_IDLE_TIMEOUT_S, Terminate, run
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bridge", description="Serve a Python model to Bedside.")
+    parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint Bedside bound, e.g. ipc:///run/x.sock")
+    parser.add_argument("--entry", required=True, help="path/to/script.py:predict, package.module:predict or ...:Class")
+    parser.add_argument("--setup", help="function called once before the first frame (loads weights)")
+    parser.add_argument("--name", default="", help="model name, echoed in hello")
+    parser.add_argument("--workdir", help="directory to change into before importing the entry")
+    parser.add_argument(
+        "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="SECONDS",
+        help="exit when Bedside sends nothing for this long (default %(default)g; 0: never)",
+    )
+    args = parser.parse_args(argv)
+    if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # the researcher's prints reach Bedside's log promptly
+    try:
+        return run(args.endpoint, args.entry, args.setup, args.name or args.entry, args.workdir, args.idle_timeout)
+    except Terminate:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Import the researcher's entry point without touching their files."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional
+
+_by_path: Dict[str, ModuleType] = {}
+
+
+class LoadError(Exception):
+    """Import or setup of the researcher's code failed; `cause` is their exception."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{stage} failed: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+class Model:
+    """The researcher's per-frame callable, with the state their setup returned."""
+
+    def __init__(self, fn: Callable[..., Any], state: Any = None) -> None:
+        self.fn = fn
+        self.state = state
+        self.pass_state = state is not None and _takes_two_positional(fn)
+
+    def __call__(self, image: Any) -> Any:
+        return self.fn(image, self.state) if self.pass_state else self.fn(image)
+
+
+def load(entry: str, setup: Optional[str] = None, workdir: Optional[str] = None) -> Model:
+    """Import `entry` (and `setup`) from `workdir`, run setup, return the per-frame callable; LoadError on failure."""
+    try:
+        if workdir:
+            os.chdir(workdir)
+        target = resolve(entry)
+        setup_fn = resolve(setup) if setup else None
+        if not callable(target):
+            raise TypeError(f"{entry} is a {type(target).__name__}, not a function or class")
+        if setup_fn is not None and not callable(setup_fn):
+            raise TypeError(f"{setup} is a {type(setup_fn).__name__}, not a function")
+    except (Exception, SystemExit) as exc:
+        raise LoadError("import", exc) from exc
+    try:
+        state = setup_fn() if setup_fn is not None else None
+        if inspect.isclass(target):
+            target = target()
+            if callable(getattr(target, "setup", None)):
+                target.setup()
+            if not callable(target):
+                raise TypeError(f"{type(target).__name__} instances are not callable: define __call__(self, image)")
+    except (Exception, SystemExit) as exc:
+        raise LoadError("setup", exc) from exc
+    return Model(target, state)
+
+
+def resolve(spec: str) -> Any:
+    """The object named by `path/to/file.py:name` or `package.module:name` (`name` may be dotted)."""
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name:
+        raise ValueError(f"entry {spec!r} should be 'path/to/file.py:function' or 'package.module:function'")
+    if where.endswith(".py") or os.sep in where or "/" in where:
+        module = import_path(where)
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # the working directory, as `python -c` would have it
+        module = importlib.import_module(where)
+    obj: Any = module
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def import_path(path: str) -> ModuleType:
+    """Import a .py file by path, its folder first on sys.path; the same file is imported once."""
+    path = os.path.abspath(path)
+    if path in _by_path:
+        return _by_path[path]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    folder = os.path.dirname(path)
+    if sys.path[:1] != [folder]:
+        sys.path.insert(0, folder)
+    name = os.path.splitext(os.path.basename(path))[0]
+    if name in sys.modules or not name.isidentifier():
+        name = f"_bedside_entry_{len(_by_path)}_{''.join(c if c.isalnum() else '_' for c in name)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it, so dataclasses and pickling inside it work
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    _by_path[path] = module
+    return module
+
+
+def _takes_two_positional(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(k in positional for k in kinds) >= 2

@@ -1,0 +1,189 @@
+"""The worker loop: connect, hello, load, then answer one frame at a time."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import platform
+import signal
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import zmq
+
+from . import __version__
+from .core import (
+    Error,
+    Fatal,
+    Frame,
+    Hello,
+    Message,
+    ProtocolError,
+    Ready,
+    Result,
+    ResultError,
+    Shutdown,
+    convert_result,
+    decode,
+    encode,
+    error_line,
+    format_traceback,
+    frame_image,
+)
+from .loader import LoadError, Model, load
+
+EXIT_OK = 0
+EXIT_FATAL = 3
+POLL_MS = 500
+LINGER_MS = 2000  # how long a last message (fatal) may take to leave after close
+DEFAULT_IDLE_TIMEOUT_S = 1800.0
+MAX_MAPPINGS = 16
+
+
+class Terminate(BaseException):
+    """Raised by the SIGTERM/SIGINT handler; not an Exception, so researcher code does not catch it."""
+
+
+class SharedMemory:
+    """Read-only mappings of shm files, one per path, remapped when the file is replaced or resized."""
+
+    def __init__(self) -> None:
+        self._maps: Dict[str, Tuple[Tuple[int, int, int], mmap.mmap]] = {}
+
+    def buffer(self, path: str) -> mmap.mmap:
+        st = os.stat(path)
+        key = (st.st_dev, st.st_ino, st.st_size)
+        cached = self._maps.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with open(path, "rb") as f:
+            mapping = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self._maps.pop(path, None)  # an old mapping is unmapped once no image refers to it
+        if len(self._maps) >= MAX_MAPPINGS:
+            self._maps.pop(next(iter(self._maps)))
+        self._maps[path] = (key, mapping)
+        return mapping
+
+
+def ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 3)
+
+
+class Worker:
+    """One worker incarnation on a connected DEALER socket."""
+
+    def __init__(self, sock: zmq.Socket[bytes], name: str, idle_timeout_s: float) -> None:
+        self.sock = sock
+        self.name = name
+        self.idle_timeout_s = idle_timeout_s
+        self.shm = SharedMemory()
+
+    def send(self, message: Message) -> None:
+        self.sock.send(encode(message))
+
+    def fatal(self, stage: str, exc: BaseException, fault: str) -> int:
+        tb = format_traceback(exc)
+        self.send(Fatal(stage=stage, error=error_line(exc), traceback=tb, fault=fault))
+        print(f"bridge: fatal ({stage}): {error_line(exc)}\n{tb}", file=sys.stderr, flush=True)
+        return EXIT_FATAL
+
+    def serve(self, entry: str, setup: Optional[str], workdir: Optional[str]) -> int:
+        hello = Hello(pid=os.getpid(), name=self.name, python=platform.python_version(), bridge=__version__)
+        self.send(hello)
+        start = time.perf_counter()
+        try:
+            model = load(entry, setup, workdir)
+        except LoadError as exc:
+            return self.fatal(exc.stage, exc.cause, "researcher")
+        self.send(Ready(setup_ms=ms_since(start)))
+        try:
+            return self.loop(model)
+        except (Exception, SystemExit) as exc:  # a bad message, an unreadable shm file, or a bridge bug
+            return self.fatal("protocol", exc, "bridge")
+
+    def loop(self, model: Model) -> int:
+        last = time.monotonic()
+        while True:
+            if not self.sock.poll(POLL_MS, zmq.POLLIN):
+                if self.idle_timeout_s > 0 and time.monotonic() - last > self.idle_timeout_s:
+                    print(f"bridge: no message for {self.idle_timeout_s:g} s, exiting", file=sys.stderr, flush=True)
+                    return EXIT_OK
+                continue
+            parts = self.sock.recv_multipart()
+            received = time.perf_counter()
+            last = time.monotonic()
+            message = decode(parts[0])
+            if isinstance(message, Shutdown):
+                return EXIT_OK
+            if not isinstance(message, Frame):
+                raise ProtocolError(f"unexpected {message.type!r} message from Bedside")
+            self.send(self.answer(model, message, parts[1:], received))
+
+    def answer(self, model: Model, frame: Frame, rest: List[bytes], received: float) -> Message:
+        """Run the model on one frame; the result, or an error saying whose fault it is."""
+        if frame.shm is not None:
+            buffer: Any = self.shm.buffer(frame.shm)
+        elif rest:
+            buffer = rest[0]
+        else:
+            raise ProtocolError(f"frame {frame.seq} has neither shm nor a pixel frame")
+        image = frame_image(frame, buffer)
+        start = time.perf_counter()
+        try:
+            value = model(image)
+            if not isinstance(value, dict) and callable(getattr(value, "to_dict", None)):
+                value = value.to_dict()
+        except (Exception, SystemExit) as exc:
+            return Error(frame.seq, ms_since(start), error_line(exc), format_traceback(exc, skip=1), "researcher")
+        model_ms = ms_since(start)
+        try:
+            result = convert_result(value)
+        except ResultError as exc:
+            return Error(frame.seq, model_ms, error_line(exc), "", exc.fault)
+        return Result(frame.seq, model_ms, ms_since(received), result)
+
+
+def watch_parent(interval_s: float = 1.0) -> None:
+    """Exit the whole process when the parent dies, even while the model is busy (a daemon thread)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(EXIT_OK)
+
+    if parent != 1:
+        threading.Thread(target=watch, name="bridge-parent-watch", daemon=True).start()
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminate()
+
+
+def run(
+    endpoint: str,
+    entry: str,
+    setup: Optional[str] = None,
+    name: str = "",
+    workdir: Optional[str] = None,
+    idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+) -> int:
+    """Serve Bedside on `endpoint` until shutdown; returns the process exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
+    watch_parent()
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, LINGER_MS)
+    try:
+        sock.connect(endpoint)
+        return Worker(sock, name, idle_timeout_s).serve(entry, setup, workdir)
+    except Terminate:
+        sock.setsockopt(zmq.LINGER, 0)
+        return EXIT_OK
+    finally:
+        sock.close()
+        ctx.term()

@@ -1,0 +1,3 @@
+"""Sibling module imported by stateful.py (checks the entry's folder is on sys.path)."""
+
+OFFSET = 1000
