@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "Recording",
             dependencies: [
-                "BedsideCore", "CFFmpeg",
+                "BedsideCore", "CFFmpeg", "Capture",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "BedsideCore", "CTurboJPEG",
+                "BedsideCore", "Capture", "CTurboJPEG", "CFFmpeg",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -14,8 +14,12 @@ public final class Mailbox<Value: Sendable>: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Woken on every `put`, for a consumer that is a thread rather than a task.
+    public let signal: ConditionSignal?
 
-    public init() {}
+    public init(signal: ConditionSignal? = nil) {
+        self.signal = signal
+    }
 
     /// Offers a value; a value not yet taken is replaced (and counted in `skipped`).
     public func put(_ value: Value) {
@@ -31,6 +35,7 @@ public final class Mailbox<Value: Sendable>: Sendable {
             return nil
         }
         waiter?.resume(returning: value)
+        signal?.signal()
     }
 
     /// The newest value not yet taken, waiting if there is none. `nil` once closed or cancelled.

@@ -15,11 +15,14 @@ public struct Prediction: Sendable {
     /// Summary fields read from the result, for status and logs.
     public var plane: String?
     public var status: String?
+    /// What the source knew about the frame (the phantom does), for tests and demos.
+    public var truth: GroundTruth?
 
     public init(
         model: String, seq: UInt64, ptsNanos: UInt64, dispatchedNanos: UInt64, receivedNanos: UInt64,
-        modelMs: Double, resultJSON: String, plane: String?, status: String?
+        modelMs: Double, resultJSON: String, plane: String?, status: String?, truth: GroundTruth? = nil
     ) {
+        self.truth = truth
         self.model = model
         self.seq = seq
         self.ptsNanos = ptsNanos

@@ -58,7 +58,7 @@ public final class PhantomRenderer: Sendable {
     public func render(time t: Double, index: UInt64, clockText: String = "") -> ([UInt8], GroundTruth) {
         let scene = PhantomScene.at(time: t, sweepSeconds: sweepSeconds)
         var buf = [UInt8](repeating: 6, count: width * height)
-        let offset = Int((index &* 7919) % 60_000)
+        let offset = Int(index % 60_000)  // speckle drifts a pixel a frame, as with a moving probe
         let inv = 1 / radius
         gain.withUnsafeBufferPointer { g in
             speckle.withUnsafeBufferPointer { sp in

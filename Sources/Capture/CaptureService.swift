@@ -1,0 +1,59 @@
+import BedsideCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Runs the frame source and hands every frame to its consumers (newest-only mailboxes, the recorder's queue).
+///
+/// Consumers must not block: each `sink` returns at once.
+public final class CaptureService: Service, Sendable {
+    public let source: any FrameSource
+    let sinks: [@Sendable (Frame) -> Void]
+    let logger: Logger
+    let stats = Mutex(Stats())
+
+    public struct Stats: Sendable {
+        public var framesCaptured: UInt64 = 0
+        public var fps: Double = 0
+        public var width = 0
+        public var height = 0
+        public var lastPtsNanos: UInt64 = 0
+        public var error: String?
+        public var ended = false
+    }
+
+    public init(source: any FrameSource, logger: Logger, sinks: [@Sendable (Frame) -> Void]) {
+        self.source = source
+        self.sinks = sinks
+        self.logger = logger
+    }
+
+    public var snapshot: Stats { stats.withLock { $0 } }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await self.source.run { frame in
+                    self.stats.withLock { s in
+                        if s.lastPtsNanos > 0, frame.ptsNanos > s.lastPtsNanos {
+                            let inst = 1e9 / Double(frame.ptsNanos - s.lastPtsNanos)
+                            s.fps = s.fps == 0 ? inst : 0.95 * s.fps + 0.05 * inst
+                        }
+                        s.framesCaptured += 1
+                        s.width = frame.width
+                        s.height = frame.height
+                        s.lastPtsNanos = frame.ptsNanos
+                    }
+                    for sink in self.sinks { sink(frame) }
+                }
+            }
+            stats.withLock { $0.ended = true }
+            logger.info("source ended: \(source.description)")
+        } catch is CancellationError {
+        } catch {
+            stats.withLock { $0.error = "\(error)" }
+            logger.error("capture failed: \(error)")
+            throw error
+        }
+    }
+}

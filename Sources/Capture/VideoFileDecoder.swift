@@ -1,0 +1,170 @@
+import BedsideCore
+import CFFmpeg
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decodes the best video stream of a file (`avformat_open_input`, `av_read_frame`,
+/// `avcodec_send_packet` / `avcodec_receive_frame`) into tightly packed pictures of one pixel format.
+///
+/// Owns the format and codec contexts, the packet, the frame and a `SwsContext`; freed in deinit.
+/// Not thread-safe: one owner (a `FileSource.run` call).
+final class VideoFileDecoder {
+    /// One decoded picture: packed pixels and its presentation time in seconds (nil when the file has none).
+    struct Picture {
+        var pixels: [UInt8]
+        var width: Int
+        var height: Int
+        var seconds: Double?
+    }
+
+    let path: String
+    private(set) var width = 0
+    private(set) var height = 0
+    /// The stream's average frame rate (else its real base rate, else 25).
+    private(set) var fps = 25.0
+    private(set) var codecName = ""
+    private var format: UnsafeMutablePointer<AVFormatContext>?
+    private var codec: UnsafeMutablePointer<AVCodecContext>?
+    private var packet: UnsafeMutablePointer<AVPacket>?
+    private var frame: UnsafeMutablePointer<AVFrame>?
+    private var sws: OpaquePointer?
+    private var streamIndex: Int32 = -1
+    private var timeBase = AVRational(num: 1, den: 1)
+    private var draining = false
+
+    /// Opens `path` and its decoder. Errors name the file and give libav's message.
+    /// (Every stored property has a value before the first throw, so deinit frees what was opened.)
+    init(path: String) throws {
+        self.path = path
+        do {
+            try avCheck(avformat_open_input(&format, path, nil, nil), "avformat_open_input")
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "cannot open \(path): \(e.message)")
+        }
+        var decoder: UnsafePointer<AVCodec>?
+        do {
+            try avCheck(avformat_find_stream_info(format, nil), "avformat_find_stream_info")
+            streamIndex = try avCheck(
+                av_find_best_stream(format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0), "av_find_best_stream")
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "cannot read a video stream from \(path): \(e.message)")
+        }
+        guard let decoder, let stream = format!.pointee.streams[Int(streamIndex)] else {
+            throw FileSourceError(path: path, message: "\(path): no decoder for its video stream")
+        }
+        codec = avcodec_alloc_context3(decoder)
+        packet = av_packet_alloc()
+        frame = av_frame_alloc()
+        guard let ctx = codec, packet != nil, frame != nil else {
+            throw FileSourceError(path: path, message: "\(path): out of memory")
+        }
+        do {
+            try avCheck(avcodec_parameters_to_context(ctx, stream.pointee.codecpar), "avcodec_parameters_to_context")
+            ctx.pointee.thread_count = 0
+            try avCheck(avcodec_open2(ctx, decoder, nil), "avcodec_open2")
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "cannot decode \(path): \(e.message)")
+        }
+        timeBase = stream.pointee.time_base
+        width = Int(ctx.pointee.width)
+        height = Int(ctx.pointee.height)
+        codecName = String(cString: decoder.pointee.name)
+        let rates = [stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate]
+        fps = rates.first { $0.num > 0 && $0.den > 0 }.map { av_q2d($0) } ?? 25
+        guard width > 0, height > 0 else {
+            throw FileSourceError(path: path, message: "\(path): the video stream has no size")
+        }
+    }
+
+    deinit {
+        sws_freeContext(sws)
+        av_frame_free(&frame)
+        av_packet_free(&packet)
+        avcodec_free_context(&codec)
+        avformat_close_input(&format)
+    }
+
+    /// The next picture converted to `outFormat`, or nil at the end of the file.
+    func next(as outFormat: PixelFormat) throws -> Picture? {
+        do {
+            while true {
+                let r = avcodec_receive_frame(codec, frame)
+                if r == 0 {
+                    defer { av_frame_unref(frame) }
+                    return try convert(frame!, to: outFormat)
+                }
+                if r == bedside_averror_eof { return nil }
+                if r != bedside_averror_eagain { try avCheck(r, "avcodec_receive_frame") }
+                if draining { return nil }
+                let rr = av_read_frame(format, packet)
+                if rr < 0 {
+                    // End of file (or an unreadable tail, treated alike): drain what the decoder holds.
+                    draining = true
+                    let s = avcodec_send_packet(codec, nil)
+                    if s != bedside_averror_eof { try avCheck(s, "avcodec_send_packet(flush)") }
+                    continue
+                }
+                defer { av_packet_unref(packet) }
+                if packet!.pointee.stream_index == streamIndex {
+                    try avCheck(avcodec_send_packet(codec, packet), "avcodec_send_packet")
+                }
+            }
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "\(path): decoding failed: \(e.description)")
+        }
+    }
+
+    /// Seeks back to the start (`av_seek_frame`, `avcodec_flush_buffers`) for the next loop.
+    func rewind() throws {
+        let stream = format!.pointee.streams[Int(streamIndex)]!
+        let start = stream.pointee.start_time == bedside_av_nopts_value ? 0 : stream.pointee.start_time
+        do {
+            try avCheck(av_seek_frame(format, streamIndex, start, AVSEEK_FLAG_BACKWARD), "av_seek_frame")
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "\(path): cannot seek to the start: \(e.message)")
+        }
+        avcodec_flush_buffers(codec)
+        draining = false
+    }
+
+    private func convert(_ f: UnsafeMutablePointer<AVFrame>, to outFormat: PixelFormat) throws -> Picture {
+        let w = Int(f.pointee.width), h = Int(f.pointee.height)
+        let srcFormat = AVPixelFormat(rawValue: f.pointee.format)
+        var pixels = [UInt8](repeating: 0, count: outFormat.byteCount(width: w, height: h))
+        let src = [f.pointee.data.0, f.pointee.data.1, f.pointee.data.2, f.pointee.data.3]
+        let srcStride = [f.pointee.linesize.0, f.pointee.linesize.1, f.pointee.linesize.2, f.pointee.linesize.3]
+        let planes = outFormat.planes(width: w, height: h)
+        try pixels.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            if srcFormat == outFormat.av && (outFormat == .yuv420p || outFormat == .gray8) {
+                // Same layout: copy the planes row by row, dropping libav's line padding.
+                for (i, p) in planes.enumerated() {
+                    guard let s = src[i] else { continue }
+                    let rows = i == 0 ? h : (h + 1) / 2
+                    for y in 0..<rows {
+                        memcpy(base + p.offset + y * p.stride, s + y * Int(srcStride[i]), p.stride)
+                    }
+                }
+                return
+            }
+            sws = sws_getCachedContext(
+                sws, Int32(w), Int32(h), srcFormat, Int32(w), Int32(h), outFormat.av, SWS_BILINEAR, nil, nil, nil)
+            guard sws != nil else {
+                throw FileSourceError(path: path, message: "\(path): cannot convert pixel format \(f.pointee.format) to \(outFormat)")
+            }
+            var dst: [UnsafeMutablePointer<UInt8>?] = [nil, nil, nil, nil]
+            var dstStride: [Int32] = [0, 0, 0, 0]
+            for (i, p) in planes.enumerated() {
+                dst[i] = base + p.offset
+                dstStride[i] = Int32(p.stride)
+            }
+            let srcConst = src.map { UnsafePointer<UInt8>($0) }
+            try avCheck(sws_scale(sws, srcConst, srcStride, 0, Int32(h), dst, dstStride), "sws_scale")
+        }
+        let pts = f.pointee.best_effort_timestamp
+        let seconds: Double? = pts == bedside_av_nopts_value ? nil : Double(pts) * av_q2d(timeBase)
+        return Picture(pixels: pixels, width: w, height: h, seconds: seconds)
+    }
+}

@@ -1,0 +1,38 @@
+/// What `/api/status` and the page say about one model.
+public struct ModelStatus: Sendable, Codable, Equatable {
+    public var name: String
+    /// starting, running, restarting, stopped.
+    public var state: String = "starting"
+    public var framesSent: UInt64 = 0
+    public var predictions: UInt64 = 0
+    /// Frames the model answered with an error (its exception, or an unusable result).
+    public var errors: UInt64 = 0
+    public var restarts: Int = 0
+    public var lastError: String?
+    /// Answers per second, smoothed.
+    public var rateHz: Double = 0
+    /// Bedside's round trip (dispatch to answer), smoothed, ms.
+    public var latencyMs: Double = 0
+    /// Time inside the researcher's function, smoothed, ms.
+    public var modelMs: Double = 0
+    /// Captured frames never given to the model because a newer one came first.
+    public var skippedFrames: UInt64 = 0
+    public var pid: Int32?
+    public var crop: CropBox?
+
+    public struct CropBox: Sendable, Codable, Equatable {
+        public var x: Int, y: Int, width: Int, height: Int
+    }
+
+    public init(name: String) { self.name = name }
+
+    enum CodingKeys: String, CodingKey {
+        case name, state, errors, restarts, pid, crop, predictions
+        case framesSent = "frames_sent"
+        case lastError = "last_error"
+        case rateHz = "rate_hz"
+        case latencyMs = "latency_ms"
+        case modelMs = "model_ms"
+        case skippedFrames = "skipped_frames"
+    }
+}

@@ -1,0 +1,123 @@
+import CZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed libzmq call, with `zmq_strerror`'s message.
+public struct ZMQError: Error, CustomStringConvertible, Sendable {
+    public var call: String
+    public var errno: Int32
+    public var description: String { "\(call) failed: \(String(cString: zmq_strerror(errno)))" }
+
+    /// `zmq_errno()` after a failed call: the one place libzmq codes become errors.
+    static func check(_ rc: Int32, _ call: @autoclosure () -> String) throws -> Int32 {
+        if rc < 0 { throw ZMQError(call: call(), errno: zmq_errno()) }
+        return rc
+    }
+}
+
+/// A libzmq context. One per process is plenty; sockets keep it alive.
+public final class ZMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public static let shared = ZMQContext()
+
+    public init() {
+        handle = zmq_ctx_new()!
+    }
+
+    deinit { zmq_ctx_term(handle) }
+}
+
+/// One ZeroMQ socket, owned here and closed in `deinit`. Used from one thread at a time.
+///
+/// The corresponding C calls are `zmq_socket`, `zmq_bind`, `zmq_msg_send`, `zmq_msg_recv`, `zmq_poll`.
+public final class ZMQSocket: @unchecked Sendable {
+    public enum Kind { case dealer, router, pair, req, rep }
+
+    let handle: UnsafeMutableRawPointer
+    let context: ZMQContext
+
+    public init(_ kind: Kind, context: ZMQContext = .shared) throws {
+        let type: Int32 =
+            switch kind {
+            case .dealer: ZMQ_DEALER
+            case .router: ZMQ_ROUTER
+            case .pair: ZMQ_PAIR
+            case .req: ZMQ_REQ
+            case .rep: ZMQ_REP
+            }
+        guard let h = zmq_socket(context.handle, type) else { throw ZMQError(call: "zmq_socket", errno: zmq_errno()) }
+        handle = h
+        self.context = context
+        try setInt(ZMQ_LINGER, 0)
+    }
+
+    deinit { zmq_close(handle) }
+
+    public func setInt(_ option: Int32, _ value: Int32) throws {
+        var v = value
+        _ = try ZMQError.check(zmq_setsockopt(handle, option, &v, MemoryLayout<Int32>.size), "zmq_setsockopt(\(option))")
+    }
+
+    public func bind(_ endpoint: String) throws {
+        _ = try ZMQError.check(zmq_bind(handle, endpoint), "zmq_bind(\(endpoint))")
+    }
+
+    public func connect(_ endpoint: String) throws {
+        _ = try ZMQError.check(zmq_connect(handle, endpoint), "zmq_connect(\(endpoint))")
+    }
+
+    public func unbind(_ endpoint: String) {
+        _ = zmq_unbind(handle, endpoint)
+    }
+
+    /// Sends a multipart message without blocking; returns false when it cannot be queued now (no peer, HWM).
+    @discardableResult
+    public func send(_ parts: [[UInt8]]) throws -> Bool {
+        for (i, part) in parts.enumerated() {
+            let flags = (i < parts.count - 1 ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT
+            let rc = part.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
+            if rc < 0 {
+                let e = zmq_errno()
+                if e == EAGAIN && i == 0 { return false }
+                throw ZMQError(call: "zmq_send", errno: e)
+            }
+        }
+        return true
+    }
+
+    /// Waits up to `timeoutMs` for a message; returns its parts, or nil on timeout.
+    public func receive(timeoutMs: Int) throws -> [[UInt8]]? {
+        guard try poll(timeoutMs: timeoutMs) else { return nil }
+        var parts: [[UInt8]] = []
+        while true {
+            var msg = zmq_msg_t()
+            zmq_msg_init(&msg)
+            defer { zmq_msg_close(&msg) }
+            let n = try ZMQError.check(zmq_msg_recv(&msg, handle, ZMQ_DONTWAIT), "zmq_msg_recv")
+            let data = zmq_msg_data(&msg)
+            parts.append(n > 0 ? Array(UnsafeRawBufferPointer(start: data, count: Int(n))) : [])
+            if zmq_msg_more(&msg) == 0 { break }
+        }
+        return parts
+    }
+
+    /// Whether a message is ready within `timeoutMs`.
+    public func poll(timeoutMs: Int) throws -> Bool {
+        var item = zmq_pollitem_t(socket: handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0)
+        while true {
+            let rc = zmq_poll(&item, 1, timeoutMs)
+            if rc < 0 && zmq_errno() == EINTR { continue }
+            _ = try ZMQError.check(rc, "zmq_poll")
+            return rc > 0
+        }
+    }
+
+    public static var version: String {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        zmq_version(&major, &minor, &patch)
+        return "\(major).\(minor).\(patch)"
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// The contents of a session's `session.json`: what was recorded, from what, with what.
+struct SessionInfo: Codable, Sendable {
+    var bedsideVersion: String
+    var source: String
+    /// `recording`, `finished` or `failed`.
+    var state = "recording"
+    var error: String?
+    /// ISO 8601 UTC, and seconds since 1970.
+    var startWall: String
+    var startEpoch: Double
+    var endWall: String?
+    var endEpoch: Double?
+    var width: Int?
+    var height: Int?
+    /// The source's nominal frame rate.
+    var fps: Double
+    var codec: String?
+    var models: [String]
+    var framesWritten: UInt64 = 0
+    var framesDropped: UInt64 = 0
+    /// Capture time (monotonic ns) of the video's first frame; `pts_s` in predictions.jsonl counts from it.
+    var firstFramePtsNs: UInt64?
+    /// Video length in seconds.
+    var durationS: Double?
+    var videoFiles: [String] = []
+    var predictionsFile = "predictions.jsonl"
+
+    static func iso8601(_ epoch: Double) -> String {
+        Date(timeIntervalSince1970: epoch).formatted(.iso8601)
+    }
+
+    /// Writes the file atomically (temp file + rename), pretty and with sorted keys.
+    func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

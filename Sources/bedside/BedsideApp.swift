@@ -1,0 +1,217 @@
+import BedsideCore
+import Capture
+import Foundation
+import Logging
+import ModelBridge
+import Recording
+import ServiceLifecycle
+import Synchronization
+import Web
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds the services from a config and runs them in one `ServiceGroup` until SIGINT/SIGTERM.
+struct BedsideApp {
+    let config: BedsideConfig
+    let options: RunOptions
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "bedside")
+        logger.logLevel = .info
+
+        let source: any FrameSource
+        switch config.source.kind {
+        case .phantom:
+            source = PhantomSource(
+                width: config.source.width, height: config.source.height, fps: config.source.fps,
+                sweepSeconds: config.source.sweepSeconds)
+        case .file:
+            source = try FileSource(path: config.source.path!, loop: config.source.loop)
+        case .v4l2:
+            throw BedsideError("the V4L2 capture source is not built yet (issue 3); use `kind: phantom` or `kind: file`")
+        }
+
+        let token = config.web.token ?? Self.randomToken()
+        let runtime = try Self.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+
+        let recorder: Recorder? =
+            config.recording.enabled
+            ? Recorder(
+                config: config.recording, source: source, version: BedsideVersion.string,
+                models: config.models.map(\.name), logger: logger)
+            : nil
+        let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
+
+        let runners: [ModelRunner] = config.models.map { m in
+            let crop = m.input.crop
+            return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
+                recorder?.log(p)
+                hub.broadcast(text: Self.predictionMessage(p, crop: crop))
+            }
+        }
+        var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }]
+        for r in runners { sinks.append { r.offer($0) } }
+        if let recorder { sinks.append { recorder.offer($0) } }
+        let capture = CaptureService(source: source, logger: logger, sinks: sinks)
+
+        let started = Clock.monotonicNanos()
+        let status: @Sendable () -> String = {
+            Self.statusJSON(
+                started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+        }
+        let fps = source.nominalFPS
+        let modelName = config.models.first?.name ?? ""
+        let hello: @Sendable () -> String = {
+            Self.json([
+                "type": "hello", "version": BedsideVersion.string, "model": modelName, "fps": fps,
+                "stale_ms": 1000,
+            ])
+        }
+        let readyFile = options.readyFile
+        let bind = config.web.bind
+        let web = WebServer(
+            hub: hub, config: config.web, token: token, logger: logger, status: status, hello: hello,
+            onListening: { port in
+                let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
+                let url = "http://\(host):\(port)/?token=\(token)"
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n")
+                fflush(nil)
+                if let readyFile {
+                    let info = Self.json(["url": url, "port": port, "token": token, "pid": Int(getpid())])
+                    try? info.write(toFile: readyFile, atomically: true, encoding: .utf8)
+                }
+            })
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: capture, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .ignore),
+            .init(service: hub),
+            .init(service: web.makeApplication()),
+            .init(service: StatusTicker(hub: hub, status: status)),
+        ]
+        for r in runners { services.append(.init(service: r)) }
+        if let recorder { services.append(.init(service: recorder)) }
+        if let duration = options.duration {
+            services.append(.init(service: Timer(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        logger.info(
+            "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
+                "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        if let r = recorder?.status, let file = r.currentFile {
+            print("Recording finished: \(file) (\(r.framesWritten) frames, \(r.framesDropped) dropped)")
+        }
+    }
+
+    static func predictionMessage(_ p: Prediction, crop: CropRect?) -> String {
+        let now = Clock.monotonicNanos()
+        var head = #"{"type":"prediction","model":"\#(p.model)","seq":\#(p.seq),"pts_ns":\#(p.ptsNanos)"#
+        head += #","age_ms":\#(fmt(Double(now &- p.ptsNanos) / 1e6)),"model_ms":\#(fmt(p.modelMs)),"latency_ms":\#(fmt(p.roundTripMs))"#
+        if let crop { head += #","crop":{"x":\#(crop.x),"y":\#(crop.y),"width":\#(crop.width),"height":\#(crop.height)}"# }
+        if let t = p.truth { head += #","truth":{"plane":"\#(t.plane)","status":"\#(t.status)"}"# }
+        return head + #","result":\#(p.resultJSON)}"#
+    }
+
+    static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
+
+    static func statusJSON(
+        started: UInt64, capture: CaptureService, runners: [ModelRunner], recorder: Recorder?, viewers: Int
+    ) -> String {
+        let c = capture.snapshot
+        var source: [String: Any] = [
+            "description": capture.source.description, "frames_captured": c.framesCaptured, "fps": (c.fps * 10).rounded() / 10,
+            "width": c.width, "height": c.height,
+        ]
+        if let e = c.error { source["error"] = e }
+        let enc = JSONEncoder()
+        let models: [Any] = runners.compactMap { r in
+            (try? enc.encode(r.status)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+        }
+        var rec: [String: Any] = ["state": "off"]
+        if let s = recorder?.status {
+            switch s.state {
+            case .idle: rec["state"] = "idle"
+            case .recording: rec["state"] = "recording"
+            case .failed(let m):
+                rec["state"] = "failed"
+                rec["error"] = m
+            }
+            rec["file"] = s.currentFile ?? NSNull()
+            rec["frames_written"] = s.framesWritten
+            rec["frames_dropped"] = s.framesDropped
+            rec["bytes_written"] = s.bytesWritten
+        }
+        return json([
+            "type": "status", "version": BedsideVersion.string,
+            "uptime_s": (Double(Clock.monotonicNanos() - started) / 1e8).rounded() / 10,
+            "source": source, "models": models, "recording": rec, "viewers": viewers,
+        ])
+    }
+
+    static func json(_ obj: [String: Any]) -> String {
+        (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func randomToken() -> String {
+        var g = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
+        return String((0..<16).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] })
+    }
+
+    /// A private folder for worker sockets: `$XDG_RUNTIME_DIR` or /tmp, mode 0700.
+    static func runtimeDirectory() throws -> String {
+        let base = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? "/tmp"
+        let dir = "\(base)/bedside-\(getpid())"
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return dir
+    }
+
+    /// The first non-loopback IPv4 address, for the URL printed when serving the network.
+    static func hostAddress() -> String {
+        var addrs: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&addrs) == 0, let first = addrs else { return "0.0.0.0" }
+        defer { freeifaddrs(addrs) }
+        var p: UnsafeMutablePointer<ifaddrs>? = first
+        while let a = p {
+            if let sa = a.pointee.ifa_addr, sa.pointee.sa_family == UInt16(AF_INET) {
+                var host = [CChar](repeating: 0, count: 64)
+                getnameinfo(sa, socklen_t(MemoryLayout<sockaddr_in>.size), &host, 64, nil, 0, NI_NUMERICHOST)
+                let s = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if !s.hasPrefix("127.") { return s }
+            }
+            p = a.pointee.ifa_next
+        }
+        return "0.0.0.0"
+    }
+}
+
+struct BedsideError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Sends the status to every viewer once a second.
+struct StatusTicker: Service {
+    let hub: Hub
+    let status: @Sendable () -> String
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            hub.broadcast(text: status())
+        }
+    }
+}
+
+/// Ends the run after a fixed time (`--duration`).
+struct Timer: Service {
+    let seconds: Double
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import BedsideCore
+import Foundation
+import Logging
+
+/// Options every running command shares.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Address to serve the page on (127.0.0.1 = this machine only; 0.0.0.0 = the clinic network).")
+    var bind: String?
+    @Option(help: "Port for the page (0 picks a free one).") var port: Int?
+    @Option(help: "Pairing token viewers need (default: from the config, else random).") var token: String?
+    @Option(help: "Folder for recordings.") var recordings: String?
+    @Flag(help: "Do not record.") var noRecord = false
+    @Option(help: "Stop after this many seconds (tests, demos).") var duration: Double?
+    @Option(help: "Write the listening URL and token as JSON to this file once serving.") var readyFile: String?
+
+    func apply(to c: inout BedsideConfig) {
+        if let bind { c.web.bind = bind }
+        if let port { c.web.port = port }
+        if let token { c.web.token = token }
+        if let recordings { c.recording.directory = recordings }
+        if noRecord { c.recording.enabled = false }
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the phantom scan with the demo model: nothing to set up, no hardware needed.")
+
+    @OptionGroup var options: RunOptions
+    @Option(help: "Python interpreter for the demo model.") var python: String?
+    @Option(help: "Phantom size WIDTHxHEIGHT.") var size = "1280x720"
+    @Option(help: "Phantom frame rate.") var fps = 30.0
+
+    func run() async throws {
+        guard let template = locateTemplate() else {
+            throw ValidationError(
+                "cannot find researcher-template/bedside.yaml: run `bedside demo` from the Bedside checkout or set BEDSIDE_TEMPLATE")
+        }
+        var config = try ConfigLoader.load(path: template)
+        let (w, h) = try parseSize(size)
+        config.source = SourceConfig()
+        config.source.width = w
+        config.source.height = h
+        config.source.fps = fps
+        if let python { for i in config.models.indices { config.models[i].python = python } }
+        config.recording.directory = "recordings"
+        options.apply(to: &config)
+        try await BedsideApp(config: config, options: options).run()
+    }
+
+    func locateTemplate() -> String? {
+        var candidates: [String] = []
+        if let t = ProcessInfo.processInfo.environment["BEDSIDE_TEMPLATE"] { candidates.append(t) }
+        candidates.append(FileManager.default.currentDirectoryPath + "/researcher-template/bedside.yaml")
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(dir.appendingPathComponent("researcher-template/bedside.yaml").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run from a config file (bedside.yaml).")
+
+    @Option(name: .shortAndLong, help: "The config file.") var config: String
+    @OptionGroup var options: RunOptions
+
+    func run() async throws {
+        var c: BedsideConfig
+        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            throw ValidationError(e.description)
+        }
+        options.apply(to: &c)
+        try await BedsideApp(config: c, options: options).run()
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a config file and say what it would run.")
+
+    @Option(name: .shortAndLong, help: "The config file.") var config: String
+
+    func run() throws {
+        let c: BedsideConfig
+        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            print("✗ \(e.description)")
+            throw ExitCode(2)
+        }
+        print("✓ \(config) is valid")
+        print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
+        for m in c.models {
+            print("  model \(m.name): \(m.python) \(m.entry)\(m.setup.map { " (setup \($0))" } ?? "")")
+        }
+        print("  recording: \(c.recording.enabled ? c.recording.directory : "off")")
+        print("  page: http://\(c.web.bind):\(c.web.port)/")
+    }
+}

@@ -1,0 +1,1 @@
+"""PCBM-shaped demonstration model for Bedside's synthetic phantom (not a clinical model)."""
