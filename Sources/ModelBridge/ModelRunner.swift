@@ -145,7 +145,11 @@ public final class ModelRunner: Service, Sendable {
         var sawHello = false
         while !stopping {
             if case .kill(let reason) = supervisor.tick(now: Self.now()) { return reason }
-            if let code = worker.exitStatus { return "worker exited with status \(code) during start-up" }
+            if let code = worker.exitStatus {
+                return sawHello
+                    ? "worker exited with status \(code) during start-up"
+                    : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr above says more)"
+            }
             let msg: [[UInt8]]?
             do { msg = try socket.receive(timeoutMs: 50) } catch { return "\(error)" }
             guard let msg, let obj = Self.parse(msg.first) else { continue }

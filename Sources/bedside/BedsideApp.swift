@@ -111,7 +111,7 @@ struct BedsideApp {
     static func predictionMessage(_ p: Prediction, crop: CropRect?) -> String {
         let now = Clock.monotonicNanos()
         var head = #"{"type":"prediction","model":"\#(p.model)","seq":\#(p.seq),"pts_ns":\#(p.ptsNanos)"#
-        head += #","age_ms":\#(fmt(Double(now &- p.ptsNanos) / 1e6)),"model_ms":\#(fmt(p.modelMs)),"latency_ms":\#(fmt(p.roundTripMs))"#
+        head += #","age_ms":\#(fmt(Double(now &- p.ptsNanos) / 1e6)),"dispatch_age_ms":\#(fmt(Double(p.dispatchedNanos &- p.ptsNanos) / 1e6)),"model_ms":\#(fmt(p.modelMs)),"latency_ms":\#(fmt(p.roundTripMs))"#
         if let crop { head += #","crop":{"x":\#(crop.x),"y":\#(crop.y),"width":\#(crop.width),"height":\#(crop.height)}"# }
         if let t = p.truth { head += #","truth":{"plane":"\#(t.plane)","status":"\#(t.status)"}"# }
         return head + #","result":\#(p.resultJSON)}"#

@@ -13,6 +13,7 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Do not record.") var noRecord = false
     @Option(help: "Stop after this many seconds (tests, demos).") var duration: Double?
     @Option(help: "Write the listening URL and token as JSON to this file once serving.") var readyFile: String?
+    @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
 
     func apply(to c: inout BedsideConfig) {
         if let bind { c.web.bind = bind }
@@ -20,6 +21,7 @@ struct RunOptions: ParsableArguments {
         if let token { c.web.token = token }
         if let recordings { c.recording.directory = recordings }
         if noRecord { c.recording.enabled = false }
+        if let python { for i in c.models.indices { c.models[i].python = python } }
     }
 }
 
@@ -28,7 +30,6 @@ struct Demo: AsyncParsableCommand {
         abstract: "Run the phantom scan with the demo model: nothing to set up, no hardware needed.")
 
     @OptionGroup var options: RunOptions
-    @Option(help: "Python interpreter for the demo model.") var python: String?
     @Option(help: "Phantom size WIDTHxHEIGHT.") var size = "1280x720"
     @Option(help: "Phantom frame rate.") var fps = 30.0
 
@@ -43,7 +44,6 @@ struct Demo: AsyncParsableCommand {
         config.source.width = w
         config.source.height = h
         config.source.fps = fps
-        if let python { for i in config.models.indices { config.models[i].python = python } }
         config.recording.directory = "recordings"
         options.apply(to: &config)
         try await BedsideApp(config: config, options: options).run()

@@ -8,7 +8,7 @@ makes the decision explainable. Scores are piecewise-linear ramps of one measure
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import numpy as np
 
@@ -139,10 +139,3 @@ def measure(st: Structures, cfg: ConceptConfig, margin: float) -> List[Concept]:
 
 def by_name(concepts: List[Concept]) -> Dict[str, Concept]:
     return {c.name: c for c in concepts}
-
-
-def score_of(concepts: List[Concept], name: str) -> Optional[float]:
-    for c in concepts:
-        if c.name == name:
-            return c.score
-    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 
 @dataclass
@@ -44,11 +44,6 @@ class DemoConfig:
     version: str = "0.1"
     input_height: int = 224
     input_width: int = 288
-    classes: List[str] = field(
-        default_factory=lambda: [
-            "background", "skull", "midline", "thalamus", "abdomen", "stomach", "umbilical_vein", "femur",
-        ]
-    )
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     concepts: ConceptConfig = field(default_factory=ConceptConfig)
 

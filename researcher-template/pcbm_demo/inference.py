@@ -76,7 +76,7 @@ def predict(image: np.ndarray, model: Optional[DemoModel] = None) -> Dict[str, A
     return {
         "plane": decision.plane_dict(),
         "concepts": [c.to_dict() for c in concepts],
-        "segmentation": {"labels": structures.labels, "classes": list(cfg.classes)},
+        "segmentation": {"labels": structures.labels, "classes": list(_segmentation.CLASSES)},
         "guidance": decision.guidance_dict(),
     }
 

@@ -142,7 +142,7 @@ def _level(b3: np.ndarray, r: Region) -> float:
     return float(np.percentile(b3[r.ys, r.xs], 75))
 
 
-def fit_ring(r: Region, b3: np.ndarray, level: float) -> Optional[Ring]:
+def fit_ring(r: Region, b3: np.ndarray, level: float) -> Ring:
     """Ellipse through a ring or arc of pixels; interior pixels (a skull's midline) are trimmed away."""
     xs, ys = r.xs.astype(np.float64), r.ys.astype(np.float64)
     strong = b3[r.ys, r.xs] >= 0.8 * level  # the bone itself is brighter than a midline joined to it
@@ -176,14 +176,20 @@ def _bar(r: Region, level: float, fan: Fan) -> Bar:
     return Bar(r, level, r.angle, np.array(ends), np.array(margins))
 
 
-def _dark_regions(dark: np.ndarray, b: np.ndarray, cfg: SegmentationConfig) -> List[Region]:
+def _dark_regions(dark: np.ndarray, values: np.ndarray, origin: Tuple[int, int], min_area: int) -> List[Region]:
+    """Components of a dark mask cut from the image at `origin` (row, column), in image coordinates."""
     lab, n = label_components(dark, 8)
-    return regions(lab, n, b, cfg.min_dark_area)
+    found = regions(lab, n, values, min_area)
+    for t in found:
+        t.ys += origin[0]
+        t.xs += origin[1]
+        t.cy += origin[0]
+        t.cx += origin[1]
+    return found
 
 
-def _interior(ring: Ring, fan: Fan, rho_max: float, margin: int):
-    """Rows/columns of the pixels inside a ring's ellipse and well inside the fan (a bounding-box view)."""
-    e = ring.ellipse
+def _window(e: Ellipse, fan: Fan):
+    """The image window around an ellipse: (slices, xs, ys, rho of each pixel)."""
     h, w = fan.mask.shape
     ext = max(e.a, e.b)
     y0, y1 = int(max(0, e.cy - ext)), int(min(h, e.cy + ext + 1))
@@ -191,8 +197,7 @@ def _interior(ring: Ring, fan: Fan, rho_max: float, margin: int):
     if y1 <= y0 or x1 <= x0:
         return None
     ys, xs = np.mgrid[y0:y1, x0:x1]
-    inside = (e.rho(xs.astype(np.float64), ys.astype(np.float64)) < rho_max) & fan.contains(xs, ys, margin)
-    return (slice(y0, y1), slice(x0, x1)), inside
+    return (slice(y0, y1), slice(x0, x1)), xs, ys, e.rho(xs.astype(np.float64), ys.astype(np.float64))
 
 
 def segment(image: np.ndarray, cfg: SegmentationConfig) -> Structures:
@@ -216,9 +221,7 @@ def segment(image: np.ndarray, cfg: SegmentationConfig) -> Structures:
         if r.thickness < cfg.bar_max_thickness and r.length > cfg.bar_min_length:
             bars.append(_bar(r, lvl, fan))
         elif np.sqrt(r.l2) > 0.5 * cfg.ring_min_radius and np.sqrt(2 * r.l1) > cfg.ring_min_radius:
-            ring = fit_ring(r, b3, lvl)
-            if ring is not None:
-                rings.append(ring)
+            rings.append(fit_ring(r, b3, lvl))
     skulls = [g for g in rings if g.level >= cfg.skull_level]
     walls = [g for g in rings if cfg.abdomen_level <= g.level < cfg.skull_level]
     out.skull = max(skulls, key=lambda g: g.region.area, default=None)
@@ -230,59 +233,51 @@ def segment(image: np.ndarray, cfg: SegmentationConfig) -> Structures:
     out.femur = max(femurs, key=lambda b: b.region.area, default=None)
 
     if out.skull is not None:
-        _head(out, n, b3, b5, bright, cfg)
+        _head(out, b3, b5, cfg)
     if out.abdomen is not None:
         _abdomen(out, b3, cfg)
     if out.femur is not None:
-        labels[out.femur.region.ys, out.femur.region.xs] = FEMUR
+        _paint(labels, out.femur.region, out.femur.level, b3, FEMUR)
     return out
 
 
-def _head(out: Structures, n: np.ndarray, b3: np.ndarray, b5: np.ndarray, bright: np.ndarray,
-          cfg: SegmentationConfig) -> None:
+def _paint(labels: np.ndarray, r: Region, level: float, b3: np.ndarray, value: int) -> None:
+    """Label an echogenic region at half its height above tissue (the component itself is a little wider)."""
+    keep = b3[r.ys, r.xs] >= 0.5 * (level + 1.0)
+    labels[r.ys[keep], r.xs[keep]] = value
+
+
+def _head(out: Structures, b3: np.ndarray, b5: np.ndarray, cfg: SegmentationConfig) -> None:
     skull, fan, labels = out.skull, out.fan, out.labels
     assert skull is not None and fan is not None
     e = skull.ellipse
-    r = skull.region
-    labels[r.ys, r.xs] = SKULL
-    view = _interior(skull, fan, 0.9, 1)
+    _paint(labels, skull.region, skull.level, b3, SKULL)
+    view = _window(e, fan)
     if view is None:
         return
-    win, inside = view
-    ys, xs = np.mgrid[win]
+    win, xs, ys, rho = view
+    # Midline: echogenic pixels on the long axis, inside the skull.
     u, v = e.local(xs.astype(np.float64), ys.astype(np.float64))
-    # Midline: echogenic pixels on the long axis.
-    mid = inside & (b3[win] > cfg.midline_level) & (np.abs(v) < 5.0)
+    mid = (rho < 0.9) & fan.contains(xs, ys, 1) & (b3[win] > cfg.midline_level) & (np.abs(v) < 5.0)
     labels[win][mid] = MIDLINE
     out.midline_xs = u[mid]
-    # Thalami: two fluid-dark ovals either side of the midline.
-    deep = inside & (e.rho(xs.astype(np.float64), ys.astype(np.float64)) < 0.85) & fan.contains(xs, ys, cfg.fan_margin)
-    dark = deep & (b5[win] < cfg.dark_threshold)
-    found = _dark_regions(dark, b5[win], cfg)
-    for t in found:
-        t.ys += win[0].start
-        t.xs += win[1].start
-        t.cy += win[0].start
-        t.cx += win[1].start
+    # Thalami: fluid-dark ovals either side of the midline, away from the skull and the fan edge.
+    dark = (rho < 0.85) & fan.contains(xs, ys, cfg.fan_margin) & (b5[win] < cfg.dark_threshold)
+    out.thalami = _dark_regions(dark, b5[win], (win[0].start, win[1].start), cfg.min_dark_area)
+    for t in out.thalami:
         labels[t.ys, t.xs] = THALAMUS
-    out.thalami = found
 
 
 def _abdomen(out: Structures, b3: np.ndarray, cfg: SegmentationConfig) -> None:
     wall, fan, labels = out.abdomen, out.fan, out.labels
     assert wall is not None and fan is not None
-    labels[wall.region.ys, wall.region.xs] = ABDOMEN
-    view = _interior(wall, fan, 0.88, cfg.fan_margin)
+    _paint(labels, wall.region, wall.level, b3, ABDOMEN)
+    view = _window(wall.ellipse, fan)
     if view is None:
         return
-    win, inside = view
-    dark = inside & (b3[win] < cfg.dark_threshold)
-    found = _dark_regions(dark, b3[win], cfg)
-    for t in found:
-        t.ys += win[0].start
-        t.xs += win[1].start
-        t.cy += win[0].start
-        t.cx += win[1].start
+    win, xs, ys, rho = view
+    dark = (rho < 0.88) & fan.contains(xs, ys, cfg.fan_margin) & (b3[win] < cfg.dark_threshold)
+    found = _dark_regions(dark, b3[win], (win[0].start, win[1].start), cfg.min_dark_area)
     # The stomach is the big round bubble; the umbilical vein a thin elongated tube.
     round_ = [t for t in found if t.elongation < 2.2 and t.area >= 4 * cfg.min_dark_area]
     thin = [t for t in found if t.elongation >= 2.2]

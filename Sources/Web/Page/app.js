@@ -61,7 +61,7 @@
     connection: $('connection'), connectionText: $('connection-text'),
     stModel: $('st-model'), stRate: $('st-rate'), stLatency: $('st-latency'), stAge: $('st-age'),
     stRec: $('st-rec'), stRecText: $('st-rec-text'), stViewers: $('st-viewers'),
-    frameCount: $('frame-count'), predictionSeq: $('prediction-seq'),
+    stTruth: $('st-truth'), frameCount: $('frame-count'), predictionSeq: $('prediction-seq'),
     unpaired: $('unpaired'),
   };
   const videoCtx = el.video.getContext('2d', { alpha: false });
@@ -267,7 +267,10 @@
   }
 
   function onStatus(m) {
+    const before = sourceSize();
     S.status = m;
+    const after = sourceSize();
+    if (S.seg && S.seg.rect && (!before || !after || before.w !== after.w || before.h !== after.h)) drawOverlay();
     const src = m.source || {};
     if (!S.frame.width && num(src.width) && num(src.height)) setAspect(src.width, src.height);
     if (!S.model && Array.isArray(m.models) && m.models.length && m.models[0].name) S.model = m.models[0].name;
@@ -443,12 +446,24 @@
     S.seg = { canvas, classes, seen, rect, maxLabel: seen.size ? Math.max(...seen) : 0 };
   }
 
+  // Capture size: `crop` is in these pixels, while the JPEG frames may be scaled down for the tablets.
+  function sourceSize() {
+    const src = S.status && S.status.source;
+    const w = src ? num(src.width) : null, h = src ? num(src.height) : null;
+    return w > 0 && h > 0 ? { w, h } : null;
+  }
+
   function drawOverlay() {
     const W = el.overlay.width, H = el.overlay.height;
     overlayCtx.clearRect(0, 0, W, H);
     const seg = S.seg;
     if (!seg) return;
-    const r = seg.rect || { x: 0, y: 0, width: S.frame.width || W, height: S.frame.height || H };
+    let r = { x: 0, y: 0, width: W, height: H };
+    if (seg.rect) {
+      const src = sourceSize();
+      const sx = src ? W / src.w : 1, sy = src ? H / src.h : 1;
+      r = { x: seg.rect.x * sx, y: seg.rect.y * sy, width: seg.rect.width * sx, height: seg.rect.height * sy };
+    }
     overlayCtx.imageSmoothingEnabled = true;
     overlayCtx.imageSmoothingQuality = 'high';
     overlayCtx.drawImage(seg.canvas, r.x, r.y, r.width, r.height);
@@ -803,7 +818,8 @@
   // ------------------------------------------------------------------ guidance
 
   function renderGuidance(g) {
-    const text = g && typeof g === 'object' && g.text != null ? String(g.text).trim() : '';
+    let text = g && typeof g === 'object' && g.text != null ? String(g.text).trim() : '';
+    if (text) text = text[0].toUpperCase() + text.slice(1);
     const arrow = g && typeof g === 'object' && ARROWS.has(g.arrow) ? g.arrow : 'none';
     const empty = !text && arrow === 'none';
     el.guidance.dataset.arrow = arrow;
@@ -846,6 +862,10 @@
     if (rec && num(rec.frames_dropped)) recText += ` (${rec.frames_dropped} dropped)`;
     setText(el.stRecText, recText);
     if (rec && rec.file) el.stRec.title = rec.file;
+
+    const truth = S.pred && S.pred.truth && typeof S.pred.truth === 'object' ? S.pred.truth : null;
+    el.stTruth.hidden = !truth;
+    if (truth) setText(el.stTruth, `phantom truth: ${truth.plane || '–'} ${truth.status || ''}`.trim());
 
     const v = S.status ? num(S.status.viewers) : null;
     setText(el.stViewers, v === null ? '– viewers' : `${v} viewer${v === 1 ? '' : 's'}`);

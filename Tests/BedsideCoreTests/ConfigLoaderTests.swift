@@ -1,0 +1,124 @@
+import BedsideCore
+import Testing
+
+@Suite("Config loading")
+struct ConfigLoaderTests {
+    @Test("an empty file gives the demo defaults")
+    func emptyIsDefaults() throws {
+        let c = try ConfigLoader.parse(yaml: "")
+        #expect(c.source.kind == .phantom)
+        #expect(c.source.width == 1280 && c.source.height == 720 && c.source.fps == 30)
+        #expect(c.web.bind == "127.0.0.1")
+        #expect(c.recording.enabled)
+    }
+
+    @Test("a full model entry is read, with paths relative to the config file")
+    func fullModel() throws {
+        let yaml = """
+            source: {kind: file, path: scans/a.mp4, loop: false}
+            models:
+              - name: pcbm
+                python: venv/bin/python
+                entry: model/infer.py:predict
+                setup: model/infer.py:load
+                env: {OMP_NUM_THREADS: "2"}
+                input: {format: gray, width: 288, height: 224, crop: {x: 10, y: 20, width: 300, height: 200}}
+                timeout_s: 2.5
+            web: {bind: 0.0.0.0, port: 9000, token: abcdefgh123}
+            """
+        let c = try ConfigLoader.parse(yaml: yaml, baseDirectory: "/repo")
+        #expect(c.source.path == "/repo/scans/a.mp4")
+        #expect(c.source.loop == false)
+        let m = try #require(c.models.first)
+        #expect(m.python == "/repo/venv/bin/python")
+        #expect(m.entry == "/repo/model/infer.py:predict")
+        #expect(m.setup == "/repo/model/infer.py:load")
+        #expect(m.env["OMP_NUM_THREADS"] == "2")
+        #expect(m.input.width == 288 && m.input.height == 224 && m.input.format == .gray8)
+        #expect(m.input.crop == CropRect(x: 10, y: 20, width: 300, height: 200))
+        #expect(m.timeoutSeconds == 2.5)
+        #expect(c.web.port == 9000)
+    }
+
+    @Test("a module entry is kept as written")
+    func moduleEntry() throws {
+        let c = try ConfigLoader.parse(yaml: "model: {entry: mypkg.infer:predict}")
+        #expect(c.models.first?.entry == "mypkg.infer:predict")
+    }
+
+    @Suite("errors name the key, the line and the fix")
+    struct Errors {
+        func error(_ yaml: String) -> ConfigError? {
+            do {
+                _ = try ConfigLoader.parse(yaml: yaml)
+                return nil
+            } catch let e as ConfigError {
+                return e
+            } catch {
+                return nil
+            }
+        }
+
+        @Test func misspeltKeyGetsASuggestion() throws {
+            let e = try #require(error("source:\n  kind: phantom\n  widht: 640\n"))
+            #expect(e.key == "source.widht")
+            #expect(e.line == 3)
+            #expect(e.fix.contains("Did you mean `width`?"))
+        }
+
+        @Test func unknownTopLevelKey() throws {
+            let e = try #require(error("modles: []\n"))
+            #expect(e.key == "modles")
+            #expect(e.fix.contains("models"))
+        }
+
+        @Test func wrongType() throws {
+            let e = try #require(error("source:\n  fps: fast\n"))
+            #expect(e.key == "source.fps")
+            #expect(e.problem.contains("number"))
+        }
+
+        @Test func outOfRange() throws {
+            let e = try #require(error("web: {port: 70000}"))
+            #expect(e.key == "web.port")
+            #expect(e.problem.contains("70000"))
+        }
+
+        @Test func entryWithoutFunction() throws {
+            let e = try #require(error("models:\n  - name: a\n    entry: infer.py\n"))
+            #expect(e.key == "models[0].entry")
+            #expect(e.fix.contains("file.py:function"))
+        }
+
+        @Test func missingEntry() throws {
+            let e = try #require(error("models:\n  - name: a\n"))
+            #expect(e.key == "models[0].entry")
+        }
+
+        @Test func fileSourceWithoutPath() throws {
+            let e = try #require(error("source: {kind: file}"))
+            #expect(e.key == "source.path")
+        }
+
+        @Test func unknownSourceKind() throws {
+            let e = try #require(error("source: {kind: webcam}"))
+            #expect(e.problem.contains("webcam"))
+            #expect(e.fix.contains("v4l2"))
+        }
+
+        @Test func duplicateModelNames() throws {
+            let e = try #require(error("models:\n  - {name: a, entry: a.py:f}\n  - {name: a, entry: b.py:f}\n"))
+            #expect(e.key == "models")
+        }
+
+        @Test func shortToken() throws {
+            let e = try #require(error("web: {token: abc}"))
+            #expect(e.key == "web.token")
+        }
+
+        @Test func invalidYAML() throws {
+            let e = try #require(error("source: [unclosed\n"))
+            #expect(e.key == "(syntax)")
+        }
+    }
+}

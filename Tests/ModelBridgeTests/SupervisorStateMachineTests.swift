@@ -1,0 +1,71 @@
+import ModelBridge
+import Testing
+
+@Suite("Supervisor: when a model worker is restarted")
+struct SupervisorStateMachineTests {
+    @Test("start spawns, ready runs")
+    func startAndReady() {
+        var s = SupervisorStateMachine()
+        #expect(s.start(now: 0) == .spawn)
+        #expect(s.stateName == "starting")
+        _ = s.workerReady(now: 1)
+        #expect(s.stateName == "running")
+        #expect(s.start(now: 2) == .none)
+    }
+
+    @Test("consecutive failures back off exponentially up to the cap")
+    func backoff() {
+        var s = SupervisorStateMachine(baseDelay: 0.5, maxDelay: 4)
+        _ = s.start(now: 0)
+        var now = 0.0
+        var delays: [Double] = []
+        for _ in 0..<6 {
+            guard case .waitUntil(let t) = s.workerFailed(now: now, reason: "crash") else {
+                Issue.record("expected a wait")
+                return
+            }
+            delays.append(t - now)
+            #expect(s.tick(now: t - 0.01) == .none)
+            now = t
+            #expect(s.tick(now: now) == .spawn)
+        }
+        #expect(delays == [0.5, 1, 2, 4, 4, 4])
+        #expect(s.restarts == 6)
+        #expect(s.stateName == "restarting")
+    }
+
+    @Test("a worker that ran stably starts the backoff again from the base delay")
+    func stableRunResets() {
+        var s = SupervisorStateMachine(baseDelay: 0.5, stableAfter: 30)
+        _ = s.start(now: 0)
+        _ = s.workerFailed(now: 0, reason: "x")
+        _ = s.tick(now: 0.5)
+        _ = s.workerFailed(now: 0.6, reason: "x")
+        _ = s.tick(now: 2)
+        _ = s.workerReady(now: 2)
+        #expect(s.workerFailed(now: 100, reason: "crash after a long run") == .waitUntil(100.5))
+        #expect(s.lastFailure == "crash after a long run")
+    }
+
+    @Test("a start-up that takes too long is killed")
+    func startupTimeout() {
+        var s = SupervisorStateMachine(startupTimeout: 10)
+        _ = s.start(now: 0)
+        #expect(s.tick(now: 5) == .none)
+        guard case .kill(let reason) = s.tick(now: 10.5) else {
+            Issue.record("expected a kill")
+            return
+        }
+        #expect(reason.contains("startup_timeout_s"))
+    }
+
+    @Test("after stop nothing restarts")
+    func stop() {
+        var s = SupervisorStateMachine()
+        _ = s.start(now: 0)
+        s.stop()
+        #expect(s.workerFailed(now: 1, reason: "x") == .none)
+        #expect(s.tick(now: 100) == .none)
+        #expect(s.stateName == "stopped")
+    }
+}

@@ -1,0 +1,107 @@
+"""Fixtures that run the real `bedside` binary (release build) on free ports."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("BEDSIDE_BIN", REPO / ".build" / "release" / "bedside"))
+ARTIFACTS = Path(os.environ.get("BEDSIDE_ARTIFACTS", REPO / "artifacts"))
+
+
+@dataclass
+class Bedside:
+    proc: subprocess.Popen
+    base_url: str
+    port: int
+    token: str
+    recordings: Path
+    artifacts: Path
+    log: Path
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws?token={self.token}"
+
+    def status(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.base_url}/api/status?token={self.token}", timeout=5) as r:
+            return json.load(r)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                return self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"bedside did not exit within {timeout} s of signal {sig}")
+        return self.proc.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_bedside(args: list[str], tmp: Path, name: str = "bedside") -> Bedside:
+    if not BIN.exists():
+        pytest.fail(f"{BIN} is missing: build it with `swift build -c release` (scripts/test.sh does)")
+    tmp.mkdir(parents=True, exist_ok=True)
+    ready = tmp / f"{name}-ready.json"
+    log = tmp / f"{name}.log"
+    recordings = tmp / "recordings"
+    cmd = [str(BIN), *args, "--port", "0", "--ready-file", str(ready), "--recordings", str(recordings)]
+    env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"))
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"bedside exited with {proc.returncode} before serving:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"bedside did not start serving within 60 s:\n{log.read_text()}")
+        time.sleep(0.1)
+    time.sleep(0.05)
+    info = json.loads(ready.read_text())
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return Bedside(
+        proc=proc,
+        base_url=f"http://127.0.0.1:{info['port']}",
+        port=info["port"],
+        token=info["token"],
+        recordings=recordings,
+        artifacts=ARTIFACTS,
+        log=log,
+    )
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def bedside(tmp_path_factory):
+    """A demo Bedside (phantom + demo model) shared by a module's tests."""
+    tmp = tmp_path_factory.mktemp("bedside")
+    b = start_bedside(["demo", "--python", sys.executable], tmp)
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] > 0, 60, what="the first prediction")
+        yield b
+    finally:
+        b.stop()

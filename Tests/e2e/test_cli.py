@@ -1,0 +1,44 @@
+"""Command-line behaviour: config errors name the key, the line and the fix."""
+from __future__ import annotations
+
+import subprocess
+
+from conftest import BIN, REPO
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=30)
+
+
+def test_check_accepts_the_template():
+    r = run("check", "--config", str(REPO / "researcher-template/bedside.yaml"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "pcbm-demo" in r.stdout
+
+
+def test_check_names_a_misspelt_key_with_line_and_fix(tmp_path):
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text("source:\n  kind: phantom\n  widht: 640\n")
+    r = run("check", "--config", str(cfg))
+    assert r.returncode == 2
+    assert "source.widht" in r.stdout and ":3" in r.stdout and "Did you mean `width`" in r.stdout
+
+
+def test_run_with_a_missing_interpreter_keeps_serving_and_says_why(tmp_path):
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        "source: {kind: phantom, width: 320, height: 240, fps: 10}\n"
+        "models:\n  - name: m\n    python: /nonexistent/venv/bin/python\n    entry: x.py:predict\n"
+        "recording: {enabled: false}\n"
+    )
+    from conftest import start_bedside, wait_for
+
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    try:
+        s = wait_for(lambda: (lambda s: s if s["models"][0]["last_error"] else None)(b.status()), 20,
+                     what="the model error in the status")
+        assert "/nonexistent/venv/bin/python" in s["models"][0]["last_error"]
+        assert s["models"][0]["state"] == "restarting"
+        assert s["source"]["frames_captured"] > 0, "capture goes on without the model"
+    finally:
+        assert b.stop() == 0

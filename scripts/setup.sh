@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what Bedside needs on Debian 12 / Ubuntu: system libraries, a Python environment
+# for the bridge, the demo model and the tests. Idempotent: a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+APT_PACKAGES=(
+  pkg-config libzmq3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  libv4l-dev libturbojpeg0-dev ffmpeg python3 python3-venv python3-pip
+)
+if [ "${BEDSIDE_NO_BROWSER:-0}" != "1" ]; then APT_PACKAGES+=(chromium); fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  if [ -x /opt/swift/usr/bin/swift ]; then
+    export PATH="/opt/swift/usr/bin:$PATH"
+  else
+    echo "setup: Swift 6 is not installed. Install the Swift 6.x toolchain for your distribution" >&2
+    echo "       (https://www.swift.org/install/linux/) and put it on PATH, then run this again." >&2
+    exit 1
+  fi
+fi
+
+# The Python environment: the bridge (editable), the demo model's numpy, and the test tools.
+VENV=.venv
+REQS="pyzmq numpy pytest websockets playwright"
+STAMP="$VENV/.bedside-setup"
+WANT="$(cat bridge/pyproject.toml researcher-template/requirements.txt 2>/dev/null | sha1sum | cut -c1-12) $REQS"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  echo "setup: installing Python packages into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q $REQS -r researcher-template/requirements.txt
+  "$VENV/bin/python" -m pip install -q -e bridge
+  echo "$WANT" > "$STAMP"
+fi
+echo "setup: ok ($(swift --version 2>/dev/null | head -1))"

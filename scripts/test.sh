@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, build, Swift tests, Python tests (bridge, demo model),
+# end-to-end tests against the real binary and a real Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="/opt/swift/usr/bin:$PATH"
+PY=.venv/bin/python
+mkdir -p artifacts
+
+echo "== build (release)"
+swift build -c release --product bedside 2>&1 | grep -v "swift-distributed-tracing" | tail -3
+
+echo "== Swift tests"
+swift test 2>&1 | grep -v "swift-distributed-tracing" | tee artifacts/swift-test.log | grep -E "✘|error:|failed|passed after|Test run with" || true
+grep -qE "Test run with [0-9]+ tests? in [0-9]+ suites? passed" artifacts/swift-test.log || { echo "Swift tests failed (artifacts/swift-test.log)"; exit 1; }
+
+echo "== Python tests (bridge, demo model, end to end, browser)"
+"$PY" -m pytest -q -p no:cacheprovider bridge/tests researcher-template/tests Tests/e2e "$@"
