@@ -17,13 +17,15 @@ from websockets.sync.client import connect
 from conftest import REPO, start_bedside, wait_for
 
 
-def collect_predictions(ws_url: str, count: int, timeout: float) -> tuple[list[dict], int]:
-    """Reads the live socket until `count` predictions arrived; returns them and the number of video frames."""
+def collect_predictions(ws_url: str, count: int, timeout: float, min_seconds: float = 0) -> tuple[list[dict], int]:
+    """Reads the live socket until `count` predictions arrived (and `min_seconds` passed); returns them and the
+    number of video frames."""
     predictions: list[dict] = []
     frames = 0
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     with connect(ws_url, max_size=8 << 20, open_timeout=10) as ws:
-        while len(predictions) < count and time.monotonic() < deadline:
+        while (len(predictions) < count or time.monotonic() - start < min_seconds) and time.monotonic() < deadline:
             try:
                 msg = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
             except TimeoutError:
@@ -53,7 +55,7 @@ def ffprobe(path: Path) -> dict:
 def test_demo_end_to_end(tmp_path):
     b = start_bedside(["demo", "--python", sys.executable], tmp_path)
     try:
-        predictions, frames = collect_predictions(b.ws_url, 20, timeout=30)
+        predictions, frames = collect_predictions(b.ws_url, 20, timeout=30, min_seconds=8)
         assert len(predictions) >= 20, f"only {len(predictions)} predictions in 30 s\n{b.output()[-3000:]}"
         assert frames > 0, "no video frames reached the viewer"
         seqs = [p["seq"] for p in predictions]

@@ -248,9 +248,10 @@ def test_wrong_input_size_says_so(model):
 
 def test_loads_by_file_path_like_bedside(tmp_path):
     """Bedside imports pcbm_demo/inference.py by path (its folder first on sys.path), not as a package."""
+    entry = str(TEMPLATE / "pcbm_demo" / "inference.py")
     script = (
         "import importlib.util, json, sys, numpy as np\n"
-        f"spec = importlib.util.spec_from_file_location('inference', {str(TEMPLATE / 'pcbm_demo' / 'inference.py')!r})\n"
+        f"spec = importlib.util.spec_from_file_location('inference', {entry!r})\n"
         "mod = importlib.util.module_from_spec(spec); sys.modules['inference'] = mod; spec.loader.exec_module(mod)\n"
         "model = mod.load_model()\n"
         "assert model is not None  # Bedside passes setup's return value only when it is not None\n"

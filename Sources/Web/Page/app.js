@@ -485,10 +485,10 @@
     if (key === legendKey) return;
     legendKey = key;
     el.legend.textContent = '';
-    if (!seg) {
+    if (!seg || !items.length) {
       const li = document.createElement('li');
       li.className = 'none';
-      li.textContent = 'No segmentation';
+      li.textContent = seg ? 'No structures outlined' : 'No segmentation';
       el.legend.append(li);
       return;
     }
@@ -603,7 +603,7 @@
       t.style.fontSize = `${size}px`;
     }
   }
-  window.addEventListener('resize', () => { fitBanner.resized = true; fitBanner(); });
+  window.addEventListener('resize', () => { fitBanner.resized = true; fitBanner(); fitGuidance(); });
 
   // ------------------------------------------------------------------ staleness
 
@@ -670,7 +670,7 @@
     name.textContent = key === '' ? 'Other' : humanise(key);
     const tag = document.createElement('span');
     tag.className = 'group-tag';
-    tag.textContent = 'THIS PLANE';
+    tag.textContent = 'CURRENT';
     const summary = document.createElement('span');
     summary.className = 'group-summary';
     const okChip = document.createElement('span');
@@ -824,8 +824,23 @@
     const empty = !text && arrow === 'none';
     el.guidance.dataset.arrow = arrow;
     el.guidance.dataset.empty = String(empty);
-    const shown = empty ? 'No guidance' : text || humanise(arrow.replace('cw', 'clockwise').replace('ccw', 'anticlockwise'));
-    if (el.guidanceText.textContent !== shown) el.guidanceText.textContent = shown;
+    const shown = empty ? 'No guidance' : text || humanise(arrow.replace('ccw', 'anticlockwise').replace('cw', 'clockwise'));
+    el.guidanceText.title = shown;
+    if (el.guidanceText.textContent !== shown) {
+      el.guidanceText.textContent = shown;
+      fitGuidance();
+    }
+  }
+
+  // The whole hint must be readable: shrink the type (not the message) until it fits its box.
+  function fitGuidance() {
+    const t = el.guidanceText;
+    t.style.fontSize = '';
+    let size = parseFloat(getComputedStyle(t).fontSize) || 26;
+    while (size > 14 && t.scrollHeight > t.clientHeight + 1) {
+      size -= 1;
+      t.style.fontSize = `${size}px`;
+    }
   }
 
   // ------------------------------------------------------------------ status line
