@@ -84,6 +84,9 @@ public struct WebConfig: Sendable, Equatable {
     /// Width of the JPEG sent to viewers (height follows the aspect); nil keeps the source width.
     public var displayWidth: Int?
     public var jpegQuality = 75
+    /// A result whose frame is older than the newest video frame by more than this is shown greyed out as stale.
+    public var staleMs = 1000
+
 
     public init() {}
 }

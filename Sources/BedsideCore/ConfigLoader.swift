@@ -240,7 +240,7 @@ private struct Reader {
 
     func web(_ node: Node) throws -> WebConfig {
         let m = try mapping(
-            node, "web", allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality"])
+            node, "web", allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms"])
         var w = WebConfig()
         if let v = m["bind"] { w.bind = try string(v, "web.bind") }
         if let v = m["port"] { w.port = try int(v, "web.port", range: 0...65535) }
@@ -254,6 +254,7 @@ private struct Reader {
         if let v = m["admin_pin"] { w.adminPIN = try string(v, "web.admin_pin") }
         if let v = m["display_width"] { w.displayWidth = try int(v, "web.display_width", range: 160...3840) }
         if let v = m["jpeg_quality"] { w.jpegQuality = try int(v, "web.jpeg_quality", range: 10...100) }
+        if let v = m["stale_ms"] { w.staleMs = try int(v, "web.stale_ms", range: 50...600_000) }
         return w
     }
 }

@@ -4,6 +4,10 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Records a session: every frame offered goes to an mp4 encoded on the recorder's own thread, every
 /// prediction logged goes to `predictions.jsonl`, and `session.json` describes the session.
 ///
@@ -135,22 +139,25 @@ public final class Recorder: Service, Sendable {
     /// Creates the session folder, `predictions.jsonl` and the first `session.json`; returns the folder.
     private func openSession() throws -> String {
         let base = URL(fileURLWithPath: directory).standardizedFileURL.path
-        let start = shared.withLock { $0.session.startEpoch }
+        let start = BedsideCore.Clock.wallSeconds()
+        shared.withLock { s in
+            s.session.startEpoch = start
+            s.session.startWall = SessionInfo.iso8601(start)
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let stamp = formatter.string(from: Date(timeIntervalSince1970: start))
-        let fm = FileManager.default
+        try Self.makeDirectories(base)
+        // mkdir(2) of the session folder itself is the existence check: a second session in the same second gets "-2".
         var folder = (base as NSString).appendingPathComponent(stamp)
         var n = 1
-        while fm.fileExists(atPath: folder) {
+        while mkdir(folder, 0o755) != 0 {
+            guard errno == EEXIST, n < 100 else {
+                throw RecordingError("cannot create the recording folder \(folder): \(String(cString: strerror(errno)))")
+            }
             n += 1
             folder = (base as NSString).appendingPathComponent("\(stamp)-\(n)")
-        }
-        do {
-            try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw RecordingError("cannot create the recording folder \(folder): \(error.localizedDescription)")
         }
         try predictions.open(path: (folder as NSString).appendingPathComponent("predictions.jsonl"))
         shared.withLock { s in
@@ -160,6 +167,17 @@ public final class Recorder: Service, Sendable {
         writeSession(folder: folder)
         logger.info("recording session", metadata: ["folder": "\(folder)", "source": "\(sourceDescription)"])
         return folder
+    }
+
+    /// `mkdir -p`: creates `path` and its missing parents; the error names the folder and the reason.
+    private static func makeDirectories(_ path: String) throws {
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw RecordingError("cannot create the recording folder \(current): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// The recorder thread: pops frames until the queue is closed and drained, then finishes the file.

@@ -21,6 +21,7 @@ struct BedsideApp {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bedside")
         logger.logLevel = .info
+        AVLog.quiet()
 
         let source: any FrameSource
         switch config.source.kind {
@@ -65,10 +66,13 @@ struct BedsideApp {
         }
         let fps = source.nominalFPS
         let modelName = config.models.first?.name ?? ""
+        let staleMs = config.web.staleMs
+        let modelNames = config.models.map(\.name)
         let hello: @Sendable () -> String = {
-            Self.json([
-                "type": "hello", "version": BedsideVersion.string, "model": modelName, "fps": fps,
-                "stale_ms": 1000,
+            let c = capture.snapshot
+            return Self.json([
+                "type": "hello", "version": BedsideVersion.string, "model": modelName, "models": modelNames,
+                "fps": fps, "stale_ms": staleMs, "width": c.width, "height": c.height,
             ])
         }
         let readyFile = options.readyFile

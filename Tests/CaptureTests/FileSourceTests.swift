@@ -86,13 +86,18 @@ final class FrameLog: Sendable {
         let log = FrameLog()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await source.run { log.record($0) } }
+            // Three seconds from the first frame (opening the file is not part of the pace).
+            let deadline = ContinuousClock.now + .seconds(10)
+            while log.all.isEmpty && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
             try? await Task.sleep(for: .seconds(3))
             group.cancelAll()
         }
-        let entries = log.all
+        let all = log.all
+        let first = all.first?.ptsNanos ?? 0
+        let entries = all.filter { $0.ptsNanos - first <= 3_000_000_000 }
         #expect(entries.count > 50, "\(entries.count) frames in 3 s")
-        #expect(entries.count < 90)
-        Self.expectGapless(entries)
+        #expect(entries.count <= 76, "faster than real time: \(entries.count) frames in 3 s")
+        Self.expectGapless(all)
         #expect(entries.allSatisfy { $0.format == .gray8 && $0.bytes == 320 * 240 })
         // The second pass repeats the first: same picture for frame 0 and frame 50.
         if entries.count > 50 {

@@ -65,7 +65,7 @@ import Testing
         #expect(name.count == 15 && name.dropFirst(8).first == "-", "folder name \(name)")
         let video = try #require(st.currentFile)
         #expect(video == folder + "/video-000.mp4")
-        let probe = try Support.probe(video)
+        let probe = try await Support.probe(video)
         #expect(probe.codec == "h264")
         #expect(UInt64(probe.frames) == st.framesWritten)
         #expect(probe.width == 640 && probe.height == 360)
@@ -109,7 +109,7 @@ import Testing
         let recorder = Recorder(config: Self.config(dir, queue: 512), source: "synthetic", nominalFPS: 30, version: "t")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await recorder.run() }
-            for f in Support.phantomFrames(90) { recorder.offer(f) }
+            for f in try await Support.phantomFrames(90) { recorder.offer(f) }
             #expect(try await Support.waitUntil(seconds: 30) { recorder.status.framesWritten == 90 })
             let video = try #require(recorder.status.currentFile)
             try FileManager.default.copyItem(atPath: video, toPath: dir + "/killed.mp4")
@@ -117,11 +117,11 @@ import Testing
             recorder.stop()
             try await group.waitForAll()
         }
-        let killed = try Support.probe(dir + "/killed.mp4")
+        let killed = try await Support.probe(dir + "/killed.mp4")
         #expect(killed.codec == "h264")
         // Fragments start at keyframes (every 30 frames): at least the first two are complete.
         #expect(killed.frames >= 60 && killed.frames < 90, "frames in the copy: \(killed.frames)")
-        let full = try Support.probe(try #require(recorder.status.currentFile))
+        let full = try await Support.probe(try #require(recorder.status.currentFile))
         #expect(full.frames == 90)
         #expect(abs(full.duration - 3.0) < 0.05)
     }
@@ -130,7 +130,7 @@ import Testing
         let dir = try Support.tempDirectory()
         defer { Support.remove(dir) }
         let recorder = Recorder(config: Self.config(dir), source: "synthetic", nominalFPS: 30, version: "t", models: ["m"])
-        let frames = Support.phantomFrames(30, start: 5_000_000_000)
+        let frames = try await Support.phantomFrames(30, start: 5_000_000_000)
         // Logged before run(): kept until the file is open; no frame yet, so no pts_s.
         recorder.log(Self.prediction(seq: 0, pts: 4_000_000_000, result: #"{"early":true}"#))
         for f in frames { recorder.offer(f) }
@@ -168,6 +168,7 @@ import Testing
         let dir = try Support.tempDirectory()
         defer { Support.remove(dir) }
         let recorder = Recorder(config: Self.config(dir, queue: 4), source: "synthetic", nominalFPS: 30, version: "t")
+        try await Support.phantomReady()
         let frame = Support.phantomFrame(0, ptsNanos: 0)
         var elapsed = Duration.zero
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -190,7 +191,7 @@ import Testing
         #expect(st.framesWritten + st.framesDropped == 10_000)
         #expect(st.framesDropped > 9_000)
         let folder = try #require(st.sessionDirectory)
-        #expect(UInt64(try Support.probe(folder + "/video-000.mp4").frames) == st.framesWritten)
+        #expect(UInt64(try await Support.probe(folder + "/video-000.mp4").frames) == st.framesWritten)
         let session = try Self.jsonObject(folder + "/session.json")
         #expect((session["frames_dropped"] as? NSNumber)?.uint64Value == st.framesDropped)
         #expect((session["frames_written"] as? NSNumber)?.uint64Value == st.framesWritten)
@@ -206,7 +207,7 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await recorder.run() }
             #expect(try await Support.waitUntil(seconds: 10) { recorder.status.state != .idle })
-            for f in Support.phantomFrames(10) { recorder.offer(f) }
+            for f in try await Support.phantomFrames(10) { recorder.offer(f) }
             recorder.log(Self.prediction(seq: 0, pts: 0, result: "{}"))
             group.cancelAll()
             try await group.waitForAll()
@@ -215,8 +216,26 @@ import Testing
             Issue.record("expected a failed state, got \(recorder.status.state)")
             return
         }
-        #expect(message.contains(blocker), "\(message)")
+        #expect(message.contains(blocker + "/rec"), "\(message)")
+        #expect(message.contains("Not a directory"), "\(message)")
         #expect(recorder.status.framesWritten == 0)
+    }
+
+    /// Two sessions started in the same second get distinct folders.
+    @Test func sessionsInTheSameSecondGetTheirOwnFolder() async throws {
+        let dir = try Support.tempDirectory()
+        defer { Support.remove(dir) }
+        var folders: [String] = []
+        for _ in 0..<3 {
+            let recorder = Recorder(config: Self.config(dir), source: "synthetic", nominalFPS: 30, version: "t")
+            recorder.stop()
+            await recorder.run()
+            folders.append(try #require(recorder.status.sessionDirectory))
+            #expect(recorder.status.state == .idle)
+            #expect(recorder.status.currentFile == nil)
+        }
+        #expect(Set(folders).count == 3)
+        for f in folders { #expect(FileManager.default.fileExists(atPath: f + "/session.json")) }
     }
 
     /// A frame the encoder cannot take (an empty picture) stops the recording; the file made so far is kept.
@@ -224,7 +243,7 @@ import Testing
         let dir = try Support.tempDirectory()
         defer { Support.remove(dir) }
         let recorder = Recorder(config: Self.config(dir), source: "synthetic", nominalFPS: 30, version: "t")
-        for f in Support.phantomFrames(40) { recorder.offer(f) }
+        for f in try await Support.phantomFrames(40) { recorder.offer(f) }
         recorder.offer(
             Frame(seq: 40, ptsNanos: 3_000_000_000, wallClock: 0, width: 0, height: 0, format: .nv12, pixels: [0]))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -239,7 +258,7 @@ import Testing
         }
         let st = recorder.status
         #expect(st.framesWritten == 40)
-        let probe = try Support.probe(try #require(st.currentFile))
+        let probe = try await Support.probe(try #require(st.currentFile))
         #expect(probe.frames == 40)
         let session = try Self.jsonObject(try #require(st.sessionDirectory) + "/session.json")
         #expect(session["state"] as? String == "failed")

@@ -1,6 +1,7 @@
 import BedsideCore
 import Capture
 import Foundation
+import Recording
 
 /// Test helpers: temp folders, synthetic frames, and Debian's ffprobe/ffmpeg as the judge of a recording.
 enum Support {
@@ -21,7 +22,12 @@ enum Support {
         return (0..<90).map { renderer.render(time: Double($0) / 30, index: UInt64($0)).0 }
     }()
 
-    /// Phantom frame `i` captured at `ptsNanos`.
+    /// Renders `phantom` on a thread of its own (about 3 s in a debug build) instead of on the concurrency pool.
+    static func phantomReady() async throws {
+        _ = try await onThread { phantom.count }
+    }
+
+    /// Phantom frame `i` captured at `ptsNanos` (call `phantomReady()` first from async code).
     static func phantomFrame(_ i: Int, ptsNanos: UInt64) -> Frame {
         Frame(
             seq: UInt64(i), ptsNanos: ptsNanos, wallClock: 0, width: 640, height: 360, format: .gray8,
@@ -29,12 +35,53 @@ enum Support {
     }
 
     /// Frames `0..<count` at exactly 30 fps from `start` ns.
-    static func phantomFrames(_ count: Int, start: UInt64 = 1_000_000_000) -> [Frame] {
-        (0..<count).map { phantomFrame($0, ptsNanos: start + UInt64($0) * 1_000_000_000 / 30) }
+    static func phantomFrames(_ count: Int, start: UInt64 = 1_000_000_000) async throws -> [Frame] {
+        try await phantomReady()
+        return (0..<count).map { phantomFrame($0, ptsNanos: start + UInt64($0) * 1_000_000_000 / 30) }
     }
 
-    /// Runs a program; returns its standard output (standard error is discarded).
-    static func run(_ program: String, _ arguments: [String]) throws -> Data {
+    /// Runs blocking work (encoding, waiting for ffprobe) on its own thread, so that parallel tests do not
+    /// starve the few threads of Swift's concurrency pool that time-keeping tests (file playback) need.
+    static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, any Error>) in
+            let thread = Thread { c.resume(with: Result { try body() }) }
+            thread.start()
+        }
+    }
+
+    /// What an `Mp4Writer` reported after writing a file.
+    struct Written: Sendable {
+        var codec: String
+        var width: Int
+        var height: Int
+        var frames: UInt64
+        var duration: Double
+        var bytes: Int64
+        var seconds: Double
+    }
+
+    /// Writes `frames` to `file` with a new `Mp4Writer` on its own thread, finishes it, and reports.
+    static func write(
+        _ frames: [Frame], to file: String, width: Int, height: Int, fps: Double, settings: EncoderSettings = EncoderSettings()
+    ) async throws -> Written {
+        try await onThread {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let writer = try Mp4Writer(path: file, width: width, height: height, fps: fps, settings: settings)
+            for f in frames { try writer.write(f) }
+            try writer.finish()
+            return Written(
+                codec: writer.codecName, width: writer.width, height: writer.height, frames: writer.framesWritten,
+                duration: writer.durationSeconds, bytes: writer.bytesWritten, seconds: (clock.now - start) / .seconds(1))
+        }
+    }
+
+    /// Runs a program on its own thread; returns its standard output (standard error is discarded).
+    static func run(_ program: String, _ arguments: [String]) async throws -> Data {
+        try await onThread { try runBlocking(program, arguments) }
+    }
+
+    private static func runBlocking(_ program: String, _ arguments: [String]) throws -> Data {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: program)
         p.arguments = arguments
@@ -56,8 +103,8 @@ enum Support {
         var duration = 0.0
     }
 
-    static func probe(_ file: String) throws -> Probe {
-        let data = try run(
+    static func probe(_ file: String) async throws -> Probe {
+        let data = try await run(
             "/usr/bin/ffprobe",
             [
                 "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
@@ -80,16 +127,16 @@ enum Support {
     }
 
     /// Presentation times (seconds) of the video packets, in file order.
-    static func packetTimes(_ file: String) throws -> [Double] {
-        let data = try run(
+    static func packetTimes(_ file: String) async throws -> [Double] {
+        let data = try await run(
             "/usr/bin/ffprobe",
             ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", file])
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { Double($0) }
     }
 
     /// The first frame decoded back to yuv420p: its Y plane's mean.
-    static func firstFrameLumaMean(_ file: String, width: Int, height: Int) throws -> Double {
-        let data = try run(
+    static func firstFrameLumaMean(_ file: String, width: Int, height: Int) async throws -> Double {
+        let data = try await run(
             "/usr/bin/ffmpeg",
             ["-v", "error", "-i", file, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
         let y = data.prefix(width * height)
