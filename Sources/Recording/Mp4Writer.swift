@@ -6,8 +6,8 @@ import Capture
 /// `movflags=frag_keyframe+empty_moov+default_base_moof`): a fragment per keyframe (~1 s), so a killed
 /// process leaves a file that plays up to its last complete fragment.
 ///
-/// Timestamps come from each frame's capture time (`ptsNanos`), the first frame at 0: frames the source
-/// dropped leave a gap in the video instead of shifting everything after them (no drift).
+/// Timestamps (1/90000 s; 1/30000 for mpeg4) come from each frame's capture time (`ptsNanos`), the first
+/// frame at 0: frames the source dropped leave a gap in the video instead of shifting what follows (no drift).
 /// Owns the `AVFormatContext` and its `AVIOContext`; not thread-safe (one owner, the recorder's thread).
 public final class Mp4Writer {
     public let path: String
@@ -49,7 +49,7 @@ public final class Mp4Writer {
             try avCheck(avcodec_parameters_from_context(st.pointee.codecpar, encoder.codecContext), "avcodec_parameters_from_context")
             st.pointee.time_base = encoder.timeBase
             st.pointee.avg_frame_rate = encoder.codecContext.pointee.framerate
-            try avCheck(avio_open(&ctx.pointee.pb, path, AVIO_FLAG_WRITE), "cannot create \(path): avio_open")
+            try avCheck(avio_open(&ctx.pointee.pb, path, AVIO_FLAG_WRITE), "avio_open(\(path))")
             // Hand each finished fragment to the OS at once, so a kill loses at most the current fragment.
             ctx.pointee.flush_packets = 1
             var options: OpaquePointer?

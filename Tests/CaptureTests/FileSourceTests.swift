@@ -95,7 +95,6 @@ final class FrameLog: Sendable {
         let all = log.all
         let first = all.first?.ptsNanos ?? 0
         let entries = all.filter { $0.ptsNanos - first <= 3_000_000_000 }
-        print("loop: \(entries.count) frames in the first 3 s")
         #expect(entries.count > 50, "\(entries.count) frames in 3 s")
         #expect(entries.count <= 76, "faster than real time: \(entries.count) frames in 3 s")
         Self.expectGapless(all)
