@@ -18,8 +18,12 @@ public struct SourceConfig: Sendable, Equatable {
     public var path: String?
     /// File source: start again at the end.
     public var loop = true
-    /// V4L2 source: the device node.
+    /// V4L2 source: the device node, a /dev/v4l/by-id link, or the card name as `bedside devices` shows it.
     public var device = "/dev/video0"
+    /// V4L2 source: pixel format to ask for (yuyv, uyvy, nv12, rgb24, bgr24, grey, mjpeg); nil picks the best offered.
+    public var format: String?
+    /// V4L2 source: whether width/height/fps were given (otherwise the HDMI signal or the device decides).
+    public var sizeGiven = false
     /// Phantom: seconds for one sweep through all planes.
     public var sweepSeconds = 24.0
 

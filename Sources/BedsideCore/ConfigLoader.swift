@@ -128,7 +128,8 @@ private struct Reader {
 
     func source(_ node: Node) throws -> SourceConfig {
         let m = try mapping(
-            node, "source", allowed: ["kind", "width", "height", "fps", "path", "loop", "device", "sweep_seconds"])
+            node, "source",
+            allowed: ["kind", "width", "height", "fps", "path", "loop", "device", "format", "sweep_seconds"])
         var s = SourceConfig()
         if let k = m["kind"] {
             let v = try string(k, "source.kind")
@@ -145,6 +146,15 @@ private struct Reader {
         if let v = m["path"] { s.path = try path(v, "source.path") }
         if let v = m["loop"] { s.loop = try bool(v, "source.loop") }
         if let v = m["device"] { s.device = try string(v, "source.device") }
+        if let v = m["format"] {
+            let f = try string(v, "source.format").lowercased()
+            let known = ["yuyv", "uyvy", "nv12", "rgb24", "bgr24", "grey", "gray", "mjpeg", "mjpg"]
+            guard known.contains(f) else {
+                throw error(v, "source.format", "`\(f)` is not a capture format Bedside reads", "Use one of: yuyv, uyvy, nv12, rgb24, bgr24, grey, mjpeg.")
+            }
+            s.format = f
+        }
+        s.sizeGiven = m["width"] != nil || m["height"] != nil
         if let v = m["sweep_seconds"] { s.sweepSeconds = try double(v, "source.sweep_seconds", range: 2...3600) }
         if s.kind == .file && s.path == nil {
             throw error(node, "source.path", "a file source needs a path", "Add `path: your-video.mp4` under `source:`.")

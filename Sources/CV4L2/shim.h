@@ -25,6 +25,18 @@ static const unsigned long bedside_VIDIOC_QUERY_DV_TIMINGS = VIDIOC_QUERY_DV_TIM
 static const unsigned long bedside_VIDIOC_S_DV_TIMINGS = VIDIOC_S_DV_TIMINGS;
 static const unsigned long bedside_VIDIOC_G_INPUT = VIDIOC_G_INPUT;
 static const unsigned long bedside_VIDIOC_ENUMINPUT = VIDIOC_ENUMINPUT;
+static const unsigned long bedside_VIDIOC_S_INPUT = VIDIOC_S_INPUT;
+static const unsigned long bedside_VIDIOC_G_DV_TIMINGS = VIDIOC_G_DV_TIMINGS;
+static const unsigned long bedside_VIDIOC_SUBSCRIBE_EVENT = VIDIOC_SUBSCRIBE_EVENT;
+static const unsigned long bedside_VIDIOC_DQEVENT = VIDIOC_DQEVENT;
+static const unsigned long bedside_VIDIOC_ENUM_FRAMEINTERVALS = VIDIOC_ENUM_FRAMEINTERVALS;
+static const unsigned long bedside_VIDIOC_S_PARM = VIDIOC_S_PARM;
+static const unsigned long bedside_VIDIOC_G_PARM = VIDIOC_G_PARM;
+
+// v4l2_mmap/v4l2_munmap are plain functions but keep the libv4l2 pairing visible here.
+static inline void *bedside_v4l2_mmap(int fd, size_t length, long offset) {
+    return v4l2_mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+}
 
 // V4L2_PIX_FMT_* are built with the v4l2_fourcc() macro.
 static const unsigned int bedside_V4L2_PIX_FMT_YUYV = V4L2_PIX_FMT_YUYV;

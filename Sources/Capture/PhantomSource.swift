@@ -18,30 +18,44 @@ public struct PhantomSource: FrameSource {
     public var nominalFPS: Double { fps }
 
     public func run(emit: @escaping @Sendable (Frame) -> Void) async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let interval = Duration.nanoseconds(Int64(1e9 / fps))
-        var tick: Int64 = 0
+        // Rendering is CPU work: it runs on its own thread, paced by the monotonic clock.
+        let stop = StopFlag()
+        await DedicatedThread.run(name: "phantom", stop: { stop.set() }) {
+            renderLoop(stop: stop, emit: emit)
+        }
+        try Task.checkCancellation()
+    }
+
+    func renderLoop(stop: StopFlag, emit: (Frame) -> Void) {
+        let interval = UInt64(1e9 / fps)
+        let start = BedsideCore.Clock.monotonicNanos()
+        var tick: UInt64 = 0
         var seq: UInt64 = 0
-        while !Task.isCancelled {
+        while !stop.isSet {
             if let frameLimit, seq >= frameLimit { return }
             let scanTime = Double(tick) / fps
             let (pixels, truth) = renderer.render(time: scanTime, index: seq, clockText: Self.clockText(scanTime))
-            let frame = Frame(
-                seq: seq, ptsNanos: BedsideCore.Clock.monotonicNanos(), wallClock: BedsideCore.Clock.wallSeconds(),
-                width: renderer.width, height: renderer.height, format: .gray8, pixels: pixels, truth: truth)
-            emit(frame)
+            emit(
+                Frame(
+                    seq: seq, ptsNanos: BedsideCore.Clock.monotonicNanos(), wallClock: BedsideCore.Clock.wallSeconds(),
+                    width: renderer.width, height: renderer.height, format: .gray8, pixels: pixels, truth: truth))
             seq += 1
             tick += 1
-            var deadline = start + interval * Int(tick)
-            let now = clock.now
+            let now = BedsideCore.Clock.monotonicNanos()
+            var deadline = start + interval * tick
             if deadline < now {
                 // Behind (slow machine): skip ticks rather than build up lag, as a capture box does.
-                let behind = (now - deadline) / interval
-                tick += Int64(behind.rounded(.up))
-                deadline = start + interval * Int(tick)
+                tick += (now - deadline) / interval + 1
+                deadline = start + interval * tick
             }
-            try await Task.sleep(until: deadline, clock: clock)
+            var remaining = deadline - now
+            while remaining > 0 && !stop.isSet {
+                let step = min(remaining, 50_000_000)
+                var ts = timespec(tv_sec: 0, tv_nsec: Int(step))
+                nanosleep(&ts, nil)
+                let t = BedsideCore.Clock.monotonicNanos()
+                remaining = deadline > t ? deadline - t : 0
+            }
         }
     }
 
@@ -50,3 +64,4 @@ public struct PhantomSource: FrameSource {
         return String(format: "%02d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
     }
 }
+

@@ -48,18 +48,7 @@ public final class ModelRunner: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    let t = Thread { [self] in
-                        loop()
-                        done.resume()
-                    }
-                    t.name = "model-\(config.name)"
-                    t.start()
-                }
-            } onCancel: {
-                self.requestStop()
-            }
+            await DedicatedThread.run(name: "model-\(config.name)", stop: { self.requestStop() }) { self.loop() }
         } onGracefulShutdown: {
             self.requestStop()
         }
@@ -171,6 +160,8 @@ public final class ModelRunner: Service, Sendable {
                 let err = obj["error"] as? String ?? "?"
                 if let tb = obj["traceback"] as? String, !tb.isEmpty { logger.error("model \(config.name) \(stage) traceback:\n\(tb)") }
                 return "\(stage) failed: \(err)"
+            case "log", "heartbeat":
+                _ = handleSideMessage(type: obj["type"] as? String ?? "", obj)
             default:
                 return "unexpected message during start-up: \(obj["type"] ?? "none")"
             }
@@ -183,6 +174,7 @@ public final class ModelRunner: Service, Sendable {
         let input = config.input
         var scaler: FrameScaler?
         var ring: SharedFrameRing?
+        var ringCount = 0
         var slot = 0
         var dispatch = DispatchStateMachine(workers: 1, timeout: config.timeoutSeconds)
         var latest: Frame?
@@ -211,8 +203,11 @@ public final class ModelRunner: Service, Sendable {
                     let fmt: PixelFormat = input.format == .gray8 ? .gray8 : .rgb24
                     if scaler == nil || scaler!.outWidth != w || scaler!.outHeight != h {
                         scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
+                        ringCount += 1
+                        ring = nil  // unmap and unlink the old slots before making new ones
                         ring = try SharedFrameRing(
-                            name: "bedside-\(getpid())-\(config.name)", slotSize: scaler!.outputByteCount, slots: 2)
+                            name: "bedside-\(getpid())-\(config.name)-\(ringCount)", slotSize: scaler!.outputByteCount,
+                            slots: 2)
                     }
                     slot = (slot + 1) % 2
                     try scaler!.scale(f, into: ring!.pointer(toSlot: slot))
@@ -234,10 +229,12 @@ public final class ModelRunner: Service, Sendable {
             let msg: [[UInt8]]?
             do { msg = try socket.receive(timeoutMs: inFlight == nil ? 0 : 20) } catch { return "\(error)" }
             if let msg {
-                guard let obj = Self.parse(msg.first), let type = obj["type"] as? String,
-                    let seqN = obj["seq"] as? NSNumber
-                else {
+                guard let obj = Self.parse(msg.first), let type = obj["type"] as? String else {
                     return "worker sent a message Bedside cannot read"
+                }
+                if handleSideMessage(type: type, obj) { continue }
+                guard let seqN = obj["seq"] as? NSNumber else {
+                    return "worker sent a `\(type)` message without a frame sequence number"
                 }
                 let seq = seqN.uint64Value
                 // Take in any frame captured meanwhile first, so the next dispatch is the newest one.
@@ -295,6 +292,22 @@ public final class ModelRunner: Service, Sendable {
             if inFlight == nil { wake.wait(timeoutSeconds: 0.05) }
         }
         return "stopped"
+    }
+
+    /// Messages that are not answers to a frame: the researcher's output lines, heartbeats, future additions.
+    /// Returns true when the message was one of those.
+    private func handleSideMessage(type: String, _ obj: [String: Any]) -> Bool {
+        switch type {
+        case "result", "error":
+            return false
+        case "log":
+            let stream = obj["stream"] as? String ?? "stdout"
+            logger.info("[\(config.name) \(stream)] \(obj["line"] as? String ?? "")")
+            return true
+        default:
+            // heartbeat and anything a newer bridge adds: not an answer, never a reason to restart
+            return true
+        }
     }
 
     static func parse(_ bytes: [UInt8]?) -> [String: Any]? {

@@ -49,18 +49,7 @@ public final class Hub: Service, Sendable {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    let t = Thread { [self] in
-                        encodeLoop()
-                        done.resume()
-                    }
-                    t.name = "jpeg"
-                    t.start()
-                }
-            } onCancel: {
-                self.stop()
-            }
+            await DedicatedThread.run(name: "jpeg", stop: { self.stop() }) { self.encodeLoop() }
         } onGracefulShutdown: {
             self.stop()
         }

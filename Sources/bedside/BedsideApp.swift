@@ -32,7 +32,7 @@ struct BedsideApp {
         case .file:
             source = try FileSource(path: config.source.path!, loop: config.source.loop)
         case .v4l2:
-            throw BedsideError("the V4L2 capture source is not built yet (issue 3); use `kind: phantom` or `kind: file`")
+            source = V4L2Source(config: config.source, logger: logger)
         }
 
         let token = config.web.token ?? Self.randomToken()
@@ -132,6 +132,11 @@ struct BedsideApp {
             "width": c.width, "height": c.height,
         ]
         if let e = c.error { source["error"] = e }
+        let health = capture.source.health
+        source["state"] = c.ended ? "ended" : (c.error != nil ? "failed" : health.state)
+        if let d = health.detail { source["detail"] = d }
+        if let m = health.mode { source["mode"] = m }
+        source["renegotiations"] = health.renegotiations
         let enc = JSONEncoder()
         let models: [Any] = runners.compactMap { r in
             (try? enc.encode(r.status)).flatMap { try? JSONSerialization.jsonObject(with: $0) }

@@ -45,6 +45,12 @@ struct Demo: AsyncParsableCommand {
         config.source.height = h
         config.source.fps = fps
         config.recording.directory = "recordings"
+        // The checkout's environment (scripts/setup.sh makes it) has the bridge's packages; python3 may not.
+        let venv = URL(fileURLWithPath: template).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".venv/bin/python").path
+        if options.python == nil && FileManager.default.isExecutableFile(atPath: venv) {
+            for i in config.models.indices { config.models[i].python = venv }
+        }
         options.apply(to: &config)
         try await BedsideApp(config: config, options: options).run()
     }

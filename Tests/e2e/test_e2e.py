@@ -135,3 +135,28 @@ def test_status_reports_the_pipeline(bedside):
     for key in ("state", "frames_sent", "predictions", "errors", "restarts", "rate_hz", "latency_ms", "model_ms"):
         assert key in m
     assert s["recording"]["file"].endswith(".mp4")
+
+
+def test_a_video_file_plays_through_the_model_and_is_recorded(tmp_path):
+    video = tmp_path / "scan.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=25", "-t", "3",
+         "-pix_fmt", "yuv420p", str(video)], check=True)
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        f"source: {{kind: file, path: {video}, loop: false}}\n"
+        "models:\n  - name: slow\n    entry: " + str(REPO / "Tests/e2e/models/slow_model.py") + ":predict\n"
+        "    input: {format: gray, width: 160, height: 120}\n"
+    )
+    b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp_path)
+    # A file that is not looped ends the run by itself, gracefully.
+    code = b.proc.wait(timeout=30)
+    assert code == 0, b.output()[-3000:]
+    videos = list(b.recordings.glob("*/video-000.mp4"))
+    assert len(videos) == 1, b.output()[-3000:]
+    info = ffprobe(videos[0])
+    print(f"\nfile source recording: {info}")
+    assert info["codec"] == "h264" and (info["width"], info["height"]) == (640, 480)
+    assert 70 <= info["frames"] <= 75, info
+    preds = [json.loads(l) for l in (videos[0].parent / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) >= 3, "the model saw the file's frames"
