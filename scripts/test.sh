@@ -15,5 +15,10 @@ echo "== Swift tests"
 swift test 2>&1 | grep -v "swift-distributed-tracing" | tee artifacts/swift-test.log | grep -E "✘|error:|failed|passed after|Test run with" || true
 grep -qE "Test run with [0-9]+ tests? in [0-9]+ suites? passed" artifacts/swift-test.log || { echo "Swift tests failed (artifacts/swift-test.log)"; exit 1; }
 
-echo "== Python tests (bridge, demo model, end to end, browser)"
-"$PY" -m pytest -q -p no:cacheprovider bridge/tests researcher-template/tests Tests/e2e "$@"
+# Each suite has its own conftest.py, so each runs in its own pytest process.
+status=0
+for suite in bridge/tests researcher-template/tests Tests/e2e; do
+  echo "== Python tests: $suite"
+  "$PY" -m pytest -q -p no:cacheprovider "$suite" "$@" || status=1
+done
+exit $status

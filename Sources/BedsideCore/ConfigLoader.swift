@@ -214,9 +214,12 @@ private struct Reader {
             if let h = im["height"] { c.input.height = try int(h, "\(key).input.height", range: 8...4320) }
             if let f = im["format"] {
                 let s = try string(f, "\(key).input.format")
-                let aliases: [String: PixelFormat] = ["gray": .gray8, "grey": .gray8, "gray8": .gray8, "rgb": .rgb24, "rgb24": .rgb24]
+                let aliases: [String: PixelFormat] = [
+                    "gray": .gray8, "grey": .gray8, "gray8": .gray8, "rgb": .rgb24, "rgb24": .rgb24, "bgr": .bgr24,
+                    "bgr24": .bgr24,
+                ]
                 guard let pf = aliases[s] else {
-                    throw error(f, "\(key).input.format", "`\(s)` is not a model input format", "Use `gray` or `rgb`.")
+                    throw error(f, "\(key).input.format", "`\(s)` is not a model input format", "Use `gray`, `rgb` or `bgr` (OpenCV order).")
                 }
                 c.input.format = pf
             }

@@ -41,6 +41,17 @@ extension V4L2Device {
         var t = v4l2_dv_timings()
         try ioctl(bedside_VIDIOC_QUERY_DV_TIMINGS, "VIDIOC_QUERY_DV_TIMINGS", &t)
         try ioctl(bedside_VIDIOC_S_DV_TIMINGS, "VIDIOC_S_DV_TIMINGS", &t)
+        return Self.timings(t)
+    }
+
+    /// Queries the incoming HDMI signal without changing anything. The corresponding C call is `VIDIOC_QUERY_DV_TIMINGS`.
+    public func incomingTimings() throws -> Timings {
+        var t = v4l2_dv_timings()
+        try ioctl(bedside_VIDIOC_QUERY_DV_TIMINGS, "VIDIOC_QUERY_DV_TIMINGS", &t)
+        return Self.timings(t)
+    }
+
+    static func timings(_ t: v4l2_dv_timings) -> Timings {
         let bt = t.bt
         let total = Double((Int(bt.width) + Int(bt.hfrontporch) + Int(bt.hsync) + Int(bt.hbackporch)))
             * Double(Int(bt.height) + Int(bt.vfrontporch) + Int(bt.vsync) + Int(bt.vbackporch))

@@ -93,7 +93,7 @@ public final class V4L2Source: FrameSource, Sendable {
         }
     }
 
-    static func signalText(_ e: Int32) -> String {
+    public static func signalText(_ e: Int32) -> String {
         switch e {
         case ENOLINK: "no signal on the HDMI input (cable unplugged or scanner off)"
         case ENOLCK: "the HDMI signal is unstable (no lock)"
@@ -195,7 +195,7 @@ public final class V4L2Source: FrameSource, Sendable {
     }
 
     /// Copies a driver buffer into a tightly packed image, dropping any row padding.
-    static func repack(_ src: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int, bytesPerLine: Int)
+    public static func repack(_ src: UnsafeRawBufferPointer, format: PixelFormat, width: Int, height: Int, bytesPerLine: Int)
         -> [UInt8]
     {
         let size = format.byteCount(width: width, height: height)

@@ -200,7 +200,7 @@ public final class ModelRunner: Service, Sendable {
             if let f = inFlight, !sent {
                 do {
                     let w = input.width ?? f.width, h = input.height ?? f.height
-                    let fmt: PixelFormat = input.format == .gray8 ? .gray8 : .rgb24
+                    let fmt: PixelFormat = [.gray8, .rgb24, .bgr24].contains(input.format) ? input.format : .rgb24
                     if scaler == nil || scaler!.outWidth != w || scaler!.outHeight != h {
                         scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
                         ringCount += 1

@@ -100,7 +100,8 @@ arg() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" /proc/cmdline; }
 CTL="$(arg bedside.ctl)"
 VERBOSE="$(arg bedside.verbose)"
 [ "$VERBOSE" = 1 ] && set -x
-halt_now() { sync; poweroff -f; sleep 5; echo o >/proc/sysrq-trigger; }
+# Leave through qemu's isa-debug-exit port (instant, no shutdown messages), else power off.
+halt_now() { sync; printf '\000' | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null; poweroff -f; sleep 5; echo o >/proc/sysrq-trigger; }
 fail() {
   echo "vm.sh (guest): $*" >&2
   [ -n "$CTL" ] && [ -d "/out/$CTL" ] && echo "$*" >"/out/$CTL/init-error"
@@ -156,7 +157,7 @@ apt_updated=0
 apt_update() {
   [ "$apt_updated" = 1 ] && return 0
   say "apt-get update"
-  apt-get update -qq >/dev/null || die "apt-get update failed: Debian's apt repositories must be reachable for the first run"
+  apt-get update -qq -o DPkg::Lock::Timeout=300 >/dev/null || die "apt-get update failed: Debian's apt repositories must be reachable for the first run"
   apt_updated=1
 }
 
@@ -176,7 +177,7 @@ do_setup() {
     apt_update
     say "installing $missing"
     # shellcheck disable=SC2086
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends $missing >/dev/null \
       || die "apt-get install $missing failed"
   fi
   apt_update    # the kernel package must be the one the mirror has now
@@ -243,6 +244,9 @@ do_setup() {
   local ir="$stage/initramfs" m line path
   mkdir -p "$ir"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,lib/modules/"$kver"}
   cp /bin/busybox "$ir/bin/busybox"
+  if LC_ALL=C readelf -l "$ir/bin/busybox" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+    die "/bin/busybox is dynamically linked: install busybox-static (apt-get install busybox-static)"
+  fi
   "$ir/bin/busybox" --list-full | while read -r path; do
     [ -e "$ir/$path" ] || ln -s /bin/busybox "$ir/$path"
   done
@@ -284,7 +288,11 @@ if [ "$REBUILD" = 1 ] || ! cache_ok; then
   exec 9>"$CACHE/.lock"
   flock 9    # one setup at a time; a second caller waits, then finds the cache ready
   if [ "$REBUILD" = 1 ] || ! cache_ok; then
-    [ -f "$CACHE/ready" ] || [ ! -d "$CACHE/img" ] || say "found an unfinished or outdated setup in $CACHE: redoing it"
+    if [ "$REBUILD" = 1 ]; then say "--rebuild: redoing the setup in $CACHE"
+    elif [ -f "$CACHE/ready" ]; then say "the setup in $CACHE is from another version of vm.sh: redoing it"
+    elif [ -d "$CACHE/img" ] || compgen -G "$CACHE/stage.*" >/dev/null; then say "found an unfinished setup in $CACHE: redoing it"
+    else say "first run: setting up $CACHE (about a minute)"
+    fi
     do_setup
   fi
   exec 9>&-
@@ -316,6 +324,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 mkdir "$CTLDIR"
 
 sq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }    # single-quote for sh
@@ -326,8 +335,11 @@ LOAD_VIVID=1
   echo "LOOPBACK=$LOOPBACK"
   echo "LOAD_VIVID=$LOAD_VIVID"
 } >"$CTLDIR/config"
-GUEST_PATH="${PATH:-}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-GUEST_PATH="${GUEST_PATH#:}"
+GUEST_PATH=""
+IFS=: read -r -a path_dirs <<<"${PATH:-}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+for d in "${path_dirs[@]}"; do
+  case ":$GUEST_PATH:" in *":$d:"*) ;; *) [ -n "$d" ] && GUEST_PATH="${GUEST_PATH:+$GUEST_PATH:}$d" ;; esac
+done
 {
   echo "export PATH=$(sq "$GUEST_PATH") HOME=/root TMPDIR=/tmp/bedside-vm-tmp LANG=C.UTF-8 TERM=dumb"
   echo "export BEDSIDE_VM=1 BEDSIDE_VM_OUT=$(sq "$OUT")"
@@ -341,10 +353,11 @@ KARGS="$KARGS panic=-1 oops=panic bedside.ctl=$CTL bedside.verbose=$VERBOSE $VIV
 timeout --kill-after=10 "$TIMEOUT" qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max -smp 2 -m 1024 \
   -nodefaults -no-user-config -display none -serial stdio -no-reboot \
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -kernel "$CACHE/img/vmlinux" -initrd "$CACHE/img/initrd" \
   -append "$KARGS" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-  -virtfs "local,path=$OUT,mount_tag=out,security_model=none,multidevs=remap" \
+  -virtfs "local,path=${OUT//,/,,},mount_tag=out,security_model=none,multidevs=remap" \
   </dev/null &
 QPID=$!
 qrc=0

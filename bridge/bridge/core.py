@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION = 1
 
-FORMATS: Dict[str, int] = {"gray8": 1, "rgb24": 3}  # format -> bytes per pixel
+FORMATS: Dict[str, int] = {"gray8": 1, "rgb24": 3, "bgr24": 3}  # format -> bytes per pixel
 STAGES = ("import", "setup", "protocol")
 FATAL_FAULTS = ("researcher", "bridge")
 ERROR_FAULTS = ("researcher", "result")
@@ -375,7 +375,7 @@ def rle_decode(data: List[int], width: int, height: int) -> NDArray[Any]:
 
 
 def frame_image(frame: Frame, buffer: Any) -> NDArray[Any]:
-    """A read-only uint8 view of the frame's pixels in `buffer`: (h, w) for gray8, (h, w, 3) for rgb24."""
+    """A read-only uint8 view of the frame's pixels in `buffer`: (h, w) for gray8, (h, w, 3) for rgb24 and bgr24 (OpenCV order)."""
     available = memoryview(buffer).nbytes - frame.offset
     if frame.size is not None and frame.size > available:
         raise ProtocolError(f"frame {frame.seq}: offset {frame.offset} + size {frame.size} is past the buffer end")
