@@ -39,10 +39,11 @@ public struct ModelInput: Sendable, Equatable {
     /// The part of the screen the model sees (source pixels); nil is the whole frame.
     public var crop: CropRect?
 
-    public init(width: Int? = nil, height: Int? = nil, format: PixelFormat = .rgb24) {
+    public init(width: Int? = nil, height: Int? = nil, format: PixelFormat = .rgb24, crop: CropRect? = nil) {
         self.width = width
         self.height = height
         self.format = format
+        self.crop = crop
     }
 }
 

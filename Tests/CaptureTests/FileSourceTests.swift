@@ -86,22 +86,21 @@ final class FrameLog: Sendable {
         let log = FrameLog()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await source.run { log.record($0) } }
-            // Three seconds from the first frame (opening the file is not part of the pace).
-            let deadline = ContinuousClock.now + .seconds(10)
-            while log.all.isEmpty && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-            try? await Task.sleep(for: .seconds(3))
+            // Past the end of the 50-frame file: wait for 60 frames (no wall-clock bound on a loaded machine).
+            let deadline = ContinuousClock.now + .seconds(60)
+            while log.all.count < 60 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
             group.cancelAll()
         }
         let all = log.all
-        let first = all.first?.ptsNanos ?? 0
-        let entries = all.filter { $0.ptsNanos - first <= 3_000_000_000 }
-        #expect(entries.count > 50, "\(entries.count) frames in 3 s")
-        #expect(entries.count <= 76, "faster than real time: \(entries.count) frames in 3 s")
+        #expect(all.count >= 60, "\(all.count) frames: the file did not loop")
         Self.expectGapless(all)
-        #expect(entries.allSatisfy { $0.format == .gray8 && $0.bytes == 320 * 240 })
-        // The second pass repeats the first: same picture for frame 0 and frame 50.
-        if entries.count > 50 {
-            #expect(abs(entries[0].mean - entries[50].mean) < 0.5)
+        #expect(all.allSatisfy { $0.format == .gray8 && $0.bytes == 320 * 240 })
+        // Paced, not faster than real time: 60 frames at 25 fps span at least ~2.4 s.
+        if all.count >= 60 {
+            let span = Double(all[59].ptsNanos - all[0].ptsNanos) / 1e9
+            #expect(span > 2.0, "60 frames in \(span) s: faster than the file's pace")
+            // The second pass repeats the first: same picture for frame 0 and frame 50.
+            #expect(abs(all[0].mean - all[50].mean) < 0.5)
         }
     }
 
