@@ -15,8 +15,17 @@ echo "== Swift tests"
 swift test 2>&1 | grep -v "swift-distributed-tracing" | tee artifacts/swift-test.log | grep -E "✘|error:|failed|passed after|Test run with" || true
 grep -qE "Test run with [0-9]+ tests? in [0-9]+ suites? passed" artifacts/swift-test.log || { echo "Swift tests failed (artifacts/swift-test.log)"; exit 1; }
 
+echo "== Capture against a real V4L2 driver (vivid, v4l2loopback) in a qemu VM"
+mkdir -p artifacts/v4l2
+if [ "${BEDSIDE_SKIP_V4L2:-0}" = "1" ]; then
+  echo "skipped (BEDSIDE_SKIP_V4L2=1)"
+else
+  Tests/v4l2/vm.sh --loopback --timeout 600 --out "$PWD/artifacts/v4l2" -- \
+    "BEDSIDE_V4L2_OUT=\$BEDSIDE_VM_OUT .venv/bin/python Tests/v4l2/scenarios.py" || status_v4l2=1
+fi
+
 # Each suite has its own conftest.py, so each runs in its own pytest process.
-status=0
+status=${status_v4l2:-0}
 for suite in bridge/tests researcher-template/tests Tests/e2e; do
   echo "== Python tests: $suite"
   "$PY" -m pytest -q -p no:cacheprovider "$suite" "$@" || status=1

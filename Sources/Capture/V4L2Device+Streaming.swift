@@ -210,6 +210,8 @@ public final class V4L2Stream {
     public func dequeueNewest() throws -> Buffer? {
         var newest: Buffer?
         while true {
+            // Ask the driver first: a DQBUF that would block makes libv4l2 print an error line each time.
+            if newest != nil, !(try device.wait(timeoutMs: 0).frame) { return newest }
             var b = v4l2_buffer()
             b.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
             b.memory = V4L2_MEMORY_MMAP.rawValue

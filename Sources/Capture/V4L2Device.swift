@@ -1,4 +1,5 @@
 import CV4L2
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -80,8 +81,11 @@ public final class V4L2Device {
         return out
     }
 
+    /// The four characters of a pixel format code; the big-endian flag bit (1 << 31) shows as "-BE".
     public static func fourcc(_ v: UInt32) -> String {
-        String(decoding: [UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24)], as: UTF8.self)
+        let c = v & 0x7fff_ffff
+        let s = String(decoding: [UInt8(c & 0xff), UInt8((c >> 8) & 0xff), UInt8((c >> 16) & 0xff), UInt8(c >> 24)], as: UTF8.self)
+        return v & 0x8000_0000 != 0 ? s.trimmingCharacters(in: .whitespaces) + "-BE" : s
     }
 
     static func string<T>(_ tuple: inout T) -> String {

@@ -202,7 +202,13 @@ public final class V4L2Source: FrameSource, Sendable {
         let planes = format.planes(width: width, height: height)
         let tight = planes[0].stride
         if bytesPerLine == tight || bytesPerLine == 0 {
-            return Array(UnsafeRawBufferPointer(rebasing: src[0..<min(size, src.count)])) + [UInt8](repeating: 0, count: max(0, size - src.count))
+            // One copy straight out of the driver's buffer (a short buffer is zero-filled).
+            return [UInt8](unsafeUninitializedCapacity: size) { out, count in
+                let n = min(size, src.count)
+                if n > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: src.baseAddress!, byteCount: n) }
+                if n < size { (out.baseAddress! + n).initialize(repeating: 0, count: size - n) }
+                count = size
+            }
         }
         var out = [UInt8](repeating: 0, count: size)
         out.withUnsafeMutableBytes { dst in

@@ -120,7 +120,7 @@ public final class ModelRunner: Service, Sendable {
             unlink(endpointPath)
         }
         do {
-            worker = try WorkerProcess(config: config, endpoint: endpoint, bridgePath: bridgePath)
+            worker = try WorkerProcess(config: config, endpoint: endpoint, bridgePath: bridgePath, logger: logger)
         } catch {
             return "\(error)"
         }

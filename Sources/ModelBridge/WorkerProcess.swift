@@ -1,5 +1,7 @@
 import BedsideCore
 import Foundation
+import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,12 +13,15 @@ import Glibc
 final class WorkerProcess: @unchecked Sendable {
     let process: Process
     let pid: Int32
+    /// The last lines the research code wrote to stderr, for the page when it keeps failing.
+    let stderrTail = LineTail()
+    private let pipes: [Pipe]
 
     struct LaunchError: Error, CustomStringConvertible {
         var description: String
     }
 
-    init(config: ModelConfig, endpoint: String, bridgePath: String?) throws {
+    init(config: ModelConfig, endpoint: String, bridgePath: String?, logger: Logger) throws {
         let p = Process()
         var args = [
             "-u", "-m", "bridge", "--endpoint", endpoint, "--entry", config.entry, "--name", config.name,
@@ -41,10 +46,45 @@ final class WorkerProcess: @unchecked Sendable {
             env["PYTHONPATH"] = [bridgePath, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         }
         env["PYTHONUNBUFFERED"] = "1"
+        env["BEDSIDE_PROCESS_GROUP"] = "1"
         for (k, v) in config.env { env[k] = v }
         p.environment = env
         if let wd = config.workdir, FileManager.default.fileExists(atPath: wd) {
             p.currentDirectoryURL = URL(fileURLWithPath: wd)
+        }
+        // The research code's output goes to Bedside's log, tagged with the model, line by line.
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        pipes = [out, err]
+        let name = config.name
+        let tail = stderrTail
+        for (pipe, stream) in [(out, "stdout"), (err, "stderr")] {
+            let partial = ByteBuffer()
+            pipe.fileHandleForReading.readabilityHandler = { h in
+                let data = h.availableData
+                if data.isEmpty {
+                    h.readabilityHandler = nil
+                    return
+                }
+                let lines: [String] = partial.bytes.withLock { buf in
+                    buf.append(contentsOf: data)
+                    if buf.count > 1 << 16 { buf.append(10) }  // an endless line is cut, never buffered forever
+                    var out: [String] = []
+                    while let nl = buf.firstIndex(of: 10) {
+                        out.append(String(decoding: buf[..<nl].prefix(2000), as: UTF8.self))
+                        buf.removeSubrange(...nl)
+                    }
+                    return out
+                }
+                for line in lines {
+                    logger.info("[\(name) \(stream)] \(line)")
+                    if stream == "stderr" {
+                        tail.append(line)
+                    }
+                }
+            }
         }
         do {
             try p.run()
@@ -60,23 +100,25 @@ final class WorkerProcess: @unchecked Sendable {
         process.isRunning ? nil : (process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus)
     }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds.
+    /// Signals the worker's process group (the research code's own children too), or the worker alone.
+    func signal(_ sig: Int32) {
+        if kill(-pid, sig) != 0 { kill(pid, sig) }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; the group's leftovers get SIGKILL either way.
     func stop(grace: Double) {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
+            signal(SIGTERM)
+            let deadline = Date().addingTimeInterval(grace)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
         }
+        killNow()
     }
 
     func killNow() {
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
+        signal(SIGKILL)
+        if process.isRunning { process.waitUntilExit() }
+        for p in pipes { p.fileHandleForReading.readabilityHandler = nil }
     }
 
     deinit { killNow() }
@@ -97,4 +139,23 @@ final class WorkerProcess: @unchecked Sendable {
         candidates.append("/usr/share/bedside/bridge")
         return candidates.first { fm.fileExists(atPath: $0 + "/bridge/__init__.py") }
     }
+}
+
+/// The last lines of a stream, bounded.
+final class LineTail: Sendable {
+    private let lines = Mutex<[String]>([])
+    let limit: Int
+    init(limit: Int = 20) { self.limit = limit }
+    func append(_ line: String) {
+        lines.withLock {
+            $0.append(line)
+            if $0.count > limit { $0.removeFirst($0.count - limit) }
+        }
+    }
+    var all: [String] { lines.withLock { $0 } }
+}
+
+/// Bytes of a partial line, between reads.
+final class ByteBuffer: Sendable {
+    let bytes = Mutex<[UInt8]>([])
 }

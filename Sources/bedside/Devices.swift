@@ -36,7 +36,9 @@ struct Devices: ParsableCommand {
                     return i
                 }
                 entry["formats"] = try d.formats().map { fourcc -> [String: Any] in
-                    let code = fourcc.utf8.reversed().reduce(UInt32(0)) { ($0 << 8) | UInt32($1) }
+                    let be = fourcc.hasSuffix("-BE")
+                    let chars = Array((be ? String(fourcc.dropLast(3)).padding(toLength: 4, withPad: " ", startingAt: 0) : fourcc).utf8)
+                    let code = chars.reversed().reduce(UInt32(0)) { ($0 << 8) | UInt32($1) } | (be ? 0x8000_0000 : 0)
                     return ["fourcc": fourcc, "sizes": d.frameSizes(fourcc: code).map { "\($0.0)x\($0.1)" }]
                 }
             } catch {
@@ -65,7 +67,9 @@ struct Devices: ParsableCommand {
             }
             for f in e["formats"] as? [[String: Any]] ?? [] {
                 let sizes = f["sizes"] as? [String] ?? []
-                print("  \(f["fourcc"]!)  \(sizes.isEmpty ? "(size set by the signal)" : sizes.joined(separator: " "))")
+                let hdmi = (e["inputs"] as? [[String: Any]] ?? []).contains { $0["hdmi"] as? Bool ?? false }
+                let sizeText = hdmi || sizes.isEmpty ? "size follows the HDMI signal" : sizes.joined(separator: " ")
+                print("  \(f["fourcc"]!)  \(sizeText)")
             }
         }
     }

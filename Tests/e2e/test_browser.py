@@ -149,3 +149,146 @@ def test_unpaired_tablet_is_refused(bedside: Any, browser: Any, case: str) -> No
         assert not errors, f"page errors: {errors}"
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- full screen / crop view
+
+VIEW_STATE = f"""() => {{
+  const q = {Q};
+  const t = q('view-toggle'), c = q('video-canvas');
+  return {{
+    view: t.getAttribute('data-view'),
+    shown: !t.hidden && t.getClientRects().length > 0,
+    width: c.width,
+    height: c.height,
+    frames: Number(q('frame-count').textContent),
+    stored: localStorage.getItem('bedside.view'),
+  }};
+}}"""
+
+
+def _wait_frames(page: Any, more: int) -> None:
+    frames = page.evaluate(f"() => Number(({Q})('frame-count').textContent)")
+    page.wait_for_function(
+        f"(n) => Number(({Q})('frame-count').textContent) >= n", arg=frames + more, timeout=TIMEOUT_MS
+    )
+
+
+def test_view_toggle_switches_between_full_screen_and_crop(bedside: Any, browser: Any) -> None:
+    status = bedside.status()
+    crop = status["models"][0]["crop"]           # the demo model crops the phantom's screen
+    source = status["source"]
+    crop_aspect = crop["width"] / crop["height"]
+    full_aspect = source["width"] / source["height"]
+
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/?token={bedside.token}")
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        toggle = page.locator('[data-testid="view-toggle"]')
+        toggle.wait_for(state="visible", timeout=TIMEOUT_MS)   # shown once a crop is known
+        full = page.evaluate(VIEW_STATE)
+        assert full["view"] == "full", full
+        assert abs(full["width"] / full["height"] - full_aspect) < 0.01, full
+
+        toggle.click()
+        page.wait_for_function(f"() => ({Q})('view-toggle').getAttribute('data-view') === 'crop'", timeout=TIMEOUT_MS)
+        _wait_frames(page, 10)                     # frames keep coming and are drawn in crop view
+        cropped = page.evaluate(VIEW_STATE)
+        assert cropped["stored"] == "crop", cropped
+        assert abs(cropped["width"] / cropped["height"] - crop_aspect) < 0.01, (cropped, crop)
+        assert cropped["width"] < full["width"], (cropped, full)
+        assert page.evaluate(CANVAS_HAS_IMAGE) > 0, "the video canvas is blank in crop view"
+        assert page.evaluate(NO_HORIZONTAL_OVERFLOW), "crop view overflows horizontally"
+        page.screenshot(path=str(bedside.artifacts / "browser-crop-landscape.png"))
+
+        # The choice is remembered across a reload.
+        page.reload()
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        page.wait_for_function(f"() => ({Q})('view-toggle').getAttribute('data-view') === 'crop'", timeout=TIMEOUT_MS)
+
+        page.set_viewport_size(PORTRAIT)
+        _wait_frames(page, 5)
+        assert page.evaluate(NO_HORIZONTAL_OVERFLOW), "portrait crop view overflows horizontally"
+        page.screenshot(path=str(bedside.artifacts / "browser-crop-portrait.png"))
+
+        # And back to the full screen.
+        toggle.click()
+        page.wait_for_function(f"() => ({Q})('view-toggle').getAttribute('data-view') === 'full'", timeout=TIMEOUT_MS)
+        _wait_frames(page, 10)
+        back = page.evaluate(VIEW_STATE)
+        assert back["stored"] == "full", back
+        assert (back["width"], back["height"]) == (full["width"], full["height"]), (back, full)
+        assert page.evaluate(CANVAS_HAS_IMAGE) > 0, "the video canvas is blank after going back to full screen"
+        assert not errors, f"page errors: {errors}"
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------- capture state notice
+
+# Feeds a status to the page's handler (window.__bedside.onStatus) and reads the result in the same
+# task, so the server's own status (about once a second) cannot come in between.
+INJECT_STATUS = f"""(m) => {{
+  window.__bedside.onStatus(m);
+  const q = {Q};
+  const n = q('source-state');
+  return {{
+    state: n.getAttribute('data-state'),
+    shown: !n.hidden && n.getClientRects().length > 0,
+    text: n.innerText,
+    stale: document.getElementById('app').getAttribute('data-stale'),
+    bannerStale: q('plane-banner').getAttribute('data-stale'),
+    bannerSub: document.getElementById('banner-sub').textContent,
+    statusLine: q('status-line').textContent,
+  }};
+}}"""
+
+
+def test_capture_state_notice(bedside: Any, browser: Any) -> None:
+    real = bedside.status()
+    assert real["source"]["state"] == "ok", real["source"]
+    detail = "no signal on the HDMI input (cable unplugged or scanner off)"
+    no_signal = dict(real, source=dict(real["source"], state="no signal", detail=detail, mode="YUYV 1920x1080@60"))
+    ok = dict(real, source=dict(real["source"], state="ok", mode="YUYV 1920x1080@60"))
+
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/?token={bedside.token}")
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        notice = page.locator('[data-testid="source-state"]')
+        assert notice.get_attribute("data-state") == "ok"
+        assert not notice.is_visible()
+
+        lost = page.evaluate(INJECT_STATUS, no_signal)
+        assert lost["state"] == "no signal", lost
+        assert lost["shown"], lost
+        assert "NO SIGNAL FROM THE SCANNER" in lost["text"], lost
+        assert "No signal on the HDMI input" in lost["text"], lost
+        assert lost["stale"] == "true" and lost["bannerStale"] == "true", lost   # model output greyed out
+        assert "not current" in lost["bannerSub"], lost
+        assert "capture: no signal" in lost["statusLine"], lost
+
+        back = page.evaluate(INJECT_STATUS, ok)
+        assert back["state"] == "ok", back
+        assert not back["shown"], back
+        assert "YUYV 1920x1080@60" in back["statusLine"], back    # the capture mode, small
+
+        # Screenshots of the notice: keep re-feeding it so the server's status does not clear it.
+        for name, viewport in (("landscape", LANDSCAPE), ("portrait", PORTRAIT)):
+            page.set_viewport_size(viewport)
+            page.evaluate("(m) => { window.__hold = setInterval(() => window.__bedside.onStatus(m), 10); }", no_signal)
+            page.wait_for_timeout(300)
+            assert notice.is_visible()
+            page.screenshot(path=str(bedside.artifacts / f"browser-no-signal-{name}.png"))
+            page.evaluate("() => clearInterval(window.__hold)")
+
+        # The server's next status (the phantom never loses signal) removes the notice again.
+        page.wait_for_function(
+            f"() => ({Q})('source-state').getAttribute('data-state') === 'ok' && ({Q})('source-state').hidden",
+            timeout=TIMEOUT_MS,
+        )
+        _wait_frames(page, 5)
+        assert not errors, f"page errors: {errors}"
+    finally:
+        context.close()

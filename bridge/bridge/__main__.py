@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -21,6 +22,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="exit when Bedside sends nothing for this long (default %(default)g; 0: never)",
     )
     args = parser.parse_args(argv)
+    if os.environ.get("BEDSIDE_PROCESS_GROUP") == "1":
+        # Bedside stops the whole group, so processes the research code forks do not outlive it.
+        try:
+            os.setpgrp()
+        except OSError:
+            pass
     if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # the researcher's prints reach Bedside's log promptly
     try:

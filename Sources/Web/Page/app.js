@@ -8,6 +8,7 @@
   const params = new URLSearchParams(location.search);
   const TOKEN_KEY = 'bedside.token';
   const OVERLAY_KEY = 'bedside.overlay';
+  const VIEW_KEY = 'bedside.view';
 
   let token = params.get('token') || '';
   try {
@@ -45,6 +46,18 @@
     failed: 'MODEL FAILED',
     stopped: 'MODEL STOPPED',
   };
+  // status.source.state other than "ok": the notice over the video. `short` is for the banner's
+  // second line and the status line; `fallback` is shown when the server gives no detail.
+  const SOURCE_TEXT = {
+    'no signal': { title: 'NO SIGNAL FROM THE SCANNER', short: 'No signal from the scanner',
+      fallback: 'The capture box gets no picture from the scanner.' },
+    disconnected: { title: 'CAPTURE BOX DISCONNECTED', short: 'Capture box disconnected',
+      fallback: 'Bedside cannot reach the video capture box.' },
+    connecting: { title: 'CONNECTING TO THE CAPTURE BOX…', short: 'Connecting to the capture box',
+      fallback: 'Waiting for video from the capture box.' },
+    ended: { title: 'VIDEO ENDED', short: 'Video ended', fallback: 'The video source has no more frames.' },
+    failed: { title: 'VIDEO CAPTURE FAILED', short: 'Video capture failed', fallback: '' },
+  };
 
   // ------------------------------------------------------------------ elements
 
@@ -57,6 +70,9 @@
     fps: $('fps'), fpsBadge: $('fps-badge'), videoMsg: $('video-msg'), videoMsgText: $('video-msg-text'),
     guidance: $('guidance'), guidanceText: $('guidance-text'),
     overlayToggle: $('overlay-toggle'), overlayToggleText: $('overlay-toggle-text'), legend: $('legend'),
+    viewToggle: $('view-toggle'), viewToggleText: $('view-toggle-text'),
+    sourceNotice: $('source-notice'), sourceTitle: $('source-title'), sourceDetail: $('source-detail'),
+    sourceFoot: $('source-foot'), stSource: $('st-source'),
     groups: $('groups'), conceptsEmpty: $('concepts-empty'), conceptsStale: $('concepts-stale'),
     connection: $('connection'), connectionText: $('connection-text'),
     stModel: $('st-model'), stRate: $('st-rate'), stLatency: $('st-latency'), stAge: $('st-age'),
@@ -83,12 +99,18 @@
     acceptAnySeq: true,        // after (re)connecting, the server may have restarted and reset seq
     seg: null,                 // { key, canvas, classes, seen:Set, crop }
     overlayOn: readOverlayPref(),
+    viewPref: readViewPref(),  // what the user chose: full | crop
+    view: null,                // what is drawn: { mode: full|crop, x, y, w, h (JPEG pixels), cw, ch (canvas) }
+    bitmap: null,              // the newest decoded frame, kept to redraw it when the view changes
     stale: false,
     lastMessageWall: 0,
   };
 
   function readOverlayPref() {
     try { return localStorage.getItem(OVERLAY_KEY) !== 'off'; } catch (_) { return true; }
+  }
+  function readViewPref() {
+    try { return localStorage.getItem(VIEW_KEY) === 'crop' ? 'crop' : 'full'; } catch (_) { return 'full'; }
   }
 
   const staleMs = () => staleParam || positive(S.hello && S.hello.stale_ms) || DEFAULT_STALE_MS;
@@ -123,7 +145,7 @@
     el.connection.dataset.state = state;
     el.app.dataset.conn = state;
     el.connectionText.textContent = detail;
-    renderVideoMessage();
+    renderSource();
     renderBanner();
     updateStale();
   }
@@ -226,6 +248,7 @@
     retryAt = 0;
     if (ws) { dropSocket(ws); ws = null; }
     pending = null;
+    if (S.bitmap) { S.bitmap.close(); S.bitmap = null; }
     videoCtx.fillStyle = '#000';
     videoCtx.fillRect(0, 0, el.video.width, el.video.height);
     el.unpaired.hidden = false;
@@ -262,18 +285,17 @@
     S.hello = m;
     S.acceptAnySeq = true;
     if (!params.get('model') && typeof m.model === 'string' && m.model) S.model = m.model;
+    applyView();
     updateStale();
     renderStatusLine();
   }
 
   function onStatus(m) {
-    const before = sourceSize();
+    if (!m || typeof m !== 'object') return;
     S.status = m;
-    const after = sourceSize();
-    if (S.seg && S.seg.rect && (!before || !after || before.w !== after.w || before.h !== after.h)) drawOverlay();
-    const src = m.source || {};
-    if (!S.frame.width && num(src.width) && num(src.height)) setAspect(src.width, src.height);
     if (!S.model && Array.isArray(m.models) && m.models.length && m.models[0].name) S.model = m.models[0].name;
+    applyView();            // the source size or the model's crop may have changed
+    renderSource();
     renderStatusLine();
     renderBanner();
     updateStale();
@@ -318,30 +340,27 @@
         S.decodeErrors = (S.decodeErrors || 0) + 1;
       }
       if (bitmap) {
-        if (S.conn !== 'unauthorized') drawFrame(bitmap, seq, pts);
-        bitmap.close();
+        if (S.conn !== 'unauthorized') {
+          if (S.bitmap) S.bitmap.close();
+          S.bitmap = bitmap;
+          drawFrame(bitmap, seq, pts);
+        } else {
+          bitmap.close();
+        }
       }
     }
     decoding = false;
   }
 
   function drawFrame(bitmap, seq, pts) {
-    const w = bitmap.width, h = bitmap.height;
-    if (el.video.width !== w || el.video.height !== h) {
-      el.video.width = w;
-      el.video.height = h;
-      el.overlay.width = w;
-      el.overlay.height = h;
-      setAspect(w, h);
-      drawOverlay();
-    }
-    videoCtx.drawImage(bitmap, 0, 0);
     const f = S.frame;
+    f.width = bitmap.width;
+    f.height = bitmap.height;
+    applyView();
+    paintVideo();
     f.count++;
     f.seq = seq;
     f.pts = pts;
-    f.width = w;
-    f.height = h;
     const now = performance.now();
     f.wall = now;
     S.fpsTimes.push(now);
@@ -354,11 +373,139 @@
     el.app.style.setProperty('--aspect', `${w} / ${h}`);
   }
 
+  // ------------------------------------------------------------------ full screen / crop view
+
+  // The model's crop, in source pixels, clipped to the source: from the newest prediction (it matches
+  // the segmentation drawn), else from the followed model's status. null when none is known.
+  function currentCrop() {
+    const fromPred = S.pred && S.pred.crop;
+    const m = followedModel();
+    const c = validRect(fromPred) || validRect(m && m.crop);
+    if (!c) return null;
+    const src = sourceSize();
+    if (!src) return c;
+    const x = Math.max(0, c.x), y = Math.max(0, c.y);
+    const w = Math.min(src.w, c.x + c.width) - x, h = Math.min(src.h, c.y + c.height) - y;
+    return w >= 1 && h >= 1 ? { x, y, width: w, height: h } : null;
+  }
+
+  function validRect(r) {
+    if (!r || typeof r !== 'object') return null;
+    const x = num(r.x), y = num(r.y), w = num(r.width), h = num(r.height);
+    return x !== null && y !== null && w > 0 && h > 0 ? { x, y, width: w, height: h } : null;
+  }
+
+  // JPEG pixels per source pixel (the frames sent to tablets may be scaled down).
+  function jpegScale() {
+    const src = sourceSize();
+    const jw = S.frame.width || (src ? src.w : el.video.width);
+    const jh = S.frame.height || (src ? src.h : el.video.height);
+    return { jw, jh, kx: src ? jw / src.w : 1, ky: src ? jh / src.h : 1 };
+  }
+
+  // Works out what the canvases show and resizes them; redraws when that changed.
+  function applyView() {
+    const crop = currentCrop();
+    el.viewToggle.hidden = !crop;
+    const { jw, jh, kx, ky } = jpegScale();
+    let v = { mode: 'full', x: 0, y: 0, w: jw, h: jh };
+    if (crop && S.viewPref === 'crop') {
+      v = { mode: 'crop', x: crop.x * kx, y: crop.y * ky, w: crop.width * kx, h: crop.height * ky };
+    }
+    v.cw = Math.max(1, Math.round(v.w));
+    v.ch = Math.max(1, Math.round(v.h));
+    v.kx = kx;               // a new source size moves the overlay even when the view rectangle stays
+    v.ky = ky;
+    const old = S.view;
+    S.view = v;
+    el.viewToggle.dataset.view = v.mode;
+    el.app.dataset.view = v.mode;
+    const same = old && ['mode', 'x', 'y', 'w', 'h', 'kx', 'ky'].every((k) => old[k] === v[k]);
+    if (same) return;
+    if (el.video.width !== v.cw || el.video.height !== v.ch) {
+      el.video.width = v.cw;
+      el.video.height = v.ch;
+      el.overlay.width = v.cw;
+      el.overlay.height = v.ch;
+    }
+    setAspect(v.cw, v.ch);
+    paintVideo();
+    drawOverlay();
+  }
+
+  function paintVideo() {
+    const v = S.view;
+    if (!v || !S.bitmap) return;
+    if (v.mode === 'full' && v.cw === S.bitmap.width && v.ch === S.bitmap.height) {
+      videoCtx.drawImage(S.bitmap, 0, 0);
+    } else {
+      videoCtx.drawImage(S.bitmap, v.x, v.y, v.w, v.h, 0, 0, v.cw, v.ch);
+    }
+  }
+
+  function setViewPref(mode) {
+    S.viewPref = mode === 'crop' ? 'crop' : 'full';
+    try { localStorage.setItem(VIEW_KEY, S.viewPref); } catch (_) { /* ignore */ }
+    renderViewToggle();
+    applyView();
+  }
+  function renderViewToggle() {
+    const crop = S.viewPref === 'crop';
+    el.viewToggle.setAttribute('aria-pressed', String(crop));
+    el.viewToggleText.textContent = crop ? 'Crop view' : 'Full view';
+    el.viewToggle.title = crop ? 'Showing the model’s crop: tap for the full screen'
+      : 'Showing the full screen: tap for the model’s crop';
+  }
+  el.viewToggle.addEventListener('click', () => setViewPref(S.viewPref === 'crop' ? 'full' : 'crop'));
+
+  // ------------------------------------------------------------------ capture state
+
+  function sourceInfo() {
+    const src = S.status && S.status.source && typeof S.status.source === 'object' ? S.status.source : null;
+    const state = src && typeof src.state === 'string' && src.state ? src.state : 'ok';
+    return { src, state };
+  }
+
+  // A capture problem is shown only while the link to Bedside is up: otherwise the status is old
+  // and the connection message on the video says what is wrong.
+  const sourceBad = () => sourceInfo().state !== 'ok';
+  const sourceNoticeShown = () => S.conn === 'open' && sourceBad();
+
+  function renderSource() {
+    const { src, state } = sourceInfo();
+    const n = el.sourceNotice;
+    n.dataset.state = S.status && S.status.source ? state : 'unknown';
+    el.app.dataset.source = sourceNoticeShown() ? 'bad' : 'ok';
+    n.hidden = !sourceNoticeShown();
+    if (state !== 'ok') {
+      const t = SOURCE_TEXT[state] || { title: `VIDEO SOURCE: ${state.toUpperCase()}`, short: `Video source: ${state}`, fallback: '' };
+      setText(el.sourceTitle, t.title);
+      const detail = (src && (src.detail || src.error)) || t.fallback || '';
+      const d = String(detail).trim();
+      setText(el.sourceDetail, d ? d[0].toUpperCase() + d.slice(1) : '');
+      el.sourceDetail.hidden = !detail;
+    }
+    renderSourceFoot();
+    renderVideoMessage();
+  }
+
+  // How long the picture has been frozen: the last frame stays on screen, dimmed, under the notice.
+  function renderSourceFoot() {
+    if (el.sourceNotice.hidden) return;
+    let text = 'No image yet';
+    if (S.frame.count) {
+      const s = Math.round((performance.now() - S.frame.wall) / 1000);
+      text = s < 2 ? 'The image below is the last one received' : `The image below is frozen: last one received ${s} s ago`;
+    }
+    setText(el.sourceFoot, text);
+  }
+
   function renderVideoMessage() {
     let text = '';
     const now = performance.now();
     if (S.conn === 'unauthorized') text = 'Not paired';
     else if (S.conn !== 'open') text = S.reconnectWhy && retryTimer ? `${S.reconnectWhy}: ${lower(S.connDetail)}` : S.connDetail;
+    else if (sourceNoticeShown()) text = '';   // the capture notice says it, larger
     else if (!S.frame.count) text = 'Waiting for video…';
     else if (now - S.frame.wall > NO_VIDEO_MS) text = `No video for ${Math.round((now - S.frame.wall) / 1000)} s`;
     el.videoMsg.dataset.shown = text ? 'true' : 'false';
@@ -382,6 +529,7 @@
 
     el.predictionSeq.textContent = seq === null ? '?' : String(seq);
     decodeSegmentation(result.segmentation, m.crop);
+    applyView();            // the crop may be new; redraws the overlay when the view changes
     drawOverlay();
     renderLegend();
     renderConcepts(result);
@@ -447,10 +595,13 @@
   }
 
   // Capture size: `crop` is in these pixels, while the JPEG frames may be scaled down for the tablets.
+  // From the status (current), else from hello.
   function sourceSize() {
-    const src = S.status && S.status.source;
-    const w = src ? num(src.width) : null, h = src ? num(src.height) : null;
-    return w > 0 && h > 0 ? { w, h } : null;
+    for (const src of [S.status && S.status.source, S.hello]) {
+      const w = src ? num(src.width) : null, h = src ? num(src.height) : null;
+      if (w > 0 && h > 0) return { w, h };
+    }
+    return null;
   }
 
   function drawOverlay() {
@@ -458,12 +609,15 @@
     overlayCtx.clearRect(0, 0, W, H);
     const seg = S.seg;
     if (!seg) return;
-    let r = { x: 0, y: 0, width: W, height: H };
-    if (seg.rect) {
-      const src = sourceSize();
-      const sx = src ? W / src.w : 1, sy = src ? H / src.h : 1;
-      r = { x: seg.rect.x * sx, y: seg.rect.y * sy, width: seg.rect.width * sx, height: seg.rect.height * sy };
-    }
+    // The label map covers the crop (or the whole frame); map it to JPEG pixels, then to the canvas,
+    // which shows the view rectangle of the JPEG (all of it, or the crop).
+    const { jw, jh, kx, ky } = jpegScale();
+    const v = S.view || { x: 0, y: 0, w: jw, h: jh };
+    const j = seg.rect
+      ? { x: seg.rect.x * kx, y: seg.rect.y * ky, width: seg.rect.width * kx, height: seg.rect.height * ky }
+      : { x: 0, y: 0, width: jw, height: jh };
+    const sx = W / v.w, sy = H / v.h;
+    const r = { x: (j.x - v.x) * sx, y: (j.y - v.y) * sy, width: j.width * sx, height: j.height * sy };
     overlayCtx.imageSmoothingEnabled = true;
     overlayCtx.imageSmoothingQuality = 'high';
     overlayCtx.drawImage(seg.canvas, r.x, r.y, r.width, r.height);
@@ -577,7 +731,9 @@
     let text = bannerSubBase;
     if (!bannerSubFixed && S.stale && S.pred) {
       const age = resultAgeMs();
+      const t = SOURCE_TEXT[sourceInfo().state];
       text = S.conn !== 'open' ? 'Last result before the connection was lost: not current'
+        : sourceBad() ? `${t ? t.short : 'No video'}: result not current`
         : `Result is ${age !== null ? formatAge(age) : 'too'} old: not current`;
     }
     text = text || '\u00a0';
@@ -618,6 +774,7 @@
   function computeStale() {
     if (!S.pred) return false;
     if (S.conn !== 'open') return true;
+    if (sourceBad()) return true;       // no new frames: the last result describes an old picture
     const ms = modelState();
     if (ms && ms !== 'running') return true;
     const age = resultAgeMs();
@@ -884,6 +1041,16 @@
 
     const v = S.status ? num(S.status.viewers) : null;
     setText(el.stViewers, v === null ? '– viewers' : `${v} viewer${v === 1 ? '' : 's'}`);
+
+    // Capture mode (e.g. "YUYV 1920x1080@60"), small; the capture state instead while it is not ok.
+    const { src, state: srcState } = sourceInfo();
+    const mode = src && src.mode ? String(src.mode) : '';
+    const srcText = srcState !== 'ok' ? `capture: ${srcState}` : mode;
+    el.stSource.hidden = !srcText;
+    el.stSource.dataset.state = srcState;
+    setText(el.stSource, srcText);
+    const tip = [src && src.description, mode].filter(Boolean).join(' · ');
+    if (tip) el.stSource.title = tip; else el.stSource.removeAttribute('title');
   }
 
   // ------------------------------------------------------------------ periodic work (4 Hz)
@@ -907,6 +1074,7 @@
       S.connDetail = el.connectionText.textContent;
     }
     renderVideoMessage();
+    renderSourceFoot();
     updateStale();
     renderBannerSub();
     renderStatusLine();
@@ -930,6 +1098,9 @@
   // ------------------------------------------------------------------ start
 
   setOverlay(S.overlayOn);
+  renderViewToggle();
+  applyView();
+  renderSource();
   renderLegend();
   renderGuidance(null);
   renderBanner();
@@ -942,4 +1113,6 @@
 
   // For debugging from the console (never needed by the page itself).
   window.bedside = { state: S, reconnect: () => connect() };
+  // For tests: feed a message as if it came from the server (the next real one replaces it).
+  window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S };
 })();
