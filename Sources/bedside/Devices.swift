@@ -10,6 +10,9 @@ struct Devices: ParsableCommand {
 
     @Flag(help: "Print JSON for scripts.") var json = false
 
+    /// Capture formats the V4L2 source converts, in its order of preference.
+    static let readable = ["YUYV", "NV12", "UYVY", "RGB3", "BGR3", "GREY", "MJPG"]
+
     func run() throws {
         var report: [[String: Any]] = []
         for node in V4L2Device.nodes() {
@@ -65,12 +68,18 @@ struct Devices: ParsableCommand {
                 let kind = (i["hdmi"] as? Bool ?? false) ? "HDMI" : "input"
                 print("  \(kind) \(i["index"]!) \"\(i["name"]!)\"\(i["signal"].map { ": \($0)" } ?? "")")
             }
-            for f in e["formats"] as? [[String: Any]] ?? [] {
-                let sizes = f["sizes"] as? [String] ?? []
-                let hdmi = (e["inputs"] as? [[String: Any]] ?? []).contains { $0["hdmi"] as? Bool ?? false }
-                let sizeText = hdmi || sizes.isEmpty ? "size follows the HDMI signal" : sizes.joined(separator: " ")
-                print("  \(f["fourcc"]!)  \(sizeText)")
+            let formats = e["formats"] as? [[String: Any]] ?? []
+            let hdmi = (e["inputs"] as? [[String: Any]] ?? []).contains { $0["hdmi"] as? Bool ?? false }
+            let readable = formats.compactMap { $0["fourcc"] as? String }.filter { Self.readable.contains($0) }
+            if hdmi {
+                print("  formats (size follows the HDMI signal): \(formats.compactMap { $0["fourcc"] as? String }.joined(separator: " "))")
+            } else {
+                for f in formats {
+                    let sizes = f["sizes"] as? [String] ?? []
+                    print("  \(f["fourcc"]!)  \(sizes.isEmpty ? "-" : sizes.joined(separator: " "))")
+                }
             }
+            print("  Bedside reads: \(readable.isEmpty ? "none of these" : readable.joined(separator: " ")) (set `source.format`, or leave it out to use the first)")
         }
     }
 }
