@@ -62,6 +62,8 @@ public struct ModelConfig: Sendable, Equatable {
     /// Per-frame timeout: a worker that takes longer is considered hung and restarted.
     public var timeoutSeconds = 10.0
     public var startupTimeoutSeconds = 120.0
+    /// Worker processes sharing the frames: k replicas of a slow model give ~k times the prediction rate.
+    public var replicas = 1
 
     public init(name: String, entry: String) {
         self.name = name

@@ -9,20 +9,22 @@ import Synchronization
 import Glibc
 #endif
 
-/// Runs one model: supervises its worker process and hands it the newest frame whenever it is idle.
+/// Runs one model: supervises its worker processes (replicas) and hands the newest frame to whichever is idle.
 ///
 /// All blocking I/O (zmq polls, process waits, scaling into shared memory) happens on the runner's own
-/// thread; the decisions come from `SupervisorStateMachine` and `DispatchStateMachine`.
+/// thread; the decisions come from one `SupervisorStateMachine` per replica and one `DispatchStateMachine`.
 public final class ModelRunner: Service, Sendable {
     public let config: ModelConfig
     let frames: Mailbox<Frame>
     let wake = ConditionSignal()
-    let stopFlag = Atomic<Bool>(false)
+    let stopFlag = StopFlag()
     let statusBox: Mutex<ModelStatus>
     let onPrediction: @Sendable (Prediction) -> Void
     let logger: Logger
     let bridgePath: String?
     let runtimeDirectory: String
+    /// Wakes the runner's poll when a frame arrives (or on stop), so dispatch never waits for a poll timeout.
+    let frameEvent = WakePipe()
 
     public init(
         config: ModelConfig, runtimeDirectory: String, bridgePath: String? = nil, logger: Logger,
@@ -35,6 +37,7 @@ public final class ModelRunner: Service, Sendable {
         self.onPrediction = onPrediction
         frames = Mailbox(signal: wake)
         var s = ModelStatus(name: config.name)
+        s.replicas = config.replicas
         if let c = config.input.crop { s.crop = .init(x: c.x, y: c.y, width: c.width, height: c.height) }
         statusBox = Mutex(s)
     }
@@ -42,7 +45,10 @@ public final class ModelRunner: Service, Sendable {
     /// Offers a captured frame; only the newest offered frame is ever dispatched.
     public func offer(_ frame: Frame) {
         frames.put(frame)
+        notify()
     }
+
+    private func notify() { frameEvent.wake() }
 
     public var status: ModelStatus { statusBox.withLock { $0 } }
 
@@ -55,222 +61,188 @@ public final class ModelRunner: Service, Sendable {
     }
 
     public func requestStop() {
-        stopFlag.store(true, ordering: .relaxed)
+        stopFlag.set()
         wake.signal()
+        notify()
     }
 
-    var stopping: Bool { stopFlag.load(ordering: .relaxed) }
+    var stopping: Bool { stopFlag.isSet }
 
     static func now() -> Double { Double(Clock.monotonicNanos()) / 1e9 }
 
-    // MARK: - the loop
+    // MARK: - one replica's resources, owned by the runner thread
 
-    private func loop() {
-        var supervisor = SupervisorStateMachine(startupTimeout: config.startupTimeoutSeconds)
+    final class Replica {
+        let index: Int
+        var supervisor: SupervisorStateMachine
         var generation = 0
-        var action = supervisor.start(now: Self.now())
-        while !stopping {
-            switch action {
-            case .spawn:
-                generation += 1
-                setState(supervisor)
-                let reason = runOneWorker(generation: generation, supervisor: &supervisor)
-                if stopping { break }
-                action = supervisor.workerFailed(now: Self.now(), reason: reason)
-                logger.warning("model \(config.name) stopped: \(reason); restarting", metadata: ["restarts": "\(supervisor.restarts)"])
-                statusBox.withLock {
-                    $0.lastError = reason
-                    $0.pid = nil
-                }
-                setState(supervisor)
-            case .waitUntil(let t):
-                while !stopping && Self.now() < t { wake.wait(timeoutSeconds: min(0.1, max(0.001, t - Self.now()))) }
-                _ = frames.poll()  // frames captured during the backoff are old now
-                action = supervisor.tick(now: Self.now())
-            case .kill, .none:
-                action = supervisor.tick(now: Self.now())
-                if action == .none { wake.wait(timeoutSeconds: 0.05) }
-            }
-        }
-        supervisor.stop()
-        setState(supervisor)
-    }
-
-    private func setState(_ s: SupervisorStateMachine) {
-        statusBox.withLock {
-            $0.state = s.stateName
-            $0.restarts = s.restarts
-        }
-    }
-
-    /// Starts one worker and serves it until it fails; returns why it ended.
-    private func runOneWorker(generation: Int, supervisor: inout SupervisorStateMachine) -> String {
-        let endpointPath = "\(runtimeDirectory)/\(config.name)-\(generation).sock"
-        let endpoint = "ipc://\(endpointPath)"
-        let socket: ZMQSocket
-        let worker: WorkerProcess
-        do {
-            socket = try ZMQSocket(.dealer)
-            try socket.bind(endpoint)
-        } catch {
-            return "cannot open the worker socket: \(error)"
-        }
-        defer {
-            socket.unbind(endpoint)
-            unlink(endpointPath)
-        }
-        do {
-            worker = try WorkerProcess(config: config, endpoint: endpoint, bridgePath: bridgePath, logger: logger)
-        } catch {
-            return "\(error)"
-        }
-        statusBox.withLock { $0.pid = worker.pid }
-        defer {
-            _ = try? socket.send([Array(#"{"type":"shutdown"}"#.utf8)])
-            worker.stop(grace: 2)
-        }
-
-        // Handshake: hello, then ready (import + setup) within the start-up timeout.
+        var socket: ZMQSocket?
+        var endpointPath: String?
+        var worker: WorkerProcess?
         var sawHello = false
-        while !stopping {
-            if case .kill(let reason) = supervisor.tick(now: Self.now()) { return reason }
-            if let code = worker.exitStatus {
-                return sawHello
-                    ? "worker exited with status \(code) during start-up"
-                    : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr above says more)"
-            }
-            let msg: [[UInt8]]?
-            do { msg = try socket.receive(timeoutMs: 50) } catch { return "\(error)" }
-            guard let msg, let obj = Self.parse(msg.first) else { continue }
-            switch obj["type"] as? String {
-            case "hello":
-                let proto = obj["protocol"] as? Int ?? -1
-                guard proto == 1 else {
-                    return "worker speaks bridge protocol \(proto), this Bedside speaks 1: install the matching bridge"
-                }
-                sawHello = true
-            case "ready" where sawHello:
-                _ = supervisor.workerReady(now: Self.now())
-                setState(supervisor)
-                logger.info(
-                    "model \(config.name) ready", metadata: ["pid": "\(worker.pid)", "setup_ms": "\(obj["setup_ms"] ?? "?")"])
-                return serve(socket: socket, worker: worker)
-            case "fatal":
-                let stage = obj["stage"] as? String ?? "?"
-                let err = obj["error"] as? String ?? "?"
-                if let tb = obj["traceback"] as? String, !tb.isEmpty { logger.error("model \(config.name) \(stage) traceback:\n\(tb)") }
-                return "\(stage) failed: \(err)"
-            case "log", "heartbeat":
-                _ = handleSideMessage(type: obj["type"] as? String ?? "", obj)
-            default:
-                return "unexpected message during start-up: \(obj["type"] ?? "none")"
-            }
-        }
-        return "stopped"
-    }
-
-    /// Lockstep serving: newest frame to an idle worker, answer back, repeat.
-    private func serve(socket: ZMQSocket, worker: WorkerProcess) -> String {
-        let input = config.input
         var scaler: FrameScaler?
         var ring: SharedFrameRing?
         var ringCount = 0
         var slot = 0
-        var dispatch = DispatchStateMachine(workers: 1, timeout: config.timeoutSeconds)
-        var latest: Frame?
         var inFlight: Frame?
-        var sent = false
         var dispatchedAt: UInt64 = 0
-        _ = dispatch.workerReady(0, now: Self.now())
+
+        init(index: Int, supervisor: SupervisorStateMachine) {
+            self.index = index
+            self.supervisor = supervisor
+        }
+    }
+
+    // MARK: - the loop
+
+    private func loop() {
+        let replicas = (0..<max(1, config.replicas)).map {
+            Replica(index: $0, supervisor: SupervisorStateMachine(startupTimeout: config.startupTimeoutSeconds))
+        }
+        var dispatch = DispatchStateMachine(workers: replicas.count, timeout: config.timeoutSeconds)
+        var latest: Frame?
+        var lastShownSeq: UInt64?
         var lastAnswerAt = Self.now()
-        while !stopping {
-            if let code = worker.exitStatus { return "worker exited with status \(code)" }
-            // 1. the newest frame, if a new one came
+
+        func fail(_ r: Replica, _ reason: String) {
+            teardown(r, graceful: false)
+            dispatch.workerLost(r.index)
+            _ = r.supervisor.workerFailed(now: Self.now(), reason: reason)
+            let tail = r.worker?.stderrTail.all ?? []
+            logger.warning("model \(config.name)[\(r.index)] stopped: \(reason)", metadata: ["restarts": "\(r.supervisor.restarts)"])
+            statusBox.withLock {
+                $0.lastError = reason
+                if !tail.isEmpty { $0.stderrTail = tail }
+            }
+            r.worker = nil
+        }
+
+        func spawn(_ r: Replica) {
+            r.generation += 1
+            r.sawHello = false
+            r.inFlight = nil
+            let path = "\(runtimeDirectory)/\(config.name)-\(r.index)-\(r.generation).sock"
+            do {
+                let socket = try ZMQSocket(.dealer)
+                try socket.bind("ipc://\(path)")
+                r.socket = socket
+                r.endpointPath = path
+                r.worker = try WorkerProcess(config: config, endpoint: "ipc://\(path)", bridgePath: bridgePath, logger: logger)
+            } catch {
+                fail(r, "\(error)")
+            }
+        }
+
+        func send(_ r: Replica, _ f: Frame) {
+            guard let socket = r.socket else { return }
+            let input = config.input
+            do {
+                let w = input.width ?? f.width, h = input.height ?? f.height
+                let fmt: PixelFormat = [.gray8, .rgb24, .bgr24].contains(input.format) ? input.format : .rgb24
+                if r.scaler == nil || r.scaler!.outWidth != w || r.scaler!.outHeight != h {
+                    r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
+                    r.ringCount += 1
+                    r.ring = nil  // unmap and unlink the old slots before making new ones
+                    r.ring = try SharedFrameRing(
+                        name: "bedside-\(getpid())-\(config.name)-\(r.index)-\(r.ringCount)",
+                        slotSize: r.scaler!.outputByteCount, slots: 2)
+                }
+                r.slot = (r.slot + 1) % 2
+                try r.scaler!.scale(f, into: r.ring!.pointer(toSlot: r.slot))
+                let header: [String: Any] = [
+                    "type": "frame", "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
+                    "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "shm": r.ring!.path,
+                    "offset": r.ring!.offset(ofSlot: r.slot), "size": r.scaler!.outputByteCount,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: header)
+                guard try socket.send([Array(data)]) else { return fail(r, "worker is not reading its socket") }
+                r.inFlight = f
+                r.dispatchedAt = Clock.monotonicNanos()
+                statusBox.withLock { $0.framesSent += 1 }
+            } catch {
+                fail(r, "cannot hand the frame to the worker: \(error)")
+            }
+        }
+
+        func perform(_ actions: [DispatchStateMachine.Action]) {
+            for a in actions {
+                switch a {
+                case .send(let seq, let w):
+                    if let f = latest, f.seq == seq { send(replicas[w], f) }
+                case .hung(let w, let seq):
+                    fail(replicas[w], "no answer for frame \(seq) within \(config.timeoutSeconds) s (timeout_s): worker killed")
+                }
+            }
+        }
+
+        func takeNewestFrame() {
             if let f = frames.poll() {
                 latest = f
-                for a in dispatch.frameCaptured(seq: f.seq, now: Self.now()) {
-                    if case .send = a {
-                        inFlight = latest
-                        sent = false
-                    }
-                }
+                perform(dispatch.frameCaptured(seq: f.seq, now: Self.now()))
                 statusBox.withLock { $0.skippedFrames = dispatch.skipped }
             }
-            // 2. send when the machine says so
-            if let f = inFlight, !sent {
-                do {
-                    let w = input.width ?? f.width, h = input.height ?? f.height
-                    let fmt: PixelFormat = [.gray8, .rgb24, .bgr24].contains(input.format) ? input.format : .rgb24
-                    if scaler == nil || scaler!.outWidth != w || scaler!.outHeight != h {
-                        scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
-                        ringCount += 1
-                        ring = nil  // unmap and unlink the old slots before making new ones
-                        ring = try SharedFrameRing(
-                            name: "bedside-\(getpid())-\(config.name)-\(ringCount)", slotSize: scaler!.outputByteCount,
-                            slots: 2)
-                    }
-                    slot = (slot + 1) % 2
-                    try scaler!.scale(f, into: ring!.pointer(toSlot: slot))
-                    let header: [String: Any] = [
-                        "type": "frame", "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
-                        "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "shm": ring!.path,
-                        "offset": ring!.offset(ofSlot: slot), "size": scaler!.outputByteCount,
-                    ]
-                    let data = try JSONSerialization.data(withJSONObject: header)
-                    guard try socket.send([Array(data)]) else { return "worker is not reading its socket" }
-                    sent = true
-                    dispatchedAt = Clock.monotonicNanos()
-                    statusBox.withLock { $0.framesSent += 1 }
-                } catch {
-                    return "cannot hand the frame to the worker: \(error)"
+        }
+
+        func handle(_ r: Replica, _ obj: [String: Any]) {
+            let type = obj["type"] as? String ?? ""
+            switch type {
+            case "hello":
+                let proto = obj["protocol"] as? Int ?? -1
+                guard proto == 1 else {
+                    return fail(r, "worker speaks bridge protocol \(proto), this Bedside speaks 1: install the matching bridge")
                 }
-            }
-            // 3. an answer, or wait a little
-            let msg: [[UInt8]]?
-            do { msg = try socket.receive(timeoutMs: inFlight == nil ? 0 : 20) } catch { return "\(error)" }
-            if let msg {
-                guard let obj = Self.parse(msg.first), let type = obj["type"] as? String else {
-                    return "worker sent a message Bedside cannot read"
+                r.sawHello = true
+            case "ready":
+                guard r.sawHello else { return fail(r, "worker said ready before hello") }
+                _ = r.supervisor.workerReady(now: Self.now())
+                logger.info(
+                    "model \(config.name)[\(r.index)] ready",
+                    metadata: ["pid": "\(r.worker?.pid ?? 0)", "setup_ms": "\(obj["setup_ms"] ?? "?")"])
+                takeNewestFrame()
+                perform(dispatch.workerReady(r.index, now: Self.now()))
+            case "fatal":
+                let stage = obj["stage"] as? String ?? "?"
+                if let tb = obj["traceback"] as? String, !tb.isEmpty {
+                    logger.error("model \(config.name) \(stage) traceback:\n\(tb)")
                 }
-                if handleSideMessage(type: type, obj) { continue }
-                guard let seqN = obj["seq"] as? NSNumber else {
-                    return "worker sent a `\(type)` message without a frame sequence number"
+                fail(r, "\(stage) failed: \(obj["error"] as? String ?? "?")")
+            case "result", "error":
+                guard let seq = (obj["seq"] as? NSNumber)?.uint64Value else {
+                    return fail(r, "worker sent a `\(type)` message without a frame sequence number")
                 }
-                let seq = seqN.uint64Value
                 // Take in any frame captured meanwhile first, so the next dispatch is the newest one.
-                if let f = frames.poll() {
-                    latest = f
-                    _ = dispatch.frameCaptured(seq: f.seq, now: Self.now())
-                }
+                takeNewestFrame()
                 let now = Self.now()
-                let (verdict, next) = dispatch.resultReceived(0, seq: seq, now: now)
-                guard case .accepted = verdict, let f = inFlight else {
-                    return "worker answered for frame \(seq), which it was not given"
+                let (verdict, next) = dispatch.resultReceived(r.index, seq: seq, now: now)
+                guard case .accepted = verdict, let f = r.inFlight else {
+                    return fail(r, "worker answered for frame \(seq), which it was not given")
                 }
-                inFlight = nil
-                sent = false
-                for case .send(let nextSeq, _) in next where latest?.seq == nextSeq {
-                    inFlight = latest
-                }
+                r.inFlight = nil
                 let received = Clock.monotonicNanos()
                 let modelMs = (obj["model_ms"] as? NSNumber)?.doubleValue ?? 0
-                let dt = max(1e-3, now - lastAnswerAt)
-                lastAnswerAt = now
                 if type == "result", let result = obj["result"] as? [String: Any],
                     let rdata = try? JSONSerialization.data(withJSONObject: result)
                 {
+                    let dt = max(1e-3, now - lastAnswerAt)
+                    lastAnswerAt = now
                     let plane = result["plane"] as? [String: Any]
                     let p = Prediction(
-                        model: config.name, seq: seq, ptsNanos: f.ptsNanos, dispatchedNanos: dispatchedAt,
+                        model: config.name, seq: seq, ptsNanos: f.ptsNanos, dispatchedNanos: r.dispatchedAt,
                         receivedNanos: received, modelMs: modelMs, resultJSON: String(decoding: rdata, as: UTF8.self),
                         plane: plane?["name"] as? String, status: plane?["status"] as? String, truth: f.truth)
+                    // Time never goes backwards on the page: an answer older than one already shown is dropped.
+                    let inOrder = lastShownSeq.map { seq > $0 } ?? true
                     statusBox.withLock { s in
                         s.predictions += 1
+                        if !inOrder { s.lateResults += 1 }
                         s.rateHz = s.rateHz == 0 ? 1 / dt : 0.8 * s.rateHz + 0.2 / dt
                         s.latencyMs = s.latencyMs == 0 ? p.roundTripMs : 0.8 * s.latencyMs + 0.2 * p.roundTripMs
                         s.modelMs = s.modelMs == 0 ? modelMs : 0.8 * s.modelMs + 0.2 * modelMs
                     }
-                    onPrediction(p)
+                    if inOrder {
+                        lastShownSeq = seq
+                        onPrediction(p)
+                    }
                 } else {
                     let err = obj["error"] as? String ?? "unreadable answer"
                     let fault = obj["fault"] as? String ?? "?"
@@ -280,33 +252,92 @@ public final class ModelRunner: Service, Sendable {
                     }
                     logger.warning("model \(config.name) frame \(seq): \(err)", metadata: ["fault": "\(fault)"])
                 }
-                continue
+                perform(next)
+            case "log":
+                logger.info("[\(config.name) \(obj["stream"] as? String ?? "stdout")] \(obj["line"] as? String ?? "")")
+            default:
+                break  // heartbeat and anything a newer bridge adds: not an answer, never a reason to restart
             }
-            // 4. hung?
-            for a in dispatch.checkTimeouts(now: Self.now()) {
-                if case .hung(_, let seq) = a {
-                    worker.killNow()
-                    return "no answer for frame \(seq) within \(config.timeoutSeconds) s (timeout_s): worker killed"
+        }
+
+        for r in replicas where r.supervisor.start(now: Self.now()) == .spawn { spawn(r) }
+        while !stopping {
+            let now = Self.now()
+            for r in replicas {
+                switch r.supervisor.tick(now: now) {
+                case .spawn:
+                    _ = frames.poll()  // frames captured during a backoff are old now
+                    spawn(r)
+                case .kill(let reason): fail(r, reason)
+                default: break
+                }
+                if let w = r.worker, let code = w.exitStatus {
+                    fail(
+                        r,
+                        r.sawHello
+                            ? "worker exited with status \(code)"
+                            : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr says more)"
+                    )
                 }
             }
-            if inFlight == nil { wake.wait(timeoutSeconds: 0.05) }
+            takeNewestFrame()
+            let live = replicas.filter { $0.socket != nil && $0.worker != nil }
+            var any = false
+            if let ready = try? ZMQSocket.poll(live.map { $0.socket! }, alsoFD: frameEvent.readFD, timeoutMs: 50) {
+                if ready.last == true { frameEvent.drain() }
+                for (r, isReady) in zip(live, ready) where isReady {
+                    while r.worker != nil, let msg = try? r.socket?.receive(timeoutMs: 0) {
+                        any = true
+                        guard let obj = Self.parse(msg.first) else {
+                            fail(r, "worker sent a message Bedside cannot read")
+                            break
+                        }
+                        handle(r, obj)
+                    }
+                }
+            } else {
+                wake.wait(timeoutSeconds: 0.05)
+            }
+            if !any { perform(dispatch.checkTimeouts(now: Self.now())) }
+            updateStatus(replicas)
         }
-        return "stopped"
+        for r in replicas {
+            r.supervisor.stop()
+            teardown(r, graceful: true)
+        }
+        updateStatus(replicas)
     }
 
-    /// Messages that are not answers to a frame: the researcher's output lines, heartbeats, future additions.
-    /// Returns true when the message was one of those.
-    private func handleSideMessage(type: String, _ obj: [String: Any]) -> Bool {
-        switch type {
-        case "result", "error":
-            return false
-        case "log":
-            let stream = obj["stream"] as? String ?? "stdout"
-            logger.info("[\(config.name) \(stream)] \(obj["line"] as? String ?? "")")
-            return true
-        default:
-            // heartbeat and anything a newer bridge adds: not an answer, never a reason to restart
-            return true
+    private func teardown(_ r: Replica, graceful: Bool) {
+        if let w = r.worker {
+            if graceful {
+                _ = try? r.socket?.send([Array(#"{"type":"shutdown"}"#.utf8)])
+                w.stop(grace: 2)
+            } else {
+                w.killNow()
+            }
+        }
+        if let path = r.endpointPath {
+            r.socket?.unbind("ipc://\(path)")
+            unlink(path)
+        }
+        r.socket = nil
+        r.endpointPath = nil
+        r.inFlight = nil
+        r.ring = nil
+        r.scaler = nil
+    }
+
+    /// The model's state is the best of its replicas': running if any runs.
+    private func updateStatus(_ replicas: [Replica]) {
+        let names = replicas.map { $0.supervisor.stateName }
+        let order = ["running", "starting", "restarting", "failing", "idle", "stopped"]
+        let state = order.first { names.contains($0) } ?? "stopped"
+        statusBox.withLock {
+            $0.state = state
+            $0.restarts = replicas.map(\.supervisor.restarts).reduce(0, +)
+            $0.replicasReady = names.filter { $0 == "running" }.count
+            $0.pid = replicas.first?.worker?.pid
         }
     }
 

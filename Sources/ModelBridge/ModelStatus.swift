@@ -19,6 +19,12 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var skippedFrames: UInt64 = 0
     public var pid: Int32?
     public var crop: CropBox?
+    public var replicas = 1
+    public var replicasReady = 0
+    /// Answers that came back after a newer one was shown (replicas finishing out of order): logged, not shown.
+    public var lateResults: UInt64 = 0
+    /// The last lines the research code wrote to stderr before it failed.
+    public var stderrTail: [String] = []
 
     public struct CropBox: Sendable, Codable, Equatable {
         public var x: Int, y: Int, width: Int, height: Int
@@ -34,5 +40,9 @@ public struct ModelStatus: Sendable, Codable, Equatable {
         case latencyMs = "latency_ms"
         case modelMs = "model_ms"
         case skippedFrames = "skipped_frames"
+        case replicas
+        case replicasReady = "replicas_ready"
+        case lateResults = "late_results"
+        case stderrTail = "stderr_tail"
     }
 }

@@ -27,6 +27,12 @@ public struct SupervisorStateMachine: Sendable, Equatable {
     public private(set) var consecutiveFailures = 0
     public private(set) var restarts = 0
     public private(set) var lastFailure: String?
+    /// Times of recent failures, for crash-loop detection.
+    public private(set) var recentFailures: [Double] = []
+    /// A crash loop: `loopFailures` failures within `loopWindow` seconds. Retried slowly (`loopDelay`).
+    public let loopFailures = 5
+    public let loopWindow = 60.0
+    public let loopDelay = 30.0
     public let baseDelay: Double
     public let maxDelay: Double
     public let stableAfter: Double
@@ -62,7 +68,9 @@ public struct SupervisorStateMachine: Sendable, Equatable {
             consecutiveFailures += 1
         }
         lastFailure = reason
-        let delay = min(maxDelay, baseDelay * Double(1 << min(consecutiveFailures - 1, 20)))
+        recentFailures = (recentFailures + [now]).filter { now - $0 <= loopWindow }
+        var delay = min(maxDelay, baseDelay * Double(1 << min(consecutiveFailures - 1, 20)))
+        if isFailing { delay = max(delay, loopDelay) }
         state = .backoff(until: now + delay)
         return .waitUntil(now + delay)
     }
@@ -85,13 +93,16 @@ public struct SupervisorStateMachine: Sendable, Equatable {
         state = .stopped
     }
 
-    /// Name for status pages: starting, running, restarting, stopped.
+    /// In a crash loop: too many failures in a short time; the page says so and retries are slow.
+    public var isFailing: Bool { recentFailures.count >= loopFailures }
+
+    /// Name for status pages: starting, running, restarting, failing, stopped.
     public var stateName: String {
         switch state {
         case .idle: "idle"
-        case .starting: restarts == 0 ? "starting" : "restarting"
+        case .starting: isFailing ? "failing" : (restarts == 0 ? "starting" : "restarting")
         case .running: "running"
-        case .backoff: "restarting"
+        case .backoff: isFailing ? "failing" : "restarting"
         case .stopped: "stopped"
         }
     }

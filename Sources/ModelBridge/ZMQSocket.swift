@@ -115,6 +115,19 @@ public final class ZMQSocket: @unchecked Sendable {
         }
     }
 
+    /// Waits up to `timeoutMs` until any of `sockets` has a message; says which. The corresponding C call is `zmq_poll`.
+    /// `alsoFD` (an eventfd, say) is polled too; its readiness is the last element.
+    public static func poll(_ sockets: [ZMQSocket], alsoFD: Int32? = nil, timeoutMs: Int) throws -> [Bool] {
+        var items = sockets.map { zmq_pollitem_t(socket: $0.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0) }
+        if let fd = alsoFD { items.append(zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0)) }
+        while true {
+            let rc = zmq_poll(&items, Int32(items.count), timeoutMs)
+            if rc < 0 && zmq_errno() == EINTR { continue }
+            _ = try ZMQError.check(rc, "zmq_poll")
+            return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+        }
+    }
+
     public static var version: String {
         var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
         zmq_version(&major, &minor, &patch)

@@ -15,11 +15,11 @@ struct SupervisorStateMachineTests {
 
     @Test("consecutive failures back off exponentially up to the cap")
     func backoff() {
-        var s = SupervisorStateMachine(baseDelay: 0.5, maxDelay: 4)
+        var s = SupervisorStateMachine(baseDelay: 0.5, maxDelay: 2)
         _ = s.start(now: 0)
         var now = 0.0
         var delays: [Double] = []
-        for _ in 0..<6 {
+        for _ in 0..<4 {  // four: five in a minute would be a crash loop (tested below)
             guard case .waitUntil(let t) = s.workerFailed(now: now, reason: "crash") else {
                 Issue.record("expected a wait")
                 return
@@ -29,8 +29,8 @@ struct SupervisorStateMachineTests {
             now = t
             #expect(s.tick(now: now) == .spawn)
         }
-        #expect(delays == [0.5, 1, 2, 4, 4, 4])
-        #expect(s.restarts == 6)
+        #expect(delays == [0.5, 1, 2, 2])
+        #expect(s.restarts == 4)
         #expect(s.stateName == "restarting")
     }
 
@@ -67,5 +67,39 @@ struct SupervisorStateMachineTests {
         #expect(s.workerFailed(now: 1, reason: "x") == .none)
         #expect(s.tick(now: 100) == .none)
         #expect(s.stateName == "stopped")
+    }
+}
+
+@Suite("Supervisor: crash loops")
+struct SupervisorCrashLoopTests {
+    @Test("five failures within a minute is 'failing', retried every 30 s")
+    func crashLoop() {
+        var s = SupervisorStateMachine(baseDelay: 0.5, maxDelay: 15)
+        _ = s.start(now: 0)
+        var now = 0.0
+        for i in 0..<5 {
+            let a = s.workerFailed(now: now, reason: "segfault")
+            guard case .waitUntil(let t) = a else { return }
+            if i < 4 { #expect(!s.isFailing) }
+            now = t
+            _ = s.tick(now: now)
+        }
+        #expect(s.isFailing)
+        #expect(s.stateName == "failing")
+        #expect(s.workerFailed(now: now, reason: "x") == .waitUntil(now + 30))
+    }
+
+    @Test("failures spread over more than a minute are not a loop")
+    func spreadOut() {
+        var s = SupervisorStateMachine(baseDelay: 0.5, stableAfter: 30)
+        _ = s.start(now: 0)
+        var now = 0.0
+        for _ in 0..<6 {
+            _ = s.workerFailed(now: now, reason: "x")
+            now += 20
+            _ = s.tick(now: now)
+            _ = s.workerReady(now: now)
+        }
+        #expect(!s.isFailing)
     }
 }
