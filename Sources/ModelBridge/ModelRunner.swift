@@ -183,8 +183,16 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
-        func handle(_ r: Replica, _ obj: [String: Any]) {
-            let type = obj["type"] as? String ?? ""
+        func handle(_ r: Replica, _ obj: [String: Any], bytes: Int) {
+            var type = obj["type"] as? String ?? ""
+            var obj = obj
+            if type == "result" && bytes > Self.maxResultBytes {
+                // A result that big would flood every tablet and the predictions log: refuse it, keep the worker.
+                type = "error"
+                obj["fault"] = "result"
+                obj["error"] =
+                    "result too large (\(bytes / 1_000_000) MB > \(Self.maxResultBytes / 1_000_000) MB): return labels as a small uint8 map and no images"
+            }
             switch type {
             case "hello":
                 let proto = obj["protocol"] as? Int ?? -1
@@ -292,7 +300,7 @@ public final class ModelRunner: Service, Sendable {
                             fail(r, "worker sent a message Bedside cannot read")
                             break
                         }
-                        handle(r, obj)
+                        handle(r, obj, bytes: msg.reduce(0) { $0 + $1.count })
                     }
                 }
             } else {
@@ -340,6 +348,9 @@ public final class ModelRunner: Service, Sendable {
             $0.pid = replicas.first?.worker?.pid
         }
     }
+
+    /// Largest result accepted from a model, in bytes of JSON.
+    static let maxResultBytes = 4_000_000
 
     static func parse(_ bytes: [UInt8]?) -> [String: Any]? {
         guard let bytes else { return nil }

@@ -1,0 +1,2 @@
+def predict(image):
+    return {"plane": {"name": "head", "status": "standard"}, "model": object()}

@@ -1,0 +1,5 @@
+import sys
+
+
+def predict(image):
+    sys.exit("the researcher's code calls sys.exit")
