@@ -64,6 +64,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var startupTimeoutSeconds = 120.0
     /// Worker processes sharing the frames: k replicas of a slow model give ~k times the prediction rate.
     public var replicas = 1
+    /// Run the research code without network access, read-only except its working directory (bubblewrap).
+    public var sandbox = false
 
     public init(name: String, entry: String) {
         self.name = name

@@ -127,7 +127,9 @@ public final class ModelRunner: Service, Sendable {
                 try socket.bind("ipc://\(path)")
                 r.socket = socket
                 r.endpointPath = path
-                r.worker = try WorkerProcess(config: config, endpoint: "ipc://\(path)", bridgePath: bridgePath, logger: logger)
+                r.worker = try WorkerProcess(
+                    config: config, endpoint: "ipc://\(path)", runtimeDirectory: runtimeDirectory, bridgePath: bridgePath,
+                    logger: logger)
             } catch {
                 fail(r, "\(error)")
             }

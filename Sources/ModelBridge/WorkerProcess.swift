@@ -21,7 +21,7 @@ final class WorkerProcess: @unchecked Sendable {
         var description: String
     }
 
-    init(config: ModelConfig, endpoint: String, bridgePath: String?, logger: Logger) throws {
+    init(config: ModelConfig, endpoint: String, runtimeDirectory: String, bridgePath: String?, logger: Logger) throws {
         let p = Process()
         var args = [
             "-u", "-m", "bridge", "--endpoint", endpoint, "--entry", config.entry, "--name", config.name,
@@ -46,7 +46,24 @@ final class WorkerProcess: @unchecked Sendable {
             env["PYTHONPATH"] = [bridgePath, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         }
         env["PYTHONUNBUFFERED"] = "1"
-        env["BEDSIDE_PROCESS_GROUP"] = "1"
+        env["BEDSIDE_PROCESS_GROUP"] = config.sandbox ? "0" : "1"
+        if config.sandbox {
+            // No network, a read-only filesystem except the working directory and a private /tmp; the socket
+            // folder and /dev/shm (frames) are shared. bwrap's own PID namespace takes every child with it.
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else {
+                throw LaunchError(
+                    description: "model \(config.name): `sandbox: true` needs bubblewrap: apt-get install bubblewrap")
+            }
+            var bw = [
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                "--bind", "/dev/shm", "/dev/shm", "--bind", runtimeDirectory, runtimeDirectory,
+                "--unshare-net", "--unshare-pid", "--die-with-parent",
+            ]
+            if let wd = config.workdir { bw += ["--bind", wd, wd, "--chdir", wd] }
+            let inner = [p.executableURL!.path] + (p.arguments ?? [])
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/bwrap")
+            p.arguments = bw + ["--"] + inner
+        }
         for (k, v) in config.env { env[k] = v }
         p.environment = env
         if let wd = config.workdir, FileManager.default.fileExists(atPath: wd) {
