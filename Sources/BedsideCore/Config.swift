@@ -66,6 +66,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var replicas = 1
     /// Run the research code without network access, read-only except its working directory (bubblewrap).
     public var sandbox = false
+    /// `live`: the newest frame whenever a worker is idle. `freeze`: once each time the image stops changing
+    /// for `freezeSeconds` (the sonographer froze the screen), for models too slow to follow live.
+    public var trigger = "live"
+    public var freezeSeconds = 1.0
 
     public init(name: String, entry: String) {
         self.name = name

@@ -170,7 +170,7 @@ private struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox",
+                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -228,6 +228,14 @@ private struct Reader {
             }
         }
         if let v = m["timeout_s"] { c.timeoutSeconds = try double(v, "\(key).timeout_s", range: 0.05...600) }
+        if let v = m["trigger"] {
+            let t = try string(v, "\(key).trigger")
+            guard ["live", "freeze"].contains(t) else {
+                throw error(v, "\(key).trigger", "`\(t)` is not a trigger", "Use `live` (default) or `freeze`.")
+            }
+            c.trigger = t
+        }
+        if let v = m["freeze_s"] { c.freezeSeconds = try double(v, "\(key).freeze_s", range: 0.1...60) }
         if let v = m["sandbox"] { c.sandbox = try bool(v, "\(key).sandbox") }
         if let v = m["replicas"] { c.replicas = try int(v, "\(key).replicas", range: 1...32) }
         if let v = m["startup_timeout_s"] {

@@ -177,8 +177,16 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
+        var freeze = config.trigger == "freeze" ? FreezeDetector(stillSeconds: config.freezeSeconds) : nil
+        let thumbnailer = FrameScaler(width: 32, height: 18, format: .gray8, crop: config.input.crop)
         func takeNewestFrame() {
             if let f = frames.poll() {
+                if freeze != nil {
+                    guard let thumb = try? thumbnailer.scale(f),
+                        freeze!.observe(thumbnail: thumb.pixels, at: Double(f.ptsNanos) / 1e9)
+                    else { return }
+                    logger.info("model \(config.name): the image froze; inferring frame \(f.seq)")
+                }
                 latest = f
                 perform(dispatch.frameCaptured(seq: f.seq, now: Self.now()))
                 statusBox.withLock { $0.skippedFrames = dispatch.skipped }
