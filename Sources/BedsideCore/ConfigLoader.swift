@@ -24,8 +24,10 @@ public enum ConfigLoader {
                 file: path, line: nil, key: "(file)", problem: "cannot read the config file",
                 fix: "Check the path; `bedside demo` runs without a config.")
         }
-        let base = (path as NSString).deletingLastPathComponent
-        return try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "." : base)
+        // Paths in the file are relative to the file, made absolute here so a worker's chdir cannot change them.
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let base = (absolute as NSString).deletingLastPathComponent
+        return try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "/" : base)
     }
 
     public static func parse(yaml: String, file: String = "bedside.yaml", baseDirectory: String = ".") throws

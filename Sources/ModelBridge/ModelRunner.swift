@@ -25,6 +25,9 @@ public final class ModelRunner: Service, Sendable {
     let runtimeDirectory: String
     /// Wakes the runner's poll when a frame arrives (or on stop), so dispatch never waits for a poll timeout.
     let frameEvent = WakePipe()
+    let lastResultBox = Mutex<Prediction?>(nil)
+    /// The newest answer, whether shown or not (for `bedside check`).
+    public var lastPrediction: Prediction? { lastResultBox.withLock { $0 } }
 
     public init(
         config: ModelConfig, runtimeDirectory: String, bridgePath: String? = nil, logger: Logger,
@@ -213,6 +216,7 @@ public final class ModelRunner: Service, Sendable {
             case "ready":
                 guard r.sawHello else { return fail(r, "worker said ready before hello") }
                 _ = r.supervisor.workerReady(now: Self.now())
+                statusBox.withLock { $0.setupMs = (obj["setup_ms"] as? NSNumber)?.doubleValue }
                 logger.info(
                     "model \(config.name)[\(r.index)] ready",
                     metadata: ["pid": "\(r.worker?.pid ?? 0)", "setup_ms": "\(obj["setup_ms"] ?? "?")"])
@@ -257,6 +261,7 @@ public final class ModelRunner: Service, Sendable {
                         s.latencyMs = s.latencyMs == 0 ? p.roundTripMs : 0.8 * s.latencyMs + 0.2 * p.roundTripMs
                         s.modelMs = s.modelMs == 0 ? modelMs : 0.8 * s.modelMs + 0.2 * modelMs
                     }
+                    lastResultBox.withLock { $0 = p }
                     if inOrder {
                         lastShownSeq = seq
                         onPrediction(p)

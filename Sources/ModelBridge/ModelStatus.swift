@@ -25,6 +25,8 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var lateResults: UInt64 = 0
     /// The last lines the research code wrote to stderr before it failed.
     public var stderrTail: [String] = []
+    /// Import + setup time of the last worker start, measured by the bridge.
+    public var setupMs: Double?
 
     public struct CropBox: Sendable, Codable, Equatable {
         public var x: Int, y: Int, width: Int, height: Int
@@ -44,5 +46,6 @@ public struct ModelStatus: Sendable, Codable, Equatable {
         case replicasReady = "replicas_ready"
         case lateResults = "late_results"
         case stderrTail = "stderr_tail"
+        case setupMs = "setup_ms"
     }
 }

@@ -84,17 +84,21 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a config file and say what it would run.")
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a config file, then start each model once, feed it one frame and say what it returned.")
 
     @Option(name: .shortAndLong, help: "The config file.") var config: String
+    @Flag(help: "Only validate the file; start no model.") var noRun = false
+    @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
 
-    func run() throws {
-        let c: BedsideConfig
+    func run() async throws {
+        var c: BedsideConfig
         do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
             print("✗ \(e.description)")
             throw ExitCode(2)
         }
+        if let python { for i in c.models.indices { c.models[i].python = python } }
         print("✓ \(config) is valid")
         print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
         for m in c.models {
@@ -102,5 +106,12 @@ struct Check: ParsableCommand {
         }
         print("  recording: \(c.recording.enabled ? c.recording.directory : "off")")
         print("  page: http://\(c.web.bind):\(c.web.port)/")
+        guard !noRun else { return }
+        var failed = false
+        for m in c.models {
+            print("\nmodel \(m.name): starting it and feeding one phantom frame...")
+            if try await !ModelCheck(model: m, width: c.source.width, height: c.source.height).run() { failed = true }
+        }
+        if failed { throw ExitCode(1) }
     }
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 from conftest import BIN, REPO
 
@@ -10,10 +11,25 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=30)
 
 
-def test_check_accepts_the_template():
-    r = run("check", "--config", str(REPO / "researcher-template/bedside.yaml"))
+def test_check_runs_the_template_model_once_and_says_what_it_returned():
+    r = run("check", "--config", str(REPO / "researcher-template/bedside.yaml"), "--python", sys.executable)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "pcbm-demo" in r.stdout
+    assert "✓ loaded in" in r.stdout and "predict took" in r.stdout
+    assert "plane head (standard)" in r.stdout and "11 concepts" in r.stdout and "segmentation 288x224" in r.stdout
+
+
+def test_check_explains_a_model_that_cannot_import(tmp_path):
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(f"models:\n  - name: broken\n    entry: {REPO / 'Tests/e2e/zoo/import_error.py'}:predict\n")
+    r = run("check", "--config", str(cfg), "--python", sys.executable)
+    assert r.returncode == 1
+    assert "import failed: ModuleNotFoundError: No module named 'numpy_that_does_not_exist'" in r.stdout
+
+
+def test_check_without_running(tmp_path):
+    r = run("check", "--config", str(REPO / "researcher-template/bedside.yaml"), "--no-run")
+    assert r.returncode == 0 and "is valid" in r.stdout and "starting it" not in r.stdout
 
 
 def test_check_names_a_misspelt_key_with_line_and_fix(tmp_path):
