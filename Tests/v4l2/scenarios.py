@@ -131,7 +131,7 @@ def hdmi_1080p60_yuyv():
         fps = b.rate(5)
     finally:
         b.stop()
-    rates = [l.strip() for l in ref.replace("\r", "\n").splitlines() if "fps" in l]
+    rates = [l.strip().lstrip("<").strip() for l in ref.replace("\r", "\n").splitlines() if "fps" in l]
     return f"mode {s['source']['mode']}, Bedside's V4L2 source {fps:.1f} fps; v4l2-ctl same boot: {rates[-1] if rates else '?'}"
 
 

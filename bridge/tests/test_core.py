@@ -82,7 +82,7 @@ def test_decode_int_passes_as_float() -> None:
         b'{"type": "frame", "seq": 1, "width": 2, "height": 2}',
         b'{"type": "frame", "seq": "1", "width": 2, "height": 2, "format": "gray8"}',
         b'{"type": "frame", "seq": true, "width": 2, "height": 2, "format": "gray8"}',
-        b'{"type": "frame", "seq": 1, "width": 2, "height": 2, "format": "bgr24"}',
+        b'{"type": "frame", "seq": 1, "width": 2, "height": 2, "format": "yuv420p"}',
         b'{"type": "frame", "seq": 1, "width": 0, "height": 2, "format": "gray8"}',
         b'{"type": "frame", "seq": 1, "width": 4, "height": 2, "format": "rgb24", "stride": 8}',
         b'{"type": "frame", "seq": 1, "width": 2, "height": 2, "format": "gray8", "size": 3}',
