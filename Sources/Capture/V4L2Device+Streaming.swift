@@ -121,7 +121,7 @@ extension V4L2Device {
         var p = v4l2_streamparm()
         p.type = V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue
         p.parm.capture.timeperframe.numerator = 1000
-        p.parm.capture.timeperframe.denominator = UInt32(fps * 1000)
+        p.parm.capture.timeperframe.denominator = UInt32(clamping: Int((fps * 1000).rounded()))
         _ = try? ioctl(bedside_VIDIOC_S_PARM, "VIDIOC_S_PARM", &p)
     }
 
@@ -222,10 +222,13 @@ public final class V4L2Stream {
             }
             if let older = newest { try queue(older.index) }
             let monotonic = b.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC) != 0
-            let ts = UInt64(b.timestamp.tv_sec) * 1_000_000_000 + UInt64(b.timestamp.tv_usec) * 1000
+            var ts: UInt64?
+            let sec = b.timestamp.tv_sec, usec = b.timestamp.tv_usec
+            if monotonic, sec >= 0, sec < 1 << 32, usec >= 0, usec < 1_000_000, sec > 0 || usec > 0 {
+                ts = UInt64(sec) * 1_000_000_000 + UInt64(usec) * 1000
+            }
             newest = Buffer(
-                index: Int(b.index), bytesUsed: Int(b.bytesused), sequence: b.sequence,
-                timestampNanos: monotonic && ts > 0 ? ts : nil)
+                index: Int(b.index), bytesUsed: Int(b.bytesused), sequence: b.sequence, timestampNanos: ts)
         }
     }
 

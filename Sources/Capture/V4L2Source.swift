@@ -148,7 +148,10 @@ public final class V4L2Source: FrameSource, Sendable {
             )
         }
         let fmt = try dev.setFormat(fourcc: choice.fourcc, width: width, height: height)
-        dev.setFrameRate(fps)
+        guard fmt.width >= 2, fmt.height >= 2, fmt.width <= 16384, fmt.height <= 16384 else {
+            return link.signalLost("the capture box reports a \(fmt.width)x\(fmt.height) picture")
+        }
+        if fps > 0 && fps <= 1000 { dev.setFrameRate(fps) }
         fpsBox.withLock { $0 = fps }
         let stream = try V4L2Stream(device: dev)
         let mode = "\(fmt.fourcc) \(fmt.width)x\(fmt.height)@\(String(format: "%.4g", fps))"
@@ -169,7 +172,7 @@ public final class V4L2Source: FrameSource, Sendable {
                 let bytes = stream.bytes(of: b)
                 let frame: Frame
                 if let decoder {
-                    guard let (pixels, w, h) = try? decoder.decode(bytes) else { continue }  // a torn JPEG: skip it
+                    guard let (pixels, w, h) = try? decoder.decode(bytes), w >= 2, h >= 2 else { continue }  // a torn JPEG: skip it
                     frame = Frame(seq: seq, ptsNanos: pts, wallClock: Clock.wallSeconds(), width: w, height: h, format: .yuv420p, pixels: pixels)
                 } else {
                     let pf = choice.format!

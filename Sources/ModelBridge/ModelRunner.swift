@@ -294,14 +294,6 @@ public final class ModelRunner: Service, Sendable {
                 case .kill(let reason): fail(r, reason)
                 default: break
                 }
-                if let w = r.worker, let code = w.exitStatus {
-                    fail(
-                        r,
-                        r.sawHello
-                            ? "worker exited with status \(code)"
-                            : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr says more)"
-                    )
-                }
             }
             takeNewestFrame()
             let live = replicas.filter { $0.socket != nil && $0.worker != nil }
@@ -311,6 +303,12 @@ public final class ModelRunner: Service, Sendable {
                 for (r, isReady) in zip(live, ready) where isReady {
                     while r.worker != nil, let msg = try? r.socket?.receive(timeoutMs: 0) {
                         any = true
+                        let bytes = msg.reduce(0) { $0 + $1.count }
+                        if bytes > Self.maxResultBytes, let f = r.inFlight {
+                            // Not even parsed: a huge answer would cost seconds and hundreds of MB.
+                            handle(r, ["type": "result", "seq": NSNumber(value: f.seq)], bytes: bytes)
+                            continue
+                        }
                         guard let obj = Self.parse(msg.first) else {
                             fail(r, "worker sent a message Bedside cannot read")
                             break
@@ -320,6 +318,17 @@ public final class ModelRunner: Service, Sendable {
                 }
             } else {
                 wake.wait(timeoutSeconds: 0.05)
+            }
+            // Exits are checked after the socket was read, so a `fatal` sent just before exiting is not lost.
+            for r in replicas {
+                    if let w = r.worker, let code = w.exitStatus {
+                        fail(
+                            r,
+                            r.sawHello
+                                ? "worker exited with status \(code)"
+                                : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr says more)"
+                        )
+                    }
             }
             if !any { perform(dispatch.checkTimeouts(now: Self.now())) }
             updateStatus(replicas)

@@ -132,10 +132,17 @@ final class WorkerProcess: @unchecked Sendable {
         killNow()
     }
 
+    private let killed = Mutex(false)
+
+    /// SIGKILL to the group, once: after the process is reaped its PID may belong to someone else.
+    /// The output pipes are left to reach end-of-file, so the last lines still reach the log.
     func killNow() {
-        signal(SIGKILL)
+        let first = killed.withLock { k in
+            defer { k = true }
+            return !k
+        }
+        if first { signal(SIGKILL) }
         if process.isRunning { process.waitUntilExit() }
-        for p in pipes { p.fileHandleForReading.readabilityHandler = nil }
     }
 
     deinit { killNow() }

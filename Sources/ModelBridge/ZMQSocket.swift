@@ -52,6 +52,10 @@ public final class ZMQSocket: @unchecked Sendable {
         handle = h
         self.context = context
         try setInt(ZMQ_LINGER, 0)
+        // A hard cap: a peer sending a bigger message is disconnected rather than filling memory.
+        var max: Int64 = 64 << 20
+        _ = try ZMQError.check(
+            zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &max, MemoryLayout<Int64>.size), "zmq_setsockopt(ZMQ_MAXMSGSIZE)")
     }
 
     deinit { zmq_close(handle) }

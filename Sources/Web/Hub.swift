@@ -73,7 +73,7 @@ public final class Hub: Service, Sendable {
                 wake.wait(timeoutSeconds: 0.1)
                 continue
             }
-            if viewerCount == 0 { continue }
+            if viewerCount == 0 || frame.width < 2 || frame.height < 2 { continue }
             do {
                 var f = frame
                 let w = min(displayWidth ?? frame.width, frame.width) & ~1

@@ -96,11 +96,13 @@ struct BedsideApp {
             .init(service: web.makeApplication()),
             .init(service: StatusTicker(hub: hub, status: status)),
         ]
-        for r in runners { services.append(.init(service: r)) }
         if let recorder { services.append(.init(service: recorder)) }
         if let duration = options.duration {
             services.append(.init(service: Timer(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
         }
+        // Shutdown runs in reverse order: models stop first (their last answers still reach the log), then the
+        // recorder drains and finalises the file, then the page and capture.
+        for r in runners { services.append(.init(service: r)) }
         logger.info(
             "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
                 "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
@@ -175,10 +177,12 @@ struct BedsideApp {
     /// A private folder for worker sockets: `$XDG_RUNTIME_DIR` or /tmp, mode 0700.
     static func runtimeDirectory() throws -> String {
         let base = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] ?? "/tmp"
-        let dir = "\(base)/bedside-\(getpid())"
-        try FileManager.default.createDirectory(
-            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return dir
+        // mkdtemp: a fresh, unpredictable folder with mode 0700 that nobody else can have made first.
+        var template = Array("\(base)/bedside-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw BedsideError("cannot create a private folder in \(base): \(String(cString: strerror(errno)))")
+        }
+        return String(cString: made)
     }
 
     /// The first non-loopback IPv4 address, for the URL printed when serving the network.
