@@ -69,6 +69,11 @@ public struct ModelConfig: Sendable, Equatable {
     /// `live`: the newest frame whenever a worker is idle. `freeze`: once each time the image stops changing
     /// for `freezeSeconds` (the sonographer froze the screen), for models too slow to follow live.
     public var trigger = "live"
+    /// A worker on another machine (a GPU box) instead of a local process: Bedside binds `remoteBind`
+    /// (e.g. tcp://0.0.0.0:5555) with CURVE encryption; only workers whose keys are in
+    /// `<remoteKeys>/authorized_workers` get in. Frames travel inside the messages.
+    public var remoteBind: String?
+    public var remoteKeys: String?
     public var freezeSeconds = 1.0
 
     public init(name: String, entry: String) {

@@ -172,7 +172,7 @@ private struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s",
+                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -230,6 +230,18 @@ private struct Reader {
             }
         }
         if let v = m["timeout_s"] { c.timeoutSeconds = try double(v, "\(key).timeout_s", range: 0.05...600) }
+        if let v = m["remote"] {
+            let rm = try mapping(v, "\(key).remote", allowed: ["bind", "keys"])
+            guard let b = rm["bind"], let k = rm["keys"] else {
+                throw error(v, "\(key).remote", "needs `bind` and `keys`", "Write `remote: {bind: tcp://0.0.0.0:5555, keys: bedside-keys}`; make the keys with `bedside keys`.")
+            }
+            let bind = try string(b, "\(key).remote.bind")
+            guard bind.hasPrefix("tcp://") else {
+                throw error(b, "\(key).remote.bind", "`\(bind)` is not a tcp:// address", "Use e.g. tcp://0.0.0.0:5555 (all interfaces) or tcp://10.0.0.2:5555.")
+            }
+            c.remoteBind = bind
+            c.remoteKeys = try path(k, "\(key).remote.keys")
+        }
         if let v = m["trigger"] {
             let t = try string(v, "\(key).trigger")
             guard ["live", "freeze"].contains(t) else {

@@ -89,6 +89,7 @@ public final class ModelRunner: Service, Sendable {
         var slot = 0
         var inFlight: Frame?
         var dispatchedAt: UInt64 = 0
+        var pixels: [UInt8] = []
 
         init(index: Int, supervisor: SupervisorStateMachine) {
             self.index = index
@@ -120,10 +121,27 @@ public final class ModelRunner: Service, Sendable {
             r.worker = nil
         }
 
+        let remote = config.remoteBind
         func spawn(_ r: Replica) {
             r.generation += 1
             r.sawHello = false
             r.inFlight = nil
+            if let remote {
+                // No process to start: bind and wait for the remote worker to connect and say hello.
+                do {
+                    let keys = config.remoteKeys ?? "."
+                    let secret = try CurveKeys.lines(ofFile: keys + "/server.key")
+                    try CurveAuthenticator.shared.allow(try CurveKeys.lines(ofFile: keys + "/authorized_workers"))
+                    let socket = try ZMQSocket(.dealer)
+                    try socket.makeCurveServer(secretKey: secret.first ?? "")
+                    try socket.bind(remote)
+                    r.socket = socket
+                    statusBox.withLock { $0.lastError = $0.lastError ?? "waiting for the remote worker to connect to \(remote)" }
+                } catch {
+                    fail(r, "cannot listen for the remote worker on \(remote): \(error)")
+                }
+                return
+            }
             let path = "\(runtimeDirectory)/\(config.name)-\(r.index)-\(r.generation).sock"
             do {
                 let socket = try ZMQSocket(.dealer)
@@ -148,19 +166,29 @@ public final class ModelRunner: Service, Sendable {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
                     r.ringCount += 1
                     r.ring = nil  // unmap and unlink the old slots before making new ones
-                    r.ring = try SharedFrameRing(
+                    if remote == nil { r.ring = try SharedFrameRing(
                         name: "bedside-\(getpid())-\(config.name)-\(r.index)-\(r.ringCount)",
-                        slotSize: r.scaler!.outputByteCount, slots: 2)
+                        slotSize: r.scaler!.outputByteCount, slots: 2) }
                 }
-                r.slot = (r.slot + 1) % 2
-                try r.scaler!.scale(f, into: r.ring!.pointer(toSlot: r.slot))
-                let header: [String: Any] = [
+                var header: [String: Any] = [
                     "type": "frame", "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
-                    "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "shm": r.ring!.path,
-                    "offset": r.ring!.offset(ofSlot: r.slot), "size": r.scaler!.outputByteCount,
+                    "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "size": r.scaler!.outputByteCount,
                 ]
-                let data = try JSONSerialization.data(withJSONObject: header)
-                guard try socket.send([Array(data)]) else { return fail(r, "worker is not reading its socket") }
+                var parts: [[UInt8]]
+                if remote != nil {
+                    // A remote worker cannot see this machine's shared memory: the pixels go in the message.
+                    if r.pixels.count != r.scaler!.outputByteCount { r.pixels = [UInt8](repeating: 0, count: r.scaler!.outputByteCount) }
+                    try r.pixels.withUnsafeMutableBytes { try r.scaler!.scale(f, into: $0.baseAddress!) }
+                    header["offset"] = 0
+                    parts = [Array(try JSONSerialization.data(withJSONObject: header)), r.pixels]
+                } else {
+                    r.slot = (r.slot + 1) % 2
+                    try r.scaler!.scale(f, into: r.ring!.pointer(toSlot: r.slot))
+                    header["shm"] = r.ring!.path
+                    header["offset"] = r.ring!.offset(ofSlot: r.slot)
+                    parts = [Array(try JSONSerialization.data(withJSONObject: header))]
+                }
+                guard try socket.send(parts) else { return fail(r, "worker is not reading its socket") }
                 r.inFlight = f
                 r.dispatchedAt = Clock.monotonicNanos()
                 statusBox.withLock { $0.framesSent += 1 }
@@ -217,6 +245,7 @@ public final class ModelRunner: Service, Sendable {
                 guard r.sawHello else { return fail(r, "worker said ready before hello") }
                 _ = r.supervisor.workerReady(now: Self.now())
                 statusBox.withLock { $0.setupMs = (obj["setup_ms"] as? NSNumber)?.doubleValue }
+                if remote != nil { statusBox.withLock { $0.lastError = nil } }
                 logger.info(
                     "model \(config.name)[\(r.index)] ready",
                     metadata: ["pid": "\(r.worker?.pid ?? 0)", "setup_ms": "\(obj["setup_ms"] ?? "?")"])
@@ -237,6 +266,8 @@ public final class ModelRunner: Service, Sendable {
                 let now = Self.now()
                 let (verdict, next) = dispatch.resultReceived(r.index, seq: seq, now: now)
                 guard case .accepted = verdict, let f = r.inFlight else {
+                    // A remote worker may answer a frame sent before a reconnect: late, not wrong. Ignore it.
+                    if remote != nil { return }
                     return fail(r, "worker answered for frame \(seq), which it was not given")
                 }
                 r.inFlight = nil
@@ -296,12 +327,12 @@ public final class ModelRunner: Service, Sendable {
                 }
             }
             takeNewestFrame()
-            let live = replicas.filter { $0.socket != nil && $0.worker != nil }
+            let live = replicas.filter { $0.socket != nil && ($0.worker != nil || remote != nil) }
             var any = false
             if let ready = try? ZMQSocket.poll(live.map { $0.socket! }, alsoFD: frameEvent.readFD, timeoutMs: 50) {
                 if ready.last == true { frameEvent.drain() }
                 for (r, isReady) in zip(live, ready) where isReady {
-                    while r.worker != nil, let msg = try? r.socket?.receive(timeoutMs: 0) {
+                    while r.socket != nil, let msg = try? r.socket?.receive(timeoutMs: 0) {
                         any = true
                         let bytes = msg.reduce(0) { $0 + $1.count }
                         if bytes > Self.maxResultBytes, let f = r.inFlight {
@@ -353,6 +384,7 @@ public final class ModelRunner: Service, Sendable {
             r.socket?.unbind("ipc://\(path)")
             unlink(path)
         }
+        if let remote = config.remoteBind { r.socket?.unbind(remote) }
         r.socket = nil
         r.endpointPath = nil
         r.inFlight = nil

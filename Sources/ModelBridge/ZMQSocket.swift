@@ -92,6 +92,30 @@ public final class ZMQSocket: @unchecked Sendable {
         return true
     }
 
+    /// Sends a multipart message, waiting if needed (REP replies).
+    public func sendBlocking(_ parts: [[UInt8]]) throws {
+        for (i, part) in parts.enumerated() {
+            let flags = i < parts.count - 1 ? ZMQ_SNDMORE : 0
+            let rc = part.withUnsafeBytes { zmq_send(handle, $0.baseAddress, $0.count, flags) }
+            _ = try ZMQError.check(rc, "zmq_send")
+        }
+    }
+
+    /// Makes this a CURVE server with the given secret key (Z85); clients are checked by `CurveAuthenticator`.
+    /// The corresponding C calls are `zmq_setsockopt(ZMQ_CURVE_SERVER, ZMQ_CURVE_SECRETKEY, ZMQ_ZAP_DOMAIN)`.
+    public func makeCurveServer(secretKey: String) throws {
+        try setInt(ZMQ_CURVE_SERVER, 1)
+        let key = Array(secretKey.utf8)
+        guard key.count == 40 else { throw ZMQError(call: "CURVE secret key (must be 40 Z85 characters)", errno: EINVAL) }
+        _ = try key.withUnsafeBytes {
+            try ZMQError.check(zmq_setsockopt(handle, ZMQ_CURVE_SECRETKEY, $0.baseAddress, 40), "zmq_setsockopt(ZMQ_CURVE_SECRETKEY)")
+        }
+        let domain = Array("bedside".utf8)
+        _ = try domain.withUnsafeBytes {
+            try ZMQError.check(zmq_setsockopt(handle, ZMQ_ZAP_DOMAIN, $0.baseAddress, $0.count), "zmq_setsockopt(ZMQ_ZAP_DOMAIN)")
+        }
+    }
+
     /// Waits up to `timeoutMs` for a message; returns its parts, or nil on timeout.
     public func receive(timeoutMs: Int) throws -> [[UInt8]]? {
         guard try poll(timeoutMs: timeoutMs) else { return nil }

@@ -21,7 +21,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="SECONDS",
         help="exit when Bedside sends nothing for this long (default %(default)g; 0: never)",
     )
+    parser.add_argument("--server-key", help="remote worker: Bedside's public key (Z85), from `bedside keys`")
+    parser.add_argument("--key-file", help="remote worker: this worker's key file (public and secret key lines)")
     args = parser.parse_args(argv)
+    curve = None
+    if args.server_key or args.key_file:
+        if not (args.server_key and args.key_file):
+            parser.error("a remote worker needs both --server-key and --key-file (made by `bedside keys`)")
+        with open(args.key_file) as f:
+            lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+        if len(lines) < 2:
+            parser.error(f"{args.key_file} must hold the worker's public and secret key, one per line")
+        curve = (args.server_key.strip(), lines[0], lines[1])
     if os.environ.get("BEDSIDE_PROCESS_GROUP") == "1":
         # Bedside stops the whole group, so processes the research code forks do not outlive it.
         try:
@@ -31,7 +42,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if sys.stdout is not None and hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # the researcher's prints reach Bedside's log promptly
     try:
-        return run(args.endpoint, args.entry, args.setup, args.name or args.entry, args.workdir, args.idle_timeout)
+        return run(
+            args.endpoint, args.entry, args.setup, args.name or args.entry, args.workdir, args.idle_timeout, curve
+        )
     except Terminate:
         return 0
 

@@ -170,14 +170,24 @@ def run(
     name: str = "",
     workdir: Optional[str] = None,
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+    curve: Optional[Tuple[str, str, str]] = None,
 ) -> int:
-    """Serve Bedside on `endpoint` until shutdown; returns the process exit code."""
+    """Serve Bedside on `endpoint` until shutdown; returns the process exit code.
+
+    `curve` = (server public key, own public key, own secret key), Z85 text: a remote worker authenticates
+    to Bedside and the connection is encrypted (ZeroMQ CURVE).
+    """
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
     watch_parent()
     ctx = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, LINGER_MS)
+    if curve is not None:
+        server_public, public, secret = curve
+        sock.curve_serverkey = server_public.encode("ascii")
+        sock.curve_publickey = public.encode("ascii")
+        sock.curve_secretkey = secret.encode("ascii")
     try:
         sock.connect(endpoint)
         return Worker(sock, name, idle_timeout_s).serve(entry, setup, workdir)

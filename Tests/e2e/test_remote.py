@@ -1,0 +1,79 @@
+"""A remote worker (e.g. a GPU box) joins over TCP with CURVE; a worker with an unknown key is refused."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from conftest import BIN, REPO, start_bedside, wait_for
+from test_e2e import collect_predictions
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_worker(port: int, server_pub: str, key_file, log):
+    env = dict(os.environ, PYTHONPATH=str(REPO / "bridge"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--endpoint", f"tcp://127.0.0.1:{port}", "--name", "gpu",
+         "--entry", str(REPO / "Tests/e2e/models/slow_model.py") + ":predict",
+         "--server-key", server_pub, "--key-file", str(key_file)],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def bedside_with_remote(tmp_path, keys):
+    port = free_port()
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        "source: {kind: phantom, width: 320, height: 240, fps: 15}\n"
+        "models:\n  - name: gpu\n    entry: slow_model.py:predict\n"
+        f"    remote: {{bind: 'tcp://127.0.0.1:{port}', keys: {keys}}}\n"
+        "    input: {format: gray, width: 64, height: 48}\n"
+        "recording: {enabled: false}\n")
+    return start_bedside(["run", "--config", str(cfg)], tmp_path), port
+
+
+def make_keys(folder):
+    subprocess.run([str(BIN), "keys", "--out", str(folder)], check=True, capture_output=True)
+    return (folder / "server.pub").read_text().strip()
+
+
+def test_authorized_remote_worker_gets_frames_over_curve(tmp_path):
+    keys = tmp_path / "keys"
+    server_pub = make_keys(keys)
+    b, port = bedside_with_remote(tmp_path, keys)
+    worker = start_worker(port, server_pub, keys / "worker.key", (tmp_path / "worker.log").open("w"))
+    try:
+        wait_for(lambda: b.status()["models"][0]["state"] == "running", 30, what="the remote worker to join")
+        predictions, _ = collect_predictions(b.ws_url, 3, timeout=30)
+        assert len(predictions) >= 3
+        assert "mean" in predictions[-1]["result"]["extra"], "the worker saw the frame's pixels"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+        assert b.stop() == 0
+
+
+def test_worker_with_an_unknown_key_is_refused(tmp_path):
+    keys = tmp_path / "keys"
+    server_pub = make_keys(keys)
+    intruder_keys = tmp_path / "intruder"
+    make_keys(intruder_keys)  # a valid key pair, but not in keys/authorized_workers
+    b, port = bedside_with_remote(tmp_path, keys)
+    worker = start_worker(port, server_pub, intruder_keys / "worker.key", (tmp_path / "intruder.log").open("w"))
+    try:
+        time.sleep(6)
+        m = b.status()["models"][0]
+        assert m["state"] != "running" and m["frames_sent"] == 0 and m["predictions"] == 0, m
+        assert "waiting for the remote worker" in (m["last_error"] or ""), m
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+        assert b.stop() == 0
