@@ -54,8 +54,14 @@ final class WorkerProcess: @unchecked Sendable {
                 throw LaunchError(
                     description: "model \(config.name): `sandbox: true` needs bubblewrap: apt-get install bubblewrap")
             }
+            // A private, writable temp folder inside Bedside's runtime folder (TMPDIR); /tmp itself stays visible
+            // read-only, since the researcher's venv may live there.
+            let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
+            try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            env["TMPDIR"] = tmp
+            p.environment = env
             var bw = [
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 "--bind", "/dev/shm", "/dev/shm", "--bind", runtimeDirectory, runtimeDirectory,
                 "--unshare-net", "--unshare-pid", "--die-with-parent",
             ]
