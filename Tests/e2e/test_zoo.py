@@ -20,8 +20,11 @@ def test_misbehaving_models_never_take_bedside_down(tmp_path):
     }
     lines = ["source: {kind: phantom, width: 320, height: 240, fps: 15}", "models:"]
     for name, file in models.items():
+        # Generous per-frame timeouts (a loaded CI box must not turn a slow frame into a hang), except for the
+        # model whose hang is the point.
+        timeout = 2 if name == "infinite-loop" else 15
         lines += [f"  - name: {name}", f"    entry: {ZOO / file}:predict",
-                  "    input: {format: gray, width: 32, height: 24}", "    timeout_s: 2",
+                  "    input: {format: gray, width: 32, height: 24}", f"    timeout_s: {timeout}",
                   f"    env: {{ZOO_CHILD_PID_FILE: {pid_file}}}"]
     lines.append(f"recording: {{enabled: true, directory: {tmp_path / 'rec'}}}")
     cfg = tmp_path / "bedside.yaml"
