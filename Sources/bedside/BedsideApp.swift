@@ -102,7 +102,7 @@ struct BedsideApp {
         }
         // Shutdown runs in reverse order: models stop first (their last answers still reach the log), then the
         // recorder drains and finalises the file, then the page and capture.
-        for r in runners { services.append(.init(service: r)) }
+        if !runners.isEmpty { services.append(.init(service: ModelRunners(runners: runners))) }
         logger.info(
             "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
                 "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
@@ -226,5 +226,22 @@ struct Timer: Service {
     let seconds: Double
     func run() async throws {
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+    }
+}
+
+/// All model runners as one service, so a shutdown stops every model at once rather than one after another
+/// (each may need a couple of seconds to let its worker exit).
+struct ModelRunners: Service {
+    let runners: [ModelRunner]
+
+    func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                for r in runners { group.addTask { try? await r.run() } }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            for r in runners { r.requestStop() }
+        }
     }
 }
