@@ -59,7 +59,6 @@ final class WorkerProcess: @unchecked Sendable {
             let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
             try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
             env["TMPDIR"] = tmp
-            p.environment = env
             var bw = [
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 "--bind", "/dev/shm", "/dev/shm", "--bind", runtimeDirectory, runtimeDirectory,
