@@ -21,6 +21,7 @@ let package = Package(
     ],
     targets: [
         // System libraries: one module map + shim header each (see the shim headers for why each wrapper exists).
+        .systemLibrary(name: "CSpawn", path: "Sources/CSpawn"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(
             name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
@@ -56,7 +57,7 @@ let package = Package(
         .target(
             name: "ModelBridge",
             dependencies: [
-                "BedsideCore", "CZeroMQ", "Capture",
+                "BedsideCore", "CSpawn", "CZeroMQ", "Capture",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -11,35 +11,34 @@ import Glibc
 ///
 /// Owns the child process: `deinit` kills it, so no worker outlives its runner.
 final class WorkerProcess: @unchecked Sendable {
-    let process: Process
+    let child: ChildProcess
     let pid: Int32
     /// The last lines the research code wrote to stderr, for the page when it keeps failing.
     let stderrTail = LineTail()
-    private let pipes: [Pipe]
+    private let outputDone = StopFlag()
 
     struct LaunchError: Error, CustomStringConvertible {
         var description: String
     }
 
     init(config: ModelConfig, endpoint: String, runtimeDirectory: String, bridgePath: String?, logger: Logger) throws {
-        let p = Process()
         var args = [
             "-u", "-m", "bridge", "--endpoint", endpoint, "--entry", config.entry, "--name", config.name,
             "--idle-timeout", "0",
         ]
         if let setup = config.setup { args += ["--setup", setup] }
         if let wd = config.workdir { args += ["--workdir", wd] }
+        var executable: String
         if config.python.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: config.python) else {
                 throw LaunchError(
                     description:
                         "model \(config.name): interpreter \(config.python) does not exist or is not executable. Set `python:` to your venv's python (e.g. /path/to/venv/bin/python).")
             }
-            p.executableURL = URL(fileURLWithPath: config.python)
-            p.arguments = args
+            executable = config.python
         } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [config.python] + args
+            executable = "/usr/bin/env"
+            args = [config.python] + args
         }
         var env = ProcessInfo.processInfo.environment
         if let bridgePath {
@@ -65,89 +64,69 @@ final class WorkerProcess: @unchecked Sendable {
                 "--unshare-net", "--unshare-pid", "--die-with-parent",
             ]
             if let wd = config.workdir { bw += ["--bind", wd, wd, "--chdir", wd] }
-            let inner = [p.executableURL!.path] + (p.arguments ?? [])
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/bwrap")
-            p.arguments = bw + ["--"] + inner
+            args = bw + ["--", executable] + args
+            executable = "/usr/bin/bwrap"
         }
         for (k, v) in config.env { env[k] = v }
-        p.environment = env
-        if let wd = config.workdir, FileManager.default.fileExists(atPath: wd) {
-            p.currentDirectoryURL = URL(fileURLWithPath: wd)
-        }
+        let directory = config.workdir.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         // The research code's output goes to Bedside's log, tagged with the model, line by line.
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        pipes = [out, err]
-        let name = config.name
-        let tail = stderrTail
-        for (pipe, stream) in [(out, "stdout"), (err, "stderr")] {
-            let partial = ByteBuffer()
-            pipe.fileHandleForReading.readabilityHandler = { h in
-                let data = h.availableData
-                if data.isEmpty {
-                    h.readabilityHandler = nil
-                    return
-                }
-                let lines: [String] = partial.bytes.withLock { buf in
-                    buf.append(contentsOf: data)
-                    if buf.count > 1 << 16 { buf.append(10) }  // an endless line is cut, never buffered forever
-                    var out: [String] = []
-                    while let nl = buf.firstIndex(of: 10) {
-                        out.append(String(decoding: buf[..<nl].prefix(2000), as: UTF8.self))
-                        buf.removeSubrange(...nl)
-                    }
-                    return out
-                }
-                for line in lines {
-                    logger.info("[\(name) \(stream)] \(line)")
-                    if stream == "stderr" {
-                        tail.append(line)
-                    }
-                }
-            }
+        let out = try ChildPipe()
+        let err: ChildPipe
+        do { err = try ChildPipe() } catch {
+            close(out.read)
+            close(out.write)
+            throw error
         }
         do {
-            try p.run()
+            child = try ChildProcess(
+                executable: executable, arguments: args, environment: env, directory: directory,
+                stdout: out.write, stderr: err.write)
         } catch {
+            for fd in [out.read, out.write, err.read, err.write] { close(fd) }
             throw LaunchError(description: "model \(config.name): cannot start \(config.python): \(error)")
         }
-        process = p
-        pid = p.processIdentifier
+        close(out.write)
+        close(err.write)
+        pid = child.pid
+        let reader = OutputReader(
+            fds: [(out.read, "stdout"), (err.read, "stderr")], name: config.name, tail: stderrTail, logger: logger,
+            done: outputDone)
+        let t = Thread { reader.run() }
+        t.name = "bedside-output-\(config.name)"
+        t.start()
     }
 
     /// Exit status once the process has ended (signals as 128+N), nil while it runs.
-    var exitStatus: Int32? {
-        process.isRunning ? nil : (process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus)
-    }
+    var exitStatus: Int32? { child.exitStatus }
 
     /// Signals the worker's process group (the research code's own children too), or the worker alone.
-    func signal(_ sig: Int32) {
-        if kill(-pid, sig) != 0 { kill(pid, sig) }
-    }
+    func signal(_ sig: Int32) { child.signal(sig) }
 
     /// SIGTERM, then SIGKILL after `grace` seconds; the group's leftovers get SIGKILL either way.
     func stop(grace: Double) {
-        if process.isRunning {
-            signal(SIGTERM)
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
+        if child.isRunning {
+            child.signal(SIGTERM)
+            child.wait(timeout: grace)
         }
         killNow()
     }
 
     private let killed = Mutex(false)
 
-    /// SIGKILL to the group, once: after the process is reaped its PID may belong to someone else.
-    /// The output pipes are left to reach end-of-file, so the last lines still reach the log.
+    /// SIGKILL to the group, once, and waits for the exit. The output pipes are left to reach end-of-file, so the
+    /// last lines still reach the log; the reader gives up 2 s later (a grandchild in another group may hold them).
     func killNow() {
         let first = killed.withLock { k in
             defer { k = true }
             return !k
         }
-        if first { signal(SIGKILL) }
-        if process.isRunning { process.waitUntilExit() }
+        if first {
+            // The group first (forked children), even when the leader has exited already.
+            kill(-pid, SIGKILL)
+            child.signal(SIGKILL, group: false)
+            child.wait(timeout: 10)
+            outputDone.set()
+        }
     }
 
     deinit { killNow() }
@@ -184,7 +163,64 @@ final class LineTail: Sendable {
     var all: [String] { lines.withLock { $0 } }
 }
 
-/// Bytes of a partial line, between reads.
-final class ByteBuffer: Sendable {
-    let bytes = Mutex<[UInt8]>([])
+/// Reads a worker's stdout and stderr on one thread and logs them line by line, until both reach end-of-file,
+/// or 2 s after `done` is set (a detached grandchild may keep a pipe open forever).
+final class OutputReader: @unchecked Sendable {
+    private let fds: [(Int32, String)]
+    private let name: String
+    private let tail: LineTail
+    private let logger: Logger
+    private let done: StopFlag
+
+    init(fds: [(Int32, String)], name: String, tail: LineTail, logger: Logger, done: StopFlag) {
+        self.fds = fds
+        self.name = name
+        self.tail = tail
+        self.logger = logger
+        self.done = done
+    }
+
+    func run() {
+        var open = fds.map { $0.0 }
+        var partial = Array(repeating: [UInt8](), count: fds.count)
+        var doneSince: Date?
+        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        while open.contains(where: { $0 >= 0 }) {
+            if done.isSet {
+                if doneSince == nil { doneSince = Date() }
+                if Date().timeIntervalSince(doneSince!) > 2 { break }
+            }
+            var pfds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let n = poll(&pfds, nfds_t(pfds.count), 200)
+            if n < 0 && errno != EINTR { break }
+            guard n > 0 else { continue }
+            for i in pfds.indices where open[i] >= 0 && pfds[i].revents != 0 {
+                let got = chunk.withUnsafeMutableBytes { read(open[i], $0.baseAddress, $0.count) }
+                if got < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                if got <= 0 {
+                    close(open[i])
+                    open[i] = -1
+                    if !partial[i].isEmpty { emit([String(decoding: partial[i].prefix(2000), as: UTF8.self)], i) }
+                    continue
+                }
+                partial[i].append(contentsOf: chunk[0..<got])
+                if partial[i].count > 1 << 16 { partial[i].append(10) }  // an endless line is cut, never buffered forever
+                var lines: [String] = []
+                while let nl = partial[i].firstIndex(of: 10) {
+                    lines.append(String(decoding: partial[i][..<nl].prefix(2000), as: UTF8.self))
+                    partial[i].removeSubrange(...nl)
+                }
+                emit(lines, i)
+            }
+        }
+        for fd in open where fd >= 0 { close(fd) }
+    }
+
+    private func emit(_ lines: [String], _ i: Int) {
+        let stream = fds[i].1
+        for line in lines {
+            logger.info("[\(name) \(stream)] \(line)")
+            if stream == "stderr" { tail.append(line) }
+        }
+    }
 }

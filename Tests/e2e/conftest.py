@@ -17,6 +17,29 @@ BIN = Path(os.environ.get("BEDSIDE_BIN", REPO / ".build" / "release" / "bedside"
 ARTIFACTS = Path(os.environ.get("BEDSIDE_ARTIFACTS", REPO / "artifacts"))
 
 
+# Logs of every Bedside started by the running test: shown when it fails (CI keeps nothing else).
+_STARTED: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _forget_started_logs():
+    _STARTED.clear()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for log in _STARTED:
+            try:
+                lines = log.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            report.sections.append((f"bedside log {log.name} (last 200 lines)", "\n".join(lines[-200:])))
+
+
 @dataclass
 class Bedside:
     proc: subprocess.Popen
@@ -72,6 +95,7 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside") -> Bedside:
             pytest.fail(f"bedside did not start serving within 60 s:\n{log.read_text()}")
         time.sleep(0.1)
     time.sleep(0.05)
+    _STARTED.append(log)
     info = json.loads(ready.read_text())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return Bedside(
