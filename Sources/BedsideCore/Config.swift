@@ -1,3 +1,5 @@
+import Foundation
+
 /// Everything `bedside.yaml` can say. Defaults make `bedside demo` work with no file at all.
 public struct BedsideConfig: Sendable, Equatable {
     public var source = SourceConfig()
@@ -75,6 +77,17 @@ public struct ModelConfig: Sendable, Equatable {
     public var remoteBind: String?
     public var remoteKeys: String?
     public var freezeSeconds = 1.0
+    /// A pipeline: this model gets the frames `upstream` answered, each with that answer (`upstream=` in the
+    /// research function), instead of every captured frame.
+    public var upstream: String?
+    /// A worker whose resident memory grows past this is restarted (a slowly leaking model must never take the
+    /// box's memory from capture and recording). Default: a quarter of the machine's memory, at least 1 GiB.
+    public var maxMemoryMB: Int = ModelConfig.defaultMaxMemoryMB
+
+    public static var defaultMaxMemoryMB: Int {
+        let total = Int(ProcessInfo.processInfo.physicalMemory / 1_048_576)
+        return max(1024, total / 4)
+    }
 
     public init(name: String, entry: String) {
         self.name = name

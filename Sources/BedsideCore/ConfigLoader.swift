@@ -59,6 +59,33 @@ public enum ConfigLoader {
                 file: file, line: nil, key: "models", problem: "two models have the same name",
                 fix: "Give every model a distinct `name`.")
         }
+        // Pipelines: every `upstream` names another model, and following them never comes back (no cycle).
+        let byName = Dictionary(uniqueKeysWithValues: config.models.map { ($0.name, $0) })
+        for m in config.models {
+            guard let up = m.upstream else { continue }
+            guard byName[up] != nil, up != m.name else {
+                throw ConfigError(
+                    file: file, line: nil, key: "models[\(m.name)].upstream",
+                    problem: up == m.name ? "a model cannot be its own upstream" : "there is no model named `\(up)`",
+                    fix: "Name another model of this file (\(names.filter { $0 != m.name }.joined(separator: ", "))), or remove `upstream`.")
+            }
+            var seen: Set<String> = [m.name]
+            var cur = up
+            while let next = byName[cur]?.upstream {
+                seen.insert(cur)
+                if seen.contains(next) {
+                    throw ConfigError(
+                        file: file, line: nil, key: "models[\(m.name)].upstream", problem: "the upstream models form a cycle",
+                        fix: "A pipeline must start at a model without `upstream`.")
+                }
+                cur = next
+            }
+            if byName[up]?.trigger == "freeze" && m.trigger == "freeze" {
+                throw ConfigError(
+                    file: file, line: nil, key: "models[\(m.name)].trigger", problem: "a pipeline model cannot wait for a freeze itself",
+                    fix: "Leave `trigger` out: it runs whenever `\(up)` answers.")
+            }
+        }
         if let rec = top["recording"] { config.recording = try r.recording(rec) }
         if let w = top["web"] { config.web = try r.web(w) }
         return config
@@ -172,7 +199,7 @@ private struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote",
+                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -251,6 +278,8 @@ private struct Reader {
         }
         if let v = m["freeze_s"] { c.freezeSeconds = try double(v, "\(key).freeze_s", range: 0.1...60) }
         if let v = m["sandbox"] { c.sandbox = try bool(v, "\(key).sandbox") }
+        if let v = m["upstream"] { c.upstream = try string(v, "\(key).upstream") }
+        if let v = m["max_memory_mb"] { c.maxMemoryMB = try int(v, "\(key).max_memory_mb", range: 64...1_048_576) }
         if let v = m["replicas"] { c.replicas = try int(v, "\(key).replicas", range: 1...32) }
         if let v = m["startup_timeout_s"] {
             c.startupTimeoutSeconds = try double(v, "\(key).startup_timeout_s", range: 1...3600)

@@ -17,6 +17,27 @@ public struct Prediction: Sendable {
     public var status: String?
     /// What the source knew about the frame (the phantom does), for tests and demos.
     public var truth: GroundTruth?
+    /// Pipelines: the model whose answer this model was given with the frame.
+    public var upstreamModel: String?
+    /// The bridge's own clock readings for this frame, when it sent them.
+    public var worker: WorkerTimes?
+
+    /// Monotonic ns inside the worker: frame message received, research function called, and returned.
+    /// `sameClock` when the worker runs on this machine (CLOCK_MONOTONIC is shared); otherwise only the
+    /// differences between the three mean anything.
+    public struct WorkerTimes: Sendable, Equatable {
+        public var receivedNanos: UInt64
+        public var startNanos: UInt64
+        public var endNanos: UInt64
+        public var sameClock: Bool
+
+        public init(receivedNanos: UInt64, startNanos: UInt64, endNanos: UInt64, sameClock: Bool) {
+            self.receivedNanos = receivedNanos
+            self.startNanos = startNanos
+            self.endNanos = endNanos
+            self.sameClock = sameClock
+        }
+    }
 
     public init(
         model: String, seq: UInt64, ptsNanos: UInt64, dispatchedNanos: UInt64, receivedNanos: UInt64,
@@ -33,6 +54,9 @@ public struct Prediction: Sendable {
         self.plane = plane
         self.status = status
     }
+
+    /// What Bedside and the bridge add to the model's own time (transport, conversion, scheduling), ms.
+    public var overheadMs: Double { max(0, roundTripMs - modelMs) }
 
     /// Round trip seen by Bedside, in milliseconds.
     public var roundTripMs: Double { Double(receivedNanos &- dispatchedNanos) / 1e6 }

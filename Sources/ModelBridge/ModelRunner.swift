@@ -14,10 +14,17 @@ import Glibc
 /// All blocking I/O (zmq polls, process waits, scaling into shared memory) happens on the runner's own
 /// thread; the decisions come from one `SupervisorStateMachine` per replica and one `DispatchStateMachine`.
 public final class ModelRunner: Service, Sendable {
+    /// A frame offered to the model, with the upstream model's answer for it in a pipeline.
+    struct Offered: Sendable {
+        var frame: Frame
+        var upstream: Prediction?
+    }
+
     public let config: ModelConfig
-    let frames: Mailbox<Frame>
-    let wake = ConditionSignal()
+    let frames: Mailbox<Offered>
     let stopFlag = StopFlag()
+    /// Models fed with this one's answers (pipelines).
+    let downstream = Mutex<[ModelRunner]>([])
     let statusBox: Mutex<ModelStatus>
     let onPrediction: @Sendable (Prediction) -> Void
     let logger: Logger
@@ -38,17 +45,29 @@ public final class ModelRunner: Service, Sendable {
         self.bridgePath = bridgePath ?? WorkerProcess.locateBridge()
         self.logger = logger
         self.onPrediction = onPrediction
-        frames = Mailbox(signal: wake)
+        frames = Mailbox()
         var s = ModelStatus(name: config.name)
         s.replicas = config.replicas
+        s.upstream = config.upstream
         if let c = config.input.crop { s.crop = .init(x: c.x, y: c.y, width: c.width, height: c.height) }
         statusBox = Mutex(s)
     }
 
     /// Offers a captured frame; only the newest offered frame is ever dispatched.
     public func offer(_ frame: Frame) {
-        frames.put(frame)
+        frames.put(Offered(frame: frame, upstream: nil))
         notify()
+    }
+
+    /// Pipelines: a frame with the answer an upstream model gave for it.
+    public func offer(_ frame: Frame, upstream: Prediction) {
+        frames.put(Offered(frame: frame, upstream: upstream))
+        notify()
+    }
+
+    /// Sends every answer this model shows, with its frame, to `runner` (which has `upstream:` set to this one).
+    public func feed(_ runner: ModelRunner) {
+        downstream.withLock { $0.append(runner) }
     }
 
     private func notify() { frameEvent.wake() }
@@ -65,7 +84,6 @@ public final class ModelRunner: Service, Sendable {
 
     public func requestStop() {
         stopFlag.set()
-        wake.signal()
         notify()
     }
 
@@ -88,6 +106,10 @@ public final class ModelRunner: Service, Sendable {
         var ringCount = 0
         var slot = 0
         var inFlight: Frame?
+        var inFlightUpstream: Prediction?
+        /// When the last message of any kind came from this worker (monotonic seconds).
+        var lastHeard = 0.0
+        var lastMemoryCheck = 0.0
         var dispatchedAt: UInt64 = 0
         var pixels: [UInt8] = []
 
@@ -104,13 +126,23 @@ public final class ModelRunner: Service, Sendable {
             Replica(index: $0, supervisor: SupervisorStateMachine(startupTimeout: config.startupTimeoutSeconds))
         }
         var dispatch = DispatchStateMachine(workers: replicas.count, timeout: config.timeoutSeconds)
+        var freeze = config.trigger == "freeze" ? FreezeDetector(stillSeconds: config.freezeSeconds) : nil
         var latest: Frame?
+        var latestUpstream: Prediction?
+        var retriedSeq: UInt64?
         var lastShownSeq: UInt64?
         var lastAnswerAt = Self.now()
 
         func fail(_ r: Replica, _ reason: String) {
+            let lost = r.inFlight
             teardown(r, graceful: false)
             dispatch.workerLost(r.index)
+            if freeze != nil, let lost, lost.seq == latest?.seq, retriedSeq != lost.seq {
+                // A frozen image is inferred once: if the worker died on it, the restarted worker gets it again
+                // (once: a frame that kills the model every time must not become a crash loop).
+                retriedSeq = lost.seq
+                _ = dispatch.frameCaptured(seq: lost.seq, now: Self.now())
+            }
             _ = r.supervisor.workerFailed(now: Self.now(), reason: reason)
             let tail = r.worker?.stderrTail.all ?? []
             logger.warning("model \(config.name)[\(r.index)] stopped: \(reason)", metadata: ["restarts": "\(r.supervisor.restarts)"])
@@ -126,6 +158,8 @@ public final class ModelRunner: Service, Sendable {
             r.generation += 1
             r.sawHello = false
             r.inFlight = nil
+            r.inFlightUpstream = nil
+            r.lastHeard = Self.now()
             if let remote {
                 // No process to start: bind and wait for the remote worker to connect and say hello.
                 do {
@@ -156,7 +190,7 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
-        func send(_ r: Replica, _ f: Frame) {
+        func send(_ r: Replica, _ f: Frame, upstream: Prediction?) {
             guard let socket = r.socket else { return }
             let input = config.input
             do {
@@ -171,9 +205,15 @@ public final class ModelRunner: Service, Sendable {
                         slotSize: r.scaler!.outputByteCount, slots: 2) }
                 }
                 var header: [String: Any] = [
-                    "type": "frame", "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
+                    "type": "frame", "protocol": Self.protocolVersion, "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
                     "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "size": r.scaler!.outputByteCount,
                 ]
+                if let upstream {
+                    header["upstream"] = [
+                        "model": upstream.model, "seq": upstream.seq,
+                        "result": (try? JSONSerialization.jsonObject(with: Data(upstream.resultJSON.utf8))) ?? NSNull(),
+                    ]
+                }
                 var parts: [[UInt8]]
                 if remote != nil {
                     // A remote worker cannot see this machine's shared memory: the pixels go in the message.
@@ -190,6 +230,7 @@ public final class ModelRunner: Service, Sendable {
                 }
                 guard try socket.send(parts) else { return fail(r, "worker is not reading its socket") }
                 r.inFlight = f
+                r.inFlightUpstream = upstream
                 r.dispatchedAt = Clock.monotonicNanos()
                 statusBox.withLock { $0.framesSent += 1 }
             } catch {
@@ -201,17 +242,17 @@ public final class ModelRunner: Service, Sendable {
             for a in actions {
                 switch a {
                 case .send(let seq, let w):
-                    if let f = latest, f.seq == seq { send(replicas[w], f) }
+                    if let f = latest, f.seq == seq { send(replicas[w], f, upstream: latestUpstream) }
                 case .hung(let w, let seq):
                     fail(replicas[w], "no answer for frame \(seq) within \(config.timeoutSeconds) s (timeout_s): worker killed")
                 }
             }
         }
 
-        var freeze = config.trigger == "freeze" ? FreezeDetector(stillSeconds: config.freezeSeconds) : nil
         let thumbnailer = FrameScaler(width: 32, height: 18, format: .gray8, crop: config.input.crop)
         func takeNewestFrame() {
-            if let f = frames.poll() {
+            if let o = frames.poll() {
+                let f = o.frame
                 if freeze != nil {
                     guard let thumb = try? thumbnailer.scale(f),
                         freeze!.observe(thumbnail: thumb.pixels, at: Double(f.ptsNanos) / 1e9)
@@ -219,6 +260,7 @@ public final class ModelRunner: Service, Sendable {
                     logger.info("model \(config.name): the image froze; inferring frame \(f.seq)")
                 }
                 latest = f
+                latestUpstream = o.upstream
                 perform(dispatch.frameCaptured(seq: f.seq, now: Self.now()))
                 statusBox.withLock { $0.skippedFrames = dispatch.skipped }
             }
@@ -237,14 +279,24 @@ public final class ModelRunner: Service, Sendable {
             switch type {
             case "hello":
                 let proto = obj["protocol"] as? Int ?? -1
-                guard proto == 1 else {
-                    return fail(r, "worker speaks bridge protocol \(proto), this Bedside speaks 1: install the matching bridge")
+                guard proto == Self.protocolVersion else {
+                    return fail(
+                        r,
+                        "worker speaks bridge protocol \(proto), this Bedside speaks \(Self.protocolVersion): install the bridge that comes with this Bedside into the model's environment (pip install <bedside>/bridge)"
+                    )
                 }
                 r.sawHello = true
+                _ = r.supervisor.workerHello(now: Self.now())
             case "ready":
                 guard r.sawHello else { return fail(r, "worker said ready before hello") }
                 _ = r.supervisor.workerReady(now: Self.now())
-                statusBox.withLock { $0.setupMs = (obj["setup_ms"] as? NSNumber)?.doubleValue }
+                let info = obj["model"] as? [String: Any]
+                statusBox.withLock {
+                    $0.setupMs = (obj["setup_ms"] as? NSNumber)?.doubleValue
+                    $0.info = ModelStatus.Info(
+                        version: info?["version"] as? String, classes: info?["classes"] as? [String],
+                        concepts: info?["concepts"] as? [String], planes: info?["planes"] as? [String])
+                }
                 if remote != nil { statusBox.withLock { $0.lastError = nil } }
                 logger.info(
                     "model \(config.name)[\(r.index)] ready",
@@ -270,7 +322,9 @@ public final class ModelRunner: Service, Sendable {
                     if remote != nil { return }
                     return fail(r, "worker answered for frame \(seq), which it was not given")
                 }
+                let upstream = r.inFlightUpstream
                 r.inFlight = nil
+                r.inFlightUpstream = nil
                 let received = Clock.monotonicNanos()
                 let modelMs = (obj["model_ms"] as? NSNumber)?.doubleValue ?? 0
                 if type == "result", let result = obj["result"] as? [String: Any],
@@ -279,10 +333,17 @@ public final class ModelRunner: Service, Sendable {
                     let dt = max(1e-3, now - lastAnswerAt)
                     lastAnswerAt = now
                     let plane = result["plane"] as? [String: Any]
-                    let p = Prediction(
+                    var p = Prediction(
                         model: config.name, seq: seq, ptsNanos: f.ptsNanos, dispatchedNanos: r.dispatchedAt,
                         receivedNanos: received, modelMs: modelMs, resultJSON: String(decoding: rdata, as: UTF8.self),
                         plane: plane?["name"] as? String, status: plane?["status"] as? String, truth: f.truth)
+                    p.upstreamModel = upstream?.model
+                    if let a = (obj["received_ns"] as? NSNumber)?.uint64Value,
+                        let b = (obj["start_ns"] as? NSNumber)?.uint64Value,
+                        let c = (obj["end_ns"] as? NSNumber)?.uint64Value, a <= b, b <= c
+                    {
+                        p.worker = .init(receivedNanos: a, startNanos: b, endNanos: c, sameClock: remote == nil)
+                    }
                     // Time never goes backwards on the page: an answer older than one already shown is dropped.
                     let inOrder = lastShownSeq.map { seq > $0 } ?? true
                     statusBox.withLock { s in
@@ -296,6 +357,7 @@ public final class ModelRunner: Service, Sendable {
                     if inOrder {
                         lastShownSeq = seq
                         onPrediction(p)
+                        for d in downstream.withLock({ $0 }) { d.offer(f, upstream: p) }
                     }
                 } else {
                     let err = obj["error"] as? String ?? "unreadable answer"
@@ -334,6 +396,7 @@ public final class ModelRunner: Service, Sendable {
                 for (r, isReady) in zip(live, ready) where isReady {
                     while r.socket != nil, let msg = try? r.socket?.receive(timeoutMs: 0) {
                         any = true
+                        r.lastHeard = Self.now()
                         let bytes = msg.reduce(0) { $0 + $1.count }
                         if bytes > Self.maxResultBytes, let f = r.inFlight {
                             // Not even parsed: a huge answer would cost seconds and hundreds of MB.
@@ -348,7 +411,7 @@ public final class ModelRunner: Service, Sendable {
                     }
                 }
             } else {
-                wake.wait(timeoutSeconds: 0.05)
+                usleep(50_000)
             }
             // Exits are checked after the socket was read, so a `fatal` sent just before exiting is not lost.
             for r in replicas {
@@ -362,6 +425,21 @@ public final class ModelRunner: Service, Sendable {
                     }
             }
             if !any { perform(dispatch.checkTimeouts(now: Self.now())) }
+            let t = Self.now()
+            for r in replicas where r.socket != nil && r.inFlight == nil && r.supervisor.isRunning {
+                // An idle worker says so once a second; silence means it is stopped, or a remote one is gone.
+                if t - r.lastHeard > Self.heartbeatTimeout {
+                    fail(r, "no heartbeat for \(Int(Self.heartbeatTimeout)) s from an idle worker: it is stopped or disconnected")
+                }
+            }
+            for r in replicas where r.worker != nil && t - r.lastMemoryCheck >= 1 {
+                r.lastMemoryCheck = t
+                guard let w = r.worker, let mb = ProcessMemory.residentMB(group: w.pid) else { continue }
+                if r.index == 0 { statusBox.withLock { $0.memoryMB = mb } }
+                if mb > config.maxMemoryMB {
+                    fail(r, "worker uses \(mb) MB, more than max_memory_mb (\(config.maxMemoryMB) MB): restarted (a leak in the research code?)")
+                }
+            }
             updateStatus(replicas)
         }
         for r in replicas {
@@ -404,6 +482,11 @@ public final class ModelRunner: Service, Sendable {
             $0.pid = replicas.first?.worker?.pid
         }
     }
+
+    /// The bridge protocol this Bedside speaks (docs/protocol.md).
+    static let protocolVersion = 1
+    /// An idle worker sends a heartbeat every second; this long without any message and it is considered gone.
+    static let heartbeatTimeout = 10.0
 
     /// Largest result accepted from a model, in bytes of JSON.
     static let maxResultBytes = 4_000_000

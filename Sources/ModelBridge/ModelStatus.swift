@@ -1,7 +1,8 @@
 /// What `/api/status` and the page say about one model.
 public struct ModelStatus: Sendable, Codable, Equatable {
     public var name: String
-    /// starting, running, restarting, stopped.
+    /// starting (process started), loading (research code importing / setting up), running, restarting,
+    /// failing (crash loop: retried slowly), stopped. With replicas: the best state of any replica.
     public var state: String = "starting"
     public var framesSent: UInt64 = 0
     public var predictions: UInt64 = 0
@@ -27,6 +28,19 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var stderrTail: [String] = []
     /// Import + setup time of the last worker start, measured by the bridge.
     public var setupMs: Double?
+    /// What the research code declares about itself (sent by the bridge when it is ready).
+    public var info: Info?
+    /// Resident memory of the (first) worker and its children, MB; restarted above `max_memory_mb`.
+    public var memoryMB: Int?
+    /// A pipeline model's source of frames and upstream answers.
+    public var upstream: String?
+
+    public struct Info: Sendable, Codable, Equatable {
+        public var version: String?
+        public var classes: [String]?
+        public var concepts: [String]?
+        public var planes: [String]?
+    }
 
     public struct CropBox: Sendable, Codable, Equatable {
         public var x: Int, y: Int, width: Int, height: Int
@@ -47,5 +61,8 @@ public struct ModelStatus: Sendable, Codable, Equatable {
         case lateResults = "late_results"
         case stderrTail = "stderr_tail"
         case setupMs = "setup_ms"
+        case info
+        case memoryMB = "memory_mb"
+        case upstream
     }
 }

@@ -6,7 +6,10 @@
 public struct SupervisorStateMachine: Sendable, Equatable {
     public enum State: Sendable, Equatable {
         case idle
+        /// The process was started; the bridge has not said hello yet.
         case starting(since: Double)
+        /// The bridge said hello: it is importing the research code and running its setup (weights load).
+        case loading(since: Double)
         case running(since: Double)
         case backoff(until: Double)
         case stopped
@@ -51,11 +54,28 @@ public struct SupervisorStateMachine: Sendable, Equatable {
         return .spawn
     }
 
+    /// The bridge said hello: the interpreter and the bridge work; the research code loads now.
+    /// The start-up timeout keeps counting from the start.
+    public mutating func workerHello(now: Double) -> Action {
+        guard case .starting(let since) = state else { return .none }
+        state = .loading(since: since)
+        return .none
+    }
+
     /// The worker said `ready` (import and setup done).
     public mutating func workerReady(now: Double) -> Action {
-        guard case .starting = state else { return .none }
-        state = .running(since: now)
+        switch state {
+        case .starting, .loading:
+            state = .running(since: now)
+        default: break
+        }
         return .none
+    }
+
+    /// Ready and serving frames.
+    public var isRunning: Bool {
+        if case .running = state { return true }
+        return false
     }
 
     /// The worker exited, crashed, timed out, or was killed for garbage. Returns when to try again.
@@ -64,7 +84,7 @@ public struct SupervisorStateMachine: Sendable, Equatable {
         case .stopped, .idle, .backoff: return .none
         case .running(let since) where now - since >= stableAfter:
             consecutiveFailures = 1
-        case .starting, .running:
+        case .starting, .loading, .running:
             consecutiveFailures += 1
         }
         lastFailure = reason
@@ -82,7 +102,8 @@ public struct SupervisorStateMachine: Sendable, Equatable {
             restarts += 1
             state = .starting(since: now)
             return .spawn
-        case .starting(let since) where now - since > startupTimeout:
+        case .starting(let since) where now - since > startupTimeout,
+            .loading(let since) where now - since > startupTimeout:
             return .kill(reason: "start-up took longer than \(Int(startupTimeout)) s (startup_timeout_s)")
         default:
             return .none
@@ -96,11 +117,12 @@ public struct SupervisorStateMachine: Sendable, Equatable {
     /// In a crash loop: too many failures in a short time; the page says so and retries are slow.
     public var isFailing: Bool { recentFailures.count >= loopFailures }
 
-    /// Name for status pages: starting, running, restarting, failing, stopped.
+    /// Name for status pages: starting, loading, running, restarting, failing, stopped.
     public var stateName: String {
         switch state {
         case .idle: "idle"
         case .starting: isFailing ? "failing" : (restarts == 0 ? "starting" : "restarting")
+        case .loading: isFailing ? "failing" : "loading"
         case .running: "running"
         case .backoff: isFailing ? "failing" : "restarting"
         case .stopped: "stopped"

@@ -84,6 +84,14 @@ final class PredictionLog: Sendable {
         }
         out += ",\"dispatched_ns\":\(p.dispatchedNanos),\"received_ns\":\(p.receivedNanos)"
         out += ",\"model_ms\":\(number(p.modelMs)),\"round_trip_ms\":\(number(p.roundTripMs))"
+        if let w = p.worker {
+            // The worker's clock readings: as absolute times when they share Bedside's clock, else relative.
+            if w.sameClock {
+                out += ",\"worker_received_ns\":\(w.receivedNanos),\"predict_start_ns\":\(w.startNanos),\"predict_end_ns\":\(w.endNanos)"
+            }
+            out += ",\"worker_queue_ms\":\(number(Double(w.startNanos - w.receivedNanos) / 1e6))"
+        }
+        if let up = p.upstreamModel { out += ",\"upstream\":\(jsonString(up))" }
         if isJSON(p.resultJSON) {
             // Valid JSON has raw line breaks only as whitespace: flattening keeps the value and the one-line rule.
             let flat = p.resultJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")

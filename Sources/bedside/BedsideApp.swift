@@ -55,7 +55,13 @@ struct BedsideApp {
             }
         }
         var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }]
-        for r in runners { sinks.append { r.offer($0) } }
+        for r in runners {
+            if let up = r.config.upstream, let source = runners.first(where: { $0.config.name == up }) {
+                source.feed(r)  // a pipeline model sees the frames its upstream model answered, with the answer
+            } else {
+                sinks.append { r.offer($0) }
+            }
+        }
         if let recorder { sinks.append { recorder.offer($0) } }
         let capture = CaptureService(source: source, logger: logger, sinks: sinks)
 

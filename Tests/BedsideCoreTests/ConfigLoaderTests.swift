@@ -40,6 +40,15 @@ struct ConfigLoaderTests {
         #expect(c.web.port == 9000)
     }
 
+    @Test("a pipeline and a memory limit are read; the limit defaults to a quarter of the memory, at least 1 GiB")
+    func pipelineAndMemory() throws {
+        let c = try ConfigLoader.parse(
+            yaml: "models:\n  - {name: a, entry: a.py:f}\n  - {name: b, entry: b.py:f, upstream: a, max_memory_mb: 512}\n")
+        #expect(c.models[0].upstream == nil && c.models[1].upstream == "a")
+        #expect(c.models[1].maxMemoryMB == 512)
+        #expect(c.models[0].maxMemoryMB >= 1024)
+    }
+
     @Test("a module entry is kept as written")
     func moduleEntry() throws {
         let c = try ConfigLoader.parse(yaml: "model: {entry: mypkg.infer:predict}")
@@ -109,6 +118,26 @@ struct ConfigLoaderTests {
         @Test func duplicateModelNames() throws {
             let e = try #require(error("models:\n  - {name: a, entry: a.py:f}\n  - {name: a, entry: b.py:f}\n"))
             #expect(e.key == "models")
+        }
+
+        @Test func upstreamMustNameAnotherModel() throws {
+            let e = try #require(error("models:\n  - {name: a, entry: a.py:f}\n  - {name: b, entry: b.py:f, upstream: c}\n"))
+            #expect(e.key == "models[b].upstream")
+            #expect(e.problem.contains("no model named `c`"))
+            #expect(e.fix.contains("a"))
+            let own = try #require(error("models:\n  - {name: a, entry: a.py:f, upstream: a}\n"))
+            #expect(own.problem.contains("its own upstream"))
+        }
+
+        @Test func upstreamCycle() throws {
+            let e = try #require(
+                error("models:\n  - {name: a, entry: a.py:f, upstream: b}\n  - {name: b, entry: b.py:f, upstream: a}\n"))
+            #expect(e.problem.contains("cycle"))
+        }
+
+        @Test func memoryLimitRange() throws {
+            let e = try #require(error("models:\n  - {name: a, entry: a.py:f, max_memory_mb: 10}\n"))
+            #expect(e.key == "models[0].max_memory_mb")
         }
 
         @Test func shortToken() throws {

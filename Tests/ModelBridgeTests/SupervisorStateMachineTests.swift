@@ -13,6 +13,24 @@ struct SupervisorStateMachineTests {
         #expect(s.start(now: 2) == .none)
     }
 
+    @Test("hello means loading; the start-up timeout counts from the start, not from hello")
+    func loading() {
+        var s = SupervisorStateMachine(startupTimeout: 10)
+        _ = s.start(now: 0)
+        _ = s.workerHello(now: 1)
+        #expect(s.stateName == "loading")
+        #expect(!s.isRunning)
+        #expect(s.tick(now: 9) == .none)
+        #expect(s.tick(now: 10.5) == .kill(reason: "start-up took longer than 10 s (startup_timeout_s)"))
+        var t = SupervisorStateMachine(startupTimeout: 10)
+        _ = t.start(now: 0)
+        _ = t.workerHello(now: 1)
+        _ = t.workerReady(now: 2)
+        #expect(t.isRunning && t.stateName == "running")
+        #expect(t.workerHello(now: 3) == .none)
+        #expect(t.stateName == "running", "a late hello does not move a running worker back")
+    }
+
     @Test("consecutive failures back off exponentially up to the cap")
     func backoff() {
         var s = SupervisorStateMachine(baseDelay: 0.5, maxDelay: 2)

@@ -57,10 +57,23 @@ class Hello:
 
 @dataclass(frozen=True)
 class Ready:
-    """Worker -> Bedside: import and setup succeeded."""
+    """Worker -> Bedside: import and setup succeeded.
+
+    `model` is what the research code declares about itself, each key optional: `version` (str), `classes`
+    (segmentation class names, index = label), `concepts` (property concept names), `planes` (plane names).
+    """
 
     type: ClassVar[str] = "ready"
     setup_ms: float
+    model: Optional[Dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Worker -> Bedside, once a second while the worker waits for a frame: it is alive and connected."""
+
+    type: ClassVar[str] = "heartbeat"
+    time_ns: int
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,8 @@ class Frame:
     shm: Optional[str] = None
     offset: int = 0
     size: Optional[int] = None
+    # Pipelines: the result an upstream model gave for this frame, {"model": name, "result": {...}}.
+    upstream: Optional[Dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, tuple(FORMATS))
@@ -128,6 +143,11 @@ class Result:
     model_ms: float
     recv_to_send_ms: float
     result: Dict[str, Any]
+    # CLOCK_MONOTONIC nanoseconds (the same clock as Bedside's on one machine): frame received, the research
+    # function called, and returned.
+    received_ns: Optional[int] = None
+    start_ns: Optional[int] = None
+    end_ns: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +172,10 @@ class Shutdown:
     type: ClassVar[str] = "shutdown"
 
 
-Message = Union[Hello, Ready, Fatal, Frame, Result, Error, Shutdown]
-MESSAGE_TYPES: Dict[str, Type[Any]] = {cls.type: cls for cls in (Hello, Ready, Fatal, Frame, Result, Error, Shutdown)}
+Message = Union[Hello, Ready, Heartbeat, Fatal, Frame, Result, Error, Shutdown]
+MESSAGE_TYPES: Dict[str, Type[Any]] = {
+    cls.type: cls for cls in (Hello, Ready, Heartbeat, Fatal, Frame, Result, Error, Shutdown)
+}
 _HINTS = {cls: typing.get_type_hints(cls) for cls in MESSAGE_TYPES.values()}
 
 
@@ -165,7 +187,10 @@ def _check_choice(field: str, value: str, choices: Tuple[str, ...]) -> None:
 def check_protocol(version: Any) -> None:
     """Raise ProtocolError unless `version` is the protocol this bridge speaks."""
     if version != PROTOCOL_VERSION or isinstance(version, bool):
-        raise ProtocolError(f"protocol version {version!r} is not supported (this bridge speaks {PROTOCOL_VERSION})")
+        raise ProtocolError(
+            f"Bedside speaks bridge protocol {version!r}, this bridge speaks {PROTOCOL_VERSION}: install the bridge that "
+            "comes with the Bedside you run (pip install <bedside checkout>/bridge) into the model's environment"
+        )
 
 
 def encode(message: Message) -> bytes:

@@ -25,13 +25,18 @@ class LoadError(Exception):
 class Model:
     """The researcher's per-frame callable, with the state their setup returned."""
 
-    def __init__(self, fn: Callable[..., Any], state: Any = None) -> None:
+    def __init__(self, fn: Callable[..., Any], state: Any = None, info: Optional[Dict[str, Any]] = None) -> None:
         self.fn = fn
         self.state = state
         self.pass_state = state is not None and _takes_two_positional(fn)
+        self.takes_upstream = _takes_keyword(fn, "upstream")
+        self.info: Dict[str, Any] = info or {}
 
-    def __call__(self, image: Any) -> Any:
-        return self.fn(image, self.state) if self.pass_state else self.fn(image)
+    def __call__(self, image: Any, upstream: Optional[Dict[str, Any]] = None) -> Any:
+        args = (image, self.state) if self.pass_state else (image,)
+        if self.takes_upstream:
+            return self.fn(*args, upstream=upstream)
+        return self.fn(*args)
 
 
 def load(entry: str, setup: Optional[str] = None, workdir: Optional[str] = None) -> Model:
@@ -57,7 +62,62 @@ def load(entry: str, setup: Optional[str] = None, workdir: Optional[str] = None)
                 raise TypeError(f"{type(target).__name__} instances are not callable: define __call__(self, image)")
     except (Exception, SystemExit) as exc:
         raise LoadError("setup", exc) from exc
-    return Model(target, state)
+    return Model(target, state, describe(target, entry))
+
+
+# What a research module or model object may declare about itself, and the names it may use for it.
+_INFO_NAMES = {
+    "version": ("version", "__version__", "VERSION", "MODEL_VERSION"),
+    "classes": ("classes", "CLASSES", "class_names", "CLASS_NAMES"),
+    "concepts": ("concepts", "CONCEPTS", "concept_names", "CONCEPT_NAMES"),
+    "planes": ("planes", "PLANES", "plane_names", "PLANE_NAMES"),
+}
+
+
+def describe(target: Any, entry: str) -> Dict[str, Any]:
+    """Version, class, concept and plane names the research code declares (on the object or its module), if any.
+
+    Only read, never required: a model that declares nothing is described as {}.
+    """
+    module = sys.modules.get(getattr(target, "__module__", "") or "")
+    if module is None and inspect.ismodule(target):
+        module = target
+    info: Dict[str, Any] = {}
+    for key, names in _INFO_NAMES.items():
+        for owner in (target, module):
+            if owner is None:
+                continue
+            value = next((getattr(owner, n) for n in names if _has(owner, n)), None)
+            if value is None or callable(value):
+                continue
+            if key == "version":
+                info[key] = str(value)
+            else:
+                try:
+                    info[key] = [str(v) for v in list(value)][:1000]
+                except TypeError:
+                    continue
+            break
+    return info
+
+
+def _has(owner: Any, name: str) -> bool:
+    try:
+        return getattr(owner, name, None) is not None
+    except Exception:  # a property that raises: not a declaration
+        return False
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind == inspect.Parameter.VAR_KEYWORD
+        or (p.name == name and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY))
+        for p in params
+    )
 
 
 def resolve(spec: str) -> Any:

@@ -18,6 +18,7 @@ from .core import (
     Error,
     Fatal,
     Frame,
+    Heartbeat,
     Hello,
     Message,
     ProtocolError,
@@ -37,6 +38,7 @@ from .loader import LoadError, Model, load
 EXIT_OK = 0
 EXIT_FATAL = 3
 POLL_MS = 500
+HEARTBEAT_S = 1.0
 LINGER_MS = 2000  # how long a last message (fatal) may take to leave after close
 DEFAULT_IDLE_TIMEOUT_S = 1800.0
 MAX_MAPPINGS = 16
@@ -97,7 +99,7 @@ class Worker:
             model = load(entry, setup, workdir)
         except LoadError as exc:
             return self.fatal(exc.stage, exc.cause, "researcher")
-        self.send(Ready(setup_ms=ms_since(start)))
+        self.send(Ready(setup_ms=ms_since(start), model=model.info or None))
         try:
             return self.loop(model)
         except (Exception, SystemExit) as exc:  # a bad message, an unreadable shm file, or a bridge bug
@@ -105,23 +107,32 @@ class Worker:
 
     def loop(self, model: Model) -> int:
         last = time.monotonic()
+        beat = last
         while True:
             if not self.sock.poll(POLL_MS, zmq.POLLIN):
-                if self.idle_timeout_s > 0 and time.monotonic() - last > self.idle_timeout_s:
+                now = time.monotonic()
+                if self.idle_timeout_s > 0 and now - last > self.idle_timeout_s:
                     print(f"bridge: no message for {self.idle_timeout_s:g} s, exiting", file=sys.stderr, flush=True)
                     return EXIT_OK
+                if now - beat >= HEARTBEAT_S:
+                    beat = now
+                    self.send(Heartbeat(time_ns=time.monotonic_ns()))
                 continue
             parts = self.sock.recv_multipart()
             received = time.perf_counter()
+            received_ns = time.monotonic_ns()
             last = time.monotonic()
             message = decode(parts[0])
             if isinstance(message, Shutdown):
                 return EXIT_OK
             if not isinstance(message, Frame):
                 raise ProtocolError(f"unexpected {message.type!r} message from Bedside")
-            self.send(self.answer(model, message, parts[1:], received))
+            self.send(self.answer(model, message, parts[1:], received, received_ns))
+            beat = time.monotonic()
 
-    def answer(self, model: Model, frame: Frame, rest: List[bytes], received: float) -> Message:
+    def answer(
+        self, model: Model, frame: Frame, rest: List[bytes], received: float, received_ns: Optional[int] = None
+    ) -> Message:
         """Run the model on one frame; the result, or an error saying whose fault it is."""
         if frame.shm is not None:
             buffer: Any = self.shm.buffer(frame.shm)
@@ -131,18 +142,23 @@ class Worker:
             raise ProtocolError(f"frame {frame.seq} has neither shm nor a pixel frame")
         image = frame_image(frame, buffer)
         start = time.perf_counter()
+        start_ns = time.monotonic_ns()
         try:
-            value = model(image)
+            value = model(image, frame.upstream)
             if not isinstance(value, dict) and callable(getattr(value, "to_dict", None)):
                 value = value.to_dict()
         except (Exception, SystemExit) as exc:
             return Error(frame.seq, ms_since(start), error_line(exc), format_traceback(exc, skip=1), "researcher")
         model_ms = ms_since(start)
+        end_ns = time.monotonic_ns()
         try:
             result = convert_result(value)
         except ResultError as exc:
             return Error(frame.seq, model_ms, error_line(exc), "", exc.fault)
-        return Result(frame.seq, model_ms, ms_since(received), result)
+        return Result(
+            frame.seq, model_ms, ms_since(received), result,
+            received_ns=received_ns, start_ns=start_ns, end_ns=end_ns,
+        )
 
 
 def watch_parent(interval_s: float = 1.0) -> None:

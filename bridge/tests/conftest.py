@@ -38,6 +38,7 @@ class FakeBedside:
         self.sock.bind(self.endpoint)
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.shm_files: List[str] = []
+        self.heartbeats: List[Dict[str, Any]] = []
 
     def start(self, *args: str, via_shell: bool = False) -> None:
         """Start `python -m bridge --endpoint ... *args` (optionally as a grandchild, under sh)."""
@@ -58,14 +59,21 @@ class FakeBedside:
     def send(self, message: Dict[str, Any], *extra: bytes) -> None:
         self.sock.send_multipart([json.dumps(message).encode(), *extra])
 
-    def recv(self, timeout_s: float = TIMEOUT_S) -> Dict[str, Any]:
-        if not self.sock.poll(int(timeout_s * 1000)):
-            raise AssertionError(f"no message from the worker in {timeout_s} s; stderr:\n{self.output('stderr')}")
-        parts = self.sock.recv_multipart()
-        assert len(parts) == 1, f"worker sent {len(parts)} frames"
-        message = json.loads(parts[0])
-        assert isinstance(message, dict) and "type" in message
-        return message  # type: ignore[no-any-return]
+    def recv(self, timeout_s: float = TIMEOUT_S, heartbeats: bool = False) -> Dict[str, Any]:
+        """The next message; heartbeats are collected in `self.heartbeats` and skipped unless asked for."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.sock.poll(int(left * 1000)):
+                raise AssertionError(f"no message from the worker in {timeout_s} s; stderr:\n{self.output('stderr')}")
+            parts = self.sock.recv_multipart()
+            assert len(parts) == 1, f"worker sent {len(parts)} frames"
+            message = json.loads(parts[0])
+            assert isinstance(message, dict) and "type" in message
+            if message["type"] == "heartbeat" and not heartbeats:
+                self.heartbeats.append(message)
+                continue
+            return message  # type: ignore[no-any-return]
 
     def handshake(self) -> Dict[str, Any]:
         hello = self.recv()
@@ -81,7 +89,9 @@ class FakeBedside:
             f.write(data)
         return path
 
-    def frame(self, seq: int, pixels: np.ndarray, pad: int = 0, offset: int = 0, remote: bool = False) -> None:
+    def frame(
+        self, seq: int, pixels: np.ndarray, pad: int = 0, offset: int = 0, remote: bool = False, **fields: Any
+    ) -> None:
         """Send `pixels` (uint8, (h, w) or (h, w, 3)) with `pad` junk bytes per row and `offset` junk bytes first."""
         height, width = pixels.shape[:2]
         fmt = "gray8" if pixels.ndim == 2 else "rgb24"
@@ -92,7 +102,7 @@ class FakeBedside:
         data = b"\xcd" * offset + padded.tobytes()
         message: Dict[str, Any] = {
             "type": "frame", "seq": seq, "pts_ns": 123_000_000 + seq, "width": width, "height": height,
-            "format": fmt, "stride": stride, "offset": offset, "size": stride * height,
+            "format": fmt, "stride": stride, "offset": offset, "size": stride * height, **fields,
         }
         if remote:
             self.send(message, data)

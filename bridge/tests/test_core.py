@@ -99,11 +99,11 @@ def test_decode_rejects(data: bytes) -> None:
 def test_version_check() -> None:
     core.check_protocol(1)
     for bad in (0, 2, "1", True, None):
-        with pytest.raises(ProtocolError, match="protocol version"):
+        with pytest.raises(ProtocolError, match="bridge protocol"):
             core.check_protocol(bad)
-    with pytest.raises(ProtocolError, match="protocol version"):
+    with pytest.raises(ProtocolError, match="bridge protocol"):
         decode(b'{"type":"hello","protocol":2,"pid":1,"name":"n","python":"3","bridge":"0"}')
-    with pytest.raises(ProtocolError, match="protocol version"):
+    with pytest.raises(ProtocolError, match="bridge protocol"):
         decode(b'{"type":"shutdown","protocol":9}')
 
 

@@ -256,3 +256,67 @@ def test_worker_exits_when_its_parent_dies(bedside: FakeBedside) -> None:
     finally:
         kill_quietly(pid)
 
+
+
+def test_ready_carries_what_the_model_declares(bedside: FakeBedside) -> None:
+    bedside.start("--entry", f"{MODELS / 'declared.py'}:predict")
+    assert bedside.recv()["type"] == "hello"
+    ready = bedside.recv()
+    assert ready["model"] == {
+        "version": "2.1.0", "classes": ["background", "skull", "midline"],
+        "concepts": ["midline visible", "skull symmetric"],
+    }
+
+
+def test_a_model_that_declares_nothing_sends_no_model_field(bedside: FakeBedside) -> None:
+    bedside.start("--entry", ECHO)
+    assert bedside.recv()["type"] == "hello"
+    assert "model" not in bedside.recv()
+
+
+def test_idle_worker_sends_heartbeats(bedside: FakeBedside) -> None:
+    bedside.start("--entry", ECHO)
+    bedside.handshake()
+    first = bedside.recv(timeout_s=5, heartbeats=True)
+    second = bedside.recv(timeout_s=5, heartbeats=True)
+    assert first["type"] == second["type"] == "heartbeat"
+    assert 0.5e9 <= second["time_ns"] - first["time_ns"] <= 3e9
+
+
+def test_result_timings_are_on_the_monotonic_clock(bedside: FakeBedside) -> None:
+    bedside.start("--entry", f"{MODELS / 'declared.py'}:predict")
+    bedside.handshake()
+    before = time.monotonic_ns()
+    bedside.frame(1, pixels((8, 8)))
+    reply = bedside.recv()
+    after = time.monotonic_ns()
+    assert reply["type"] == "result", reply
+    assert before <= reply["received_ns"] <= reply["start_ns"] <= reply["end_ns"] <= after
+    assert abs((reply["end_ns"] - reply["start_ns"]) / 1e6 - reply["model_ms"]) < 5
+
+
+def test_upstream_result_reaches_a_model_that_asks_for_it(bedside: FakeBedside) -> None:
+    bedside.start("--entry", f"{MODELS / 'declared.py'}:predict")
+    bedside.handshake()
+    upstream = {"model": "detector", "result": {"plane": {"name": "head", "status": "standard"}}}
+    bedside.frame(1, pixels((8, 8)), upstream=upstream)
+    assert bedside.recv()["result"]["extra"]["upstream"] == upstream
+    bedside.frame(2, pixels((8, 8)))
+    assert bedside.recv()["result"]["extra"]["upstream"] is None
+
+
+def test_upstream_is_not_forced_on_a_model_without_the_parameter(bedside: FakeBedside) -> None:
+    bedside.start("--entry", ECHO)
+    bedside.handshake()
+    bedside.frame(1, pixels((8, 8)), upstream={"model": "a", "result": {}})
+    assert bedside.recv()["type"] == "result"
+
+
+def test_frame_from_a_newer_bedside_is_a_clear_fatal(bedside: FakeBedside) -> None:
+    bedside.start("--entry", ECHO)
+    bedside.handshake()
+    bedside.frame(1, pixels((8, 8)), protocol=2)
+    fatal = bedside.recv()
+    assert fatal["type"] == "fatal" and "Bedside speaks bridge protocol 2, this bridge speaks 1" in fatal["error"]
+    assert "install the bridge" in fatal["error"]
+    assert bedside.wait() == 3
