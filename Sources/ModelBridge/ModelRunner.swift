@@ -228,10 +228,11 @@ public final class ModelRunner: Service, Sendable {
                     header["offset"] = r.ring!.offset(ofSlot: r.slot)
                     parts = [Array(try JSONSerialization.data(withJSONObject: header))]
                 }
+                let sentAt = Clock.monotonicNanos()  // before the send: the worker may read it before send returns
                 guard try socket.send(parts) else { return fail(r, "worker is not reading its socket") }
                 r.inFlight = f
                 r.inFlightUpstream = upstream
-                r.dispatchedAt = Clock.monotonicNanos()
+                r.dispatchedAt = sentAt
                 statusBox.withLock { $0.framesSent += 1 }
             } catch {
                 fail(r, "cannot hand the frame to the worker: \(error)")

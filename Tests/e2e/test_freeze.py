@@ -44,3 +44,24 @@ def test_one_prediction_per_freeze(tmp_path):
     assert len(preds) == 2, f"expected one prediction per freeze, got {len(preds)} at {times}"
     # each during its freeze: 1-3 s and 4-6 s into the video, after the 0.8 s still time
     assert 1.7 <= times[0] <= 3.1 and 4.7 <= times[1] <= 6.1, times
+
+
+def test_frozen_frame_is_retried_once_when_the_worker_dies_on_it(tmp_path):
+    video = tmp_path / "scan.mp4"
+    make_video(video, [("moving", 1), ("frozen", 3), ("moving", 2)])
+    marker = tmp_path / "died"
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        f"source: {{kind: file, path: {video}, loop: false}}\n"
+        "models:\n  - name: dies-once\n    entry: " + str(REPO / "Tests/e2e/models/dies_once.py") + ":predict\n"
+        f"    trigger: freeze\n    freeze_s: 0.8\n    input: {{format: gray, width: 64, height: 48}}\n"
+        f"    env: {{DIES_ONCE_MARKER: {marker}}}\n"
+    )
+    b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp_path)
+    code = b.proc.wait(timeout=60)
+    assert code == 0, b.output()[-3000:]
+    assert marker.exists(), "the model never saw the frozen frame"
+    preds = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    times = [round(p["pts_s"], 2) for p in preds]
+    assert len(preds) == 1, f"expected the frozen frame's answer once, after the restart; got {times}"
+    assert 1.7 <= times[0] <= 4.1, times

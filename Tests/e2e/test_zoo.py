@@ -17,15 +17,18 @@ def test_misbehaving_models_never_take_bedside_down(tmp_path):
         "import-error": "import_error.py", "error-at-frame": "error_at_frame.py", "sys-exit": "sys_exit.py",
         "segfault": "segfault.py", "infinite-loop": "infinite_loop.py", "not-json": "not_json.py",
         "huge-result": "huge_result.py", "chatty": "chatty.py", "forks-child": "forks_child.py",
+        "sleeps-too-long": "sleeps_too_long.py", "slow-leak": "slow_leak.py",
     }
     lines = ["source: {kind: phantom, width: 320, height: 240, fps: 15}", "models:"]
     for name, file in models.items():
         # Generous per-frame timeouts (a loaded CI box must not turn a slow frame into a hang), except for the
         # model whose hang is the point.
-        timeout = 2 if name == "infinite-loop" else 15
+        timeout = 2 if name in ("infinite-loop", "sleeps-too-long") else 15
         lines += [f"  - name: {name}", f"    entry: {ZOO / file}:predict",
                   "    input: {format: gray, width: 32, height: 24}", f"    timeout_s: {timeout}",
                   f"    env: {{ZOO_CHILD_PID_FILE: {pid_file}}}"]
+        if name == "slow-leak":
+            lines.append("    max_memory_mb: 150")
     lines.append(f"recording: {{enabled: true, directory: {tmp_path / 'rec'}}}")
     cfg = tmp_path / "bedside.yaml"
     cfg.write_text("\n".join(lines) + "\n")
@@ -37,7 +40,8 @@ def test_misbehaving_models_never_take_bedside_down(tmp_path):
         wait_for(lambda: (lambda m: m["segfault"]["restarts"] >= 1 and m["infinite-loop"]["restarts"] >= 1
                           and m["error-at-frame"]["errors"] >= 1 and m["not-json"]["errors"] >= 1
                           and m["huge-result"]["errors"] >= 1 and m["sys-exit"]["errors"] >= 1
-                          and m["chatty"]["predictions"] >= 2 and pid_file.exists())(by_name()),
+                          and m["chatty"]["predictions"] >= 2 and pid_file.exists()
+                          and m["sleeps-too-long"]["restarts"] >= 1 and m["slow-leak"]["restarts"] >= 1)(by_name()),
                  90, what="every model to have shown its misbehaviour")
         s1 = b.status()
         time.sleep(2)
@@ -56,6 +60,9 @@ def test_misbehaving_models_never_take_bedside_down(tmp_path):
         assert "timeout_s" in m["infinite-loop"]["last_error"]
         assert "too large" in m["huge-result"]["last_error"] or "result" in m["huge-result"]["last_error"]
         assert m["chatty"]["state"] == "running"
+        assert "timeout_s" in m["sleeps-too-long"]["last_error"]
+        assert "max_memory_mb" in m["slow-leak"]["last_error"], m["slow-leak"]
+        assert m["slow-leak"]["predictions"] >= 20, "the leaking model served until it was restarted"
         child = int(pid_file.read_text())
         assert os.path.exists(f"/proc/{child}"), "the forked child runs while its worker does"
     finally:
