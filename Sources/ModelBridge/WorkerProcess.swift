@@ -35,7 +35,9 @@ final class WorkerProcess: @unchecked Sendable {
                     description:
                         "model \(config.name): interpreter \(config.python) does not exist or is not executable. Set `python:` to your venv's python (e.g. /path/to/venv/bin/python).")
             }
-            executable = config.python
+            // Absolute: the child changes into the working directory before exec, where a relative path breaks.
+            executable = config.python.hasPrefix("/")
+                ? config.python : FileManager.default.currentDirectoryPath + "/" + config.python
         } else {
             executable = "/usr/bin/env"
             args = [config.python] + args
@@ -83,7 +85,7 @@ final class WorkerProcess: @unchecked Sendable {
                 stdout: out.write, stderr: err.write)
         } catch {
             for fd in [out.read, out.write, err.read, err.write] { close(fd) }
-            throw LaunchError(description: "model \(config.name): cannot start \(config.python): \(error)")
+            throw LaunchError(description: "model \(config.name): \(error)")
         }
         close(out.write)
         close(err.write)

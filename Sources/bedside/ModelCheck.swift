@@ -43,6 +43,14 @@ struct ModelCheck {
         if let p = runner.lastPrediction {
             print("  ✓ loaded in \(fmt(s.setupMs)) ms (import + setup), predict took \(fmt(p.modelMs)) ms, round trip \(fmt(p.roundTripMs)) ms")
             print("  returned: \(summary(p.resultJSON))")
+            if let i = s.info {
+                var parts: [String] = []
+                if let v = i.version { parts.append("version \(v)") }
+                if let c = i.classes { parts.append("\(c.count) segmentation classes") }
+                if let c = i.concepts { parts.append("\(c.count) concepts") }
+                if let c = i.planes { parts.append("\(c.count) planes") }
+                if !parts.isEmpty { print("  declares: \(parts.joined(separator: ", "))") }
+            }
             return true
         }
         if s.errors > 0, let e = s.lastError {

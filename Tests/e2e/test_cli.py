@@ -17,6 +17,16 @@ def test_check_runs_the_template_model_once_and_says_what_it_returned():
     assert "pcbm-demo" in r.stdout
     assert "✓ loaded in" in r.stdout and "predict took" in r.stdout
     assert "plane head (standard)" in r.stdout and "11 concepts" in r.stdout and "segmentation 288x224" in r.stdout
+    assert "declares: version 0.1.0, 8 segmentation classes, 11 concepts, 3 planes" in r.stdout
+
+
+def test_check_with_an_interpreter_path_relative_to_the_current_folder(tmp_path):
+    # The worker starts inside the model's workdir; a relative --python must still mean the caller's folder.
+    rel = __import__("os").path.relpath(sys.executable, tmp_path)
+    r = subprocess.run([str(BIN), "check", "--config", str(REPO / "researcher-template/bedside.yaml"), "--python", rel],
+                       capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✓ loaded in" in r.stdout
 
 
 def test_check_explains_a_model_that_cannot_import(tmp_path):

@@ -32,6 +32,12 @@ else:  # imported by file path (as Bedside does): import the package next to thi
     from pcbm_demo import segmentation as _segmentation
     from pcbm_demo.config import DemoConfig, load_config
 
+# What this model is, for Bedside's status and session records (read if present, never required).
+__version__ = "0.1.0"
+CLASSES = list(_segmentation.CLASSES)
+CONCEPTS = list(_concepts.CONCEPTS)
+PLANES = list(_concepts.PLANES)
+
 DEFAULT_CHECKPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "checkpoints", "pcbm_demo.json")
 
 
