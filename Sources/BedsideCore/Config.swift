@@ -53,6 +53,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var name: String
     /// The researcher's interpreter (their venv/conda python).
     public var python: String = "python3"
+    /// Instead of `python`: a full command that runs the researcher's Python, e.g. `[conda, run, -n, pcbm,
+    /// --no-capture-output, python]`; the bridge's arguments follow it.
+    public var command: [String]?
     /// `path/to/script.py:function`, `package.module:function` or `...:Class`.
     public var entry: String
     /// Optional one-time setup function (loads weights).

@@ -199,7 +199,7 @@ private struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb",
+                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -218,6 +218,20 @@ private struct Reader {
         if let v = m["python"] {
             let p = try string(v, "\(key).python")
             c.python = p.contains("/") ? try path(v, "\(key).python") : p
+        }
+        if let v = m["command"] {
+            if m["python"] != nil {
+                throw error(v, "\(key).command", "`python` and `command` both given", "Keep one: `command` is for a launcher such as `conda run`.")
+            }
+            var words: [String] = []
+            switch v {
+            case .sequence(let seq): words = try seq.map { try string($0, "\(key).command") }
+            default: words = try string(v, "\(key).command").split(separator: " ").map(String.init)
+            }
+            guard !words.isEmpty else {
+                throw error(v, "\(key).command", "empty", "Write e.g. `command: [conda, run, -n, myenv, --no-capture-output, python]`.")
+            }
+            c.command = words
         }
         if let v = m["setup"] { c.setup = resolveEntry(try string(v, "\(key).setup")) }
         c.workdir = try m["workdir"].map { try path($0, "\(key).workdir") } ?? base

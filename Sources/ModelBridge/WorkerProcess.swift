@@ -29,7 +29,17 @@ final class WorkerProcess: @unchecked Sendable {
         if let setup = config.setup { args += ["--setup", setup] }
         if let wd = config.workdir { args += ["--workdir", wd] }
         var executable: String
-        if config.python.contains("/") {
+        if let command = config.command {
+            // A launcher (conda run, a wrapper script): resolved on PATH unless it is a path.
+            let first = command[0]
+            if first.contains("/") {
+                executable = first.hasPrefix("/") ? first : FileManager.default.currentDirectoryPath + "/" + first
+                args = Array(command.dropFirst()) + args
+            } else {
+                executable = "/usr/bin/env"
+                args = command + args
+            }
+        } else if config.python.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: config.python) else {
                 throw LaunchError(
                     description:

@@ -21,7 +21,7 @@ struct RunOptions: ParsableArguments {
         if let token { c.web.token = token }
         if let recordings { c.recording.directory = recordings }
         if noRecord { c.recording.enabled = false }
-        if let python { for i in c.models.indices { c.models[i].python = python } }
+        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
     }
 }
 
@@ -98,11 +98,11 @@ struct Check: AsyncParsableCommand {
             print("✗ \(e.description)")
             throw ExitCode(2)
         }
-        if let python { for i in c.models.indices { c.models[i].python = python } }
+        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
         print("✓ \(config) is valid")
         print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
         for m in c.models {
-            print("  model \(m.name): \(m.python) \(m.entry)\(m.setup.map { " (setup \($0))" } ?? "")")
+            print("  model \(m.name): \(m.command?.joined(separator: " ") ?? m.python) \(m.entry)\(m.setup.map { " (setup \($0))" } ?? "")")
         }
         print("  recording: \(c.recording.enabled ? c.recording.directory : "off")")
         print("  page: http://\(c.web.bind):\(c.web.port)/")

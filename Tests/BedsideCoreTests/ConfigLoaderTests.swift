@@ -49,6 +49,14 @@ struct ConfigLoaderTests {
         #expect(c.models[0].maxMemoryMB >= 1024)
     }
 
+    @Test("a launcher command is read as a list or as words")
+    func command() throws {
+        let c = try ConfigLoader.parse(
+            yaml: "models:\n  - {name: a, entry: a.py:f, command: [conda, run, -n, pcbm, python]}\n  - {name: b, entry: b.py:f, command: 'uv run python'}\n")
+        #expect(c.models[0].command == ["conda", "run", "-n", "pcbm", "python"])
+        #expect(c.models[1].command == ["uv", "run", "python"])
+    }
+
     @Test("a module entry is kept as written")
     func moduleEntry() throws {
         let c = try ConfigLoader.parse(yaml: "model: {entry: mypkg.infer:predict}")
@@ -133,6 +141,11 @@ struct ConfigLoaderTests {
             let e = try #require(
                 error("models:\n  - {name: a, entry: a.py:f, upstream: b}\n  - {name: b, entry: b.py:f, upstream: a}\n"))
             #expect(e.problem.contains("cycle"))
+        }
+
+        @Test func commandAndPythonTogether() throws {
+            let e = try #require(error("models:\n  - {name: a, entry: a.py:f, python: /x/python, command: [conda, run]}\n"))
+            #expect(e.key == "models[0].command")
         }
 
         @Test func memoryLimitRange() throws {

@@ -68,3 +68,20 @@ def test_a_silent_idle_worker_is_restarted(tmp_path):
                  10, what="the stopped worker to be killed")
     finally:
         assert b.stop() == 0
+
+
+def test_a_launcher_command_runs_the_model(tmp_path):
+    # `command:` for conda run / uv run / a wrapper: here `env VAR=... python`, which proves the launcher ran.
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        "source: {kind: phantom, width: 320, height: 240, fps: 15}\n"
+        f"models:\n  - {{name: launched, entry: '{MODELS / 'launcher_env.py'}:predict',"
+        f" command: [env, BEDSIDE_TEST_LAUNCHER=yes, '{sys.executable}']}}\n"
+    )
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] >= 3, 60, what="predictions")
+    finally:
+        assert b.stop() == 0
+    lines = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    assert lines and all(p["result"]["extra"]["launcher"] == "yes" for p in lines)
