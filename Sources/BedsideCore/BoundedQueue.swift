@@ -21,10 +21,11 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     /// Appends `item`; returns false (and counts a drop) when the queue is full or closed.
+    /// `force` ignores the capacity (control items that must not be lost); a closed queue still refuses.
     @discardableResult
-    public func push(_ item: Element) -> Bool {
+    public func push(_ item: Element, force: Bool = false) -> Bool {
         let ok = state.withLock { s -> Bool in
-            if s.closed || s.items.count - s.head >= capacity {
+            if s.closed || (!force && s.items.count - s.head >= capacity) {
                 s.dropped += 1
                 return false
             }
@@ -33,6 +34,35 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
         }
         if ok { condition.signal() }
         return ok
+    }
+
+    public enum Popped {
+        case item(Element)
+        case timedOut
+        case closed
+    }
+
+    /// Waits up to `timeoutSeconds` for an item.
+    public func pop(timeoutSeconds: Double) -> Popped {
+        let deadline = Clock.monotonicNanos() + UInt64(max(0, timeoutSeconds) * 1e9)
+        while true {
+            let r: Popped? = state.withLock { s in
+                if s.head < s.items.count {
+                    let e = s.items[s.head]
+                    s.head += 1
+                    if s.head > 64 && s.head * 2 > s.items.count {
+                        s.items.removeFirst(s.head)
+                        s.head = 0
+                    }
+                    return .item(e)
+                }
+                return s.closed ? .closed : nil
+            }
+            if let r { return r }
+            let now = Clock.monotonicNanos()
+            if now >= deadline { return .timedOut }
+            condition.wait(timeoutSeconds: min(0.2, Double(deadline - now) / 1e9))
+        }
     }
 
     /// Blocks the calling thread until an item arrives; `nil` once closed and drained.

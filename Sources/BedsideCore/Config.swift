@@ -103,6 +103,15 @@ public struct RecordingConfig: Sendable, Equatable {
     public var directory = "recordings"
     /// Encoder queue length in frames; when the encoder falls this far behind, frames are dropped and counted.
     public var queueFrames = 90
+    /// `always`: a session starts with Bedside. `manual`: sessions start and stop from the page or the API.
+    public var mode = "always"
+    /// A new video file (video-001.mp4, ...) after this many seconds or megabytes, whichever comes first.
+    public var segmentSeconds = 300.0
+    public var segmentMB = 1024
+    /// Below this much free space, recording stops cleanly (file finalised) and resumes when space returns.
+    public var minFreeMB = 500
+    /// Retention: delete the oldest session folders while all sessions take more than this. nil = keep all.
+    public var keepGB: Double?
 
     public init() {}
 }

@@ -310,11 +310,24 @@ private struct Reader {
     }
 
     func recording(_ node: Node) throws -> RecordingConfig {
-        let m = try mapping(node, "recording", allowed: ["enabled", "directory", "queue_frames"])
+        let m = try mapping(
+            node, "recording",
+            allowed: ["enabled", "directory", "queue_frames", "mode", "segment_s", "segment_mb", "min_free_mb", "keep_gb"])
         var r = RecordingConfig()
         if let v = m["enabled"] { r.enabled = try bool(v, "recording.enabled") }
         if let v = m["directory"] { r.directory = try path(v, "recording.directory") }
         if let v = m["queue_frames"] { r.queueFrames = try int(v, "recording.queue_frames", range: 2...10_000) }
+        if let v = m["mode"] {
+            let mode = try string(v, "recording.mode")
+            guard ["always", "manual"].contains(mode) else {
+                throw error(v, "recording.mode", "`\(mode)` is not a recording mode", "Use `always` (from start-up) or `manual` (start and stop from the page).")
+            }
+            r.mode = mode
+        }
+        if let v = m["segment_s"] { r.segmentSeconds = try double(v, "recording.segment_s", range: 5...86_400) }
+        if let v = m["segment_mb"] { r.segmentMB = try int(v, "recording.segment_mb", range: 1...1_000_000) }
+        if let v = m["min_free_mb"] { r.minFreeMB = try int(v, "recording.min_free_mb", range: 0...10_000_000) }
+        if let v = m["keep_gb"] { r.keepGB = try double(v, "recording.keep_gb", range: 0.1...1_000_000) }
         return r
     }
 

@@ -7,6 +7,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/error.h>
 #include <libavutil/dict.h>
+#include <libavutil/sha.h>
 #include <libswscale/swscale.h>
 
 // AVERROR(e) and AVERROR_EOF are function-like / compound macros: not imported by Swift.

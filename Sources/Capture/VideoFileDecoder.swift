@@ -9,22 +9,24 @@ import Glibc
 /// `avcodec_send_packet` / `avcodec_receive_frame`) into tightly packed pictures of one pixel format.
 ///
 /// Owns the format and codec contexts, the packet, the frame and a `SwsContext`; freed in deinit.
-/// Not thread-safe: one owner (a `FileSource.run` call).
-final class VideoFileDecoder {
+/// Not thread-safe: one owner (a `FileSource.run` call, or `bedside replay`).
+public final class VideoFileDecoder {
     /// One decoded picture: packed pixels and its presentation time in seconds (nil when the file has none).
-    struct Picture {
-        var pixels: [UInt8]
-        var width: Int
-        var height: Int
-        var seconds: Double?
+    public struct Picture {
+        public var pixels: [UInt8]
+        public var width: Int
+        public var height: Int
+        public var seconds: Double?
     }
 
-    let path: String
-    private(set) var width = 0
-    private(set) var height = 0
+    public let path: String
+    public private(set) var width = 0
+    public private(set) var height = 0
     /// The stream's average frame rate (else its real base rate, else 25).
-    private(set) var fps = 25.0
-    private(set) var codecName = ""
+    public private(set) var fps = 25.0
+    public private(set) var codecName = ""
+    /// The stream's start time in seconds (`start_time`), nil when the file does not say.
+    public private(set) var startSeconds: Double?
     private var format: UnsafeMutablePointer<AVFormatContext>?
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
@@ -36,7 +38,7 @@ final class VideoFileDecoder {
 
     /// Opens `path` and its decoder. Errors name the file and give libav's message.
     /// (Every stored property has a value before the first throw, so deinit frees what was opened.)
-    init(path: String) throws {
+    public init(path: String) throws {
         self.path = path
         do {
             try avCheck(avformat_open_input(&format, path, nil, nil), "avformat_open_input")
@@ -68,6 +70,9 @@ final class VideoFileDecoder {
             throw FileSourceError(path: path, message: "cannot decode \(path): \(e.message)")
         }
         timeBase = stream.pointee.time_base
+        if stream.pointee.start_time != bedside_av_nopts_value {
+            startSeconds = Double(stream.pointee.start_time) * av_q2d(timeBase)
+        }
         width = Int(ctx.pointee.width)
         height = Int(ctx.pointee.height)
         codecName = String(cString: decoder.pointee.name)
@@ -87,7 +92,7 @@ final class VideoFileDecoder {
     }
 
     /// The next picture converted to `outFormat`, or nil at the end of the file.
-    func next(as outFormat: PixelFormat) throws -> Picture? {
+    public func next(as outFormat: PixelFormat) throws -> Picture? {
         do {
             while true {
                 let r = avcodec_receive_frame(codec, frame)
@@ -116,8 +121,30 @@ final class VideoFileDecoder {
         }
     }
 
+    /// The number of packets in the file's video stream (one per frame for the codecs Bedside records),
+    /// counted by reading the packets without decoding them: cheap, for progress totals.
+    public static func packetCount(path: String) throws -> Int {
+        var ctx: UnsafeMutablePointer<AVFormatContext>?
+        defer { avformat_close_input(&ctx) }
+        var packet = av_packet_alloc()
+        defer { av_packet_free(&packet) }
+        do {
+            try avCheck(avformat_open_input(&ctx, path, nil, nil), "avformat_open_input")
+            try avCheck(avformat_find_stream_info(ctx, nil), "avformat_find_stream_info")
+            let index = try avCheck(av_find_best_stream(ctx, AVMEDIA_TYPE_VIDEO, -1, -1, nil, 0), "av_find_best_stream")
+            var count = 0
+            while av_read_frame(ctx, packet) >= 0 {
+                if packet!.pointee.stream_index == index { count += 1 }
+                av_packet_unref(packet)
+            }
+            return count
+        } catch let e as AVError {
+            throw FileSourceError(path: path, message: "cannot read a video stream from \(path): \(e.message)")
+        }
+    }
+
     /// Seeks back to the start (`av_seek_frame`, `avcodec_flush_buffers`) for the next loop.
-    func rewind() throws {
+    public func rewind() throws {
         let stream = format!.pointee.streams[Int(streamIndex)]!
         let start = stream.pointee.start_time == bedside_av_nopts_value ? 0 : stream.pointee.start_time
         do {

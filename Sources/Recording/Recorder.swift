@@ -8,83 +8,135 @@ import Synchronization
 import Glibc
 #endif
 
-/// Records a session: every frame offered goes to an mp4 encoded on the recorder's own thread, every
-/// prediction logged goes to `predictions.jsonl`, and `session.json` describes the session.
+/// Records sessions: every frame offered during a session goes to fragmented mp4 files encoded on the
+/// recorder's own thread, every prediction logged goes to `predictions.jsonl`, and `session.json` describes it.
 ///
-/// Layout: `<directory>/<yyyyMMdd-HHmmss>/video-000.mp4`, `predictions.jsonl`, `session.json`.
-/// Producers never wait: `offer` drops (and counts) a frame when the queue is full. An encoder or disk error
-/// stops the recording and shows in `status` and the log; the service keeps running until shutdown.
-/// On cancellation or graceful shutdown, `run()` drains the queue, finishes the file and writes `session.json`.
+/// Layout: `<directory>/<yyyyMMdd-HHmmss>/video-000.mp4, video-001.mp4, ...`, `predictions.jsonl`, `session.json`.
+/// - Sessions start with the service (`mode: always`) or on `startSession()` (`manual`: the page, the API), and
+///   end on `stopSession()` or shutdown. Start/stop markers travel in the frame queue, so every frame offered
+///   while a session was open belongs to it, in order.
+/// - A new file starts after `segment_s` seconds or `segment_mb` MB; `session.json` lists each file with its
+///   start on the session's timeline (`pts_s` in predictions.jsonl counts from the session's first frame).
+/// - Below `min_free_mb` free space the current file is finalised and recording pauses (status `paused`, an
+///   alert for the page); it resumes in a new file when space returns. Capture, models and the page go on.
+/// - Producers never wait: `offer` drops (and counts) a frame when the queue is full.
+/// - An encoder error ends the session (status `failed`, the file so far is kept); a new session may start.
 public final class Recorder: Service, Sendable {
+    private enum Item: Sendable {
+        case frame(Frame)
+        case start
+        case end
+    }
+
     private struct Shared {
         var started = false
-        var accepting = true
+        var accepting: Bool
         var originNanos: UInt64?
         var status = RecorderStatus()
-        var session: SessionInfo
+        var session: SessionInfo?
+        var predictions: PredictionLog?
+        var modelVersions: [String: String] = [:]
     }
 
     /// Where session folders are created.
     public let directory: String
     public let sourceDescription: String
     public let nominalFPS: Double
+    public let config: RecordingConfig
     private let settings: EncoderSettings
     private let logger: Logger
-    private let queue: BoundedQueue<Frame>
+    private let version: String
+    private let models: [String]
+    private let configFile: String?
+    private let configDigest: String?
+    private let queue: BoundedQueue<Item>
     private let shared: Mutex<Shared>
-    private let predictions = PredictionLog()
-    private let stopRequested = OneShotEvent()
+    private let shutdownRequested = OneShotEvent()
     private let encoderDone = OneShotEvent()
 
     /// - Parameters:
-    ///   - config: the folder (`directory`) and the queue length (`queueFrames`).
+    ///   - config: folder, queue length, mode, segment size, disk floor, retention.
     ///   - source: the source's description, for `session.json`.
     ///   - nominalFPS: the source's nominal rate (encoder rate control, keyframe spacing).
     ///   - version: Bedside's version string, for `session.json`.
     ///   - models: the model names, for `session.json`.
+    ///   - configFile: the config file the session runs with (its path and SHA-256 go to `session.json`).
     public init(
         config: RecordingConfig, source: String, nominalFPS: Double, version: String, models: [String] = [],
-        logger: Logger = Logger(label: "bedside.recorder"), encoder: EncoderSettings = EncoderSettings()
+        configFile: String? = nil, logger: Logger = Logger(label: "bedside.recorder"),
+        encoder: EncoderSettings = EncoderSettings()
     ) {
+        self.config = config
         directory = config.directory
         sourceDescription = source
         self.nominalFPS = nominalFPS
         settings = encoder
         self.logger = logger
+        self.version = version
+        self.models = models
+        self.configFile = configFile
+        configDigest = configFile.flatMap { Digest.sha256(file: $0) }
         queue = BoundedQueue(capacity: max(1, config.queueFrames))
-        let now = BedsideCore.Clock.wallSeconds()
-        shared = Mutex(
-            Shared(
-                session: SessionInfo(
-                    bedsideVersion: version, source: source, startWall: SessionInfo.iso8601(now), startEpoch: now,
-                    fps: nominalFPS, models: models)))
+        var s = Shared(accepting: false)
+        s.status.mode = config.mode
+        shared = Mutex(s)
+        if config.mode == "always" { _ = startSession() }
     }
 
     /// Same, with the source's description and rate taken from the source.
     public convenience init(
         config: RecordingConfig, source: any FrameSource, version: String, models: [String] = [],
-        logger: Logger = Logger(label: "bedside.recorder"), encoder: EncoderSettings = EncoderSettings()
+        configFile: String? = nil, logger: Logger = Logger(label: "bedside.recorder"),
+        encoder: EncoderSettings = EncoderSettings()
     ) {
         self.init(
             config: config, source: source.description, nominalFPS: source.nominalFPS, version: version,
-            models: models, logger: logger, encoder: encoder)
+            models: models, configFile: configFile, logger: logger, encoder: encoder)
     }
 
-    // MARK: Producers
+    // MARK: Producers and controls
 
-    /// Queues `frame` for the encoder without waiting; a full queue drops it and counts the drop.
-    /// Frames offered before `run()` starts wait in the queue; after `stop()` or a failure they are ignored.
+    /// Queues `frame` for the encoder without waiting, if a session is open; a full queue drops it and counts it.
     public func offer(_ frame: Frame) {
         shared.withLock { s in
             guard s.accepting else { return }
-            if queue.push(frame) && s.originNanos == nil { s.originNanos = frame.ptsNanos }
+            if queue.push(.frame(frame)) && s.originNanos == nil { s.originNanos = frame.ptsNanos }
         }
     }
 
-    /// Appends `prediction` to `predictions.jsonl` (a short lock and one `write`).
+    /// Appends `prediction` to the open session's `predictions.jsonl` (a short lock and one `write`).
     public func log(_ prediction: Prediction) {
-        let origin = shared.withLock { $0.originNanos }
-        predictions.append(PredictionLog.line(for: prediction, originNanos: origin))
+        let (log, origin) = shared.withLock { ($0.predictions, $0.originNanos) }
+        log?.append(PredictionLog.line(for: prediction, originNanos: origin))
+    }
+
+    /// Model name -> declared version, for `session.json` (models report it once they are ready).
+    public func setModelVersions(_ versions: [String: String]) {
+        shared.withLock { $0.modelVersions = versions }
+    }
+
+    /// Opens a new session (a new folder); false when one is open already or the recorder shut down.
+    @discardableResult
+    public func startSession() -> Bool {
+        shared.withLock { s in
+            guard !s.accepting else { return false }
+            guard queue.push(.start, force: true) else { return false }
+            s.accepting = true
+            s.originNanos = nil
+            s.predictions = PredictionLog()
+            return true
+        }
+    }
+
+    /// Ends the open session: frames already offered are still written, then the files are finalised.
+    @discardableResult
+    public func stopSession() -> Bool {
+        shared.withLock { s in
+            guard s.accepting else { return false }
+            s.accepting = false
+            queue.push(.end, force: true)
+            return true
+        }
     }
 
     /// A snapshot of the recorder's state and counters.
@@ -94,17 +146,20 @@ public final class Recorder: Service, Sendable {
         return s
     }
 
-    /// Stops accepting frames and lets `run()` finish the file and return (as a graceful shutdown does).
+    /// Capture time of the open session's first frame (monotonic ns): `pts_s` 0.
+    public var sessionOriginNanos: UInt64? { shared.withLock { $0.originNanos } }
+
+    /// Ends any session and lets `run()` return (as a graceful shutdown does).
     public func stop() {
         shared.withLock { $0.accepting = false }
         queue.close()
-        stopRequested.fire()
+        shutdownRequested.fire()
     }
 
     // MARK: Service
 
-    /// Opens the session folder, encodes on a dedicated thread until cancelled, gracefully shut down or
-    /// `stop()`ped, then drains the queue and finishes the files. Never throws: failures are in `status`.
+    /// Encodes on a dedicated thread until cancelled, gracefully shut down or `stop()`ped, then drains the
+    /// queue and finishes the files. Never throws: failures are in `status`.
     public func run() async {
         let first = shared.withLock { s -> Bool in
             defer { s.started = true }
@@ -114,59 +169,123 @@ public final class Recorder: Service, Sendable {
             logger.warning("recorder already running; second run() ignored")
             return
         }
-        do {
-            let folder = try openSession()
-            let thread = Thread { [self] in
-                encodeLoop(folder: folder)
-            }
-            thread.name = "bedside-recorder"
-            thread.start()
-        } catch {
-            fail("\(error)")
+        let thread = Thread { [self] in
+            encodeLoop()
             encoderDone.fire()
         }
+        thread.name = "bedside-recorder"
+        thread.start()
         await withTaskCancellationOrGracefulShutdownHandler {
-            await stopRequested.wait()
+            await shutdownRequested.wait()
         } onCancelOrGracefulShutdown: { [self] in
             stop()
         }
         await encoderDone.wait()
-        predictions.close()
     }
 
     // MARK: Encoder thread
 
-    /// Creates the session folder, `predictions.jsonl` and the first `session.json`; returns the folder.
-    private func openSession() throws -> String {
+    /// One open session, owned by the encoder thread.
+    private final class OpenSession {
+        let folder: String
+        let log: PredictionLog?
+        var writer: Mp4Writer?
+        var nextSegment = 0
+        var paused = false
+        var framesWritten: UInt64 = 0
+        var bytesBeforeWriter: Int64 = 0
+        var lastSessionWrite: UInt64 = 0
+
+        init(folder: String, log: PredictionLog?) {
+            self.folder = folder
+            self.log = log
+        }
+    }
+
+    private func encodeLoop() {
+        var session: OpenSession?
+        var lastDiskCheck: UInt64 = 0
+        var lastRetention: UInt64 = 0
+        loop: while true {
+            switch queue.pop(timeoutSeconds: 0.5) {
+            case .closed:
+                break loop
+            case .timedOut:
+                break
+            case .item(.start):
+                if let s = session { finishSession(s) }
+                session = openSession()
+                lastRetention = 0
+            case .item(.end):
+                if let s = session { finishSession(s) }
+                session = nil
+            case .item(.frame(let f)):
+                if let s = session, !write(f, to: s) {
+                    finishSession(s)
+                    session = nil
+                }
+            }
+            let now = Clock.monotonicNanos()
+            if let s = session, now - lastDiskCheck >= 1_000_000_000 {
+                lastDiskCheck = now
+                checkDisk(s)
+                if now - s.lastSessionWrite >= 10_000_000_000 { writeSession(s) }
+            }
+            if config.keepGB != nil, now - lastRetention >= 60_000_000_000 {
+                lastRetention = now
+                applyRetention(keeping: session?.folder)
+            }
+        }
+        if let s = session { finishSession(s) }
+    }
+
+    /// Creates the session folder, `predictions.jsonl` and the first `session.json`; nil (and `failed`) when it cannot.
+    private func openSession() -> OpenSession? {
         let base = URL(fileURLWithPath: directory).standardizedFileURL.path
         let start = BedsideCore.Clock.wallSeconds()
-        shared.withLock { s in
-            s.session.startEpoch = start
-            s.session.startWall = SessionInfo.iso8601(start)
-        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         let stamp = formatter.string(from: Date(timeIntervalSince1970: start))
-        try Self.makeDirectories(base)
-        // mkdir(2) of the session folder itself is the existence check: a second session in the same second gets "-2".
-        var folder = (base as NSString).appendingPathComponent(stamp)
-        var n = 1
-        while mkdir(folder, 0o755) != 0 {
-            guard errno == EEXIST, n < 100 else {
-                throw RecordingError("cannot create the recording folder \(folder): \(String(cString: strerror(errno)))")
+        do {
+            try Self.makeDirectories(base)
+            // mkdir(2) of the session folder itself is the existence check: a second session in the same second gets "-2".
+            var folder = (base as NSString).appendingPathComponent(stamp)
+            var n = 1
+            while mkdir(folder, 0o755) != 0 {
+                guard errno == EEXIST, n < 100 else {
+                    throw RecordingError("cannot create the recording folder \(folder): \(String(cString: strerror(errno)))")
+                }
+                n += 1
+                folder = (base as NSString).appendingPathComponent("\(stamp)-\(n)")
             }
-            n += 1
-            folder = (base as NSString).appendingPathComponent("\(stamp)-\(n)")
+            let log = shared.withLock { $0.predictions }
+            try log?.open(path: (folder as NSString).appendingPathComponent("predictions.jsonl"))
+            let s = OpenSession(folder: folder, log: log)
+            shared.withLock { sh in
+                var info = SessionInfo(
+                    bedsideVersion: version, source: sourceDescription, startWall: SessionInfo.iso8601(start),
+                    startEpoch: start, fps: nominalFPS, models: models)
+                info.mode = config.mode
+                info.configFile = configFile
+                info.configSha256 = configDigest
+                sh.session = info
+                let mode = sh.status.mode
+                let sessions = sh.status.sessions + 1
+                sh.status = RecorderStatus()
+                sh.status.mode = mode
+                sh.status.sessions = sessions
+                sh.status.sessionDirectory = folder
+                sh.status.state = .recording
+            }
+            writeSession(s)
+            logger.info("recording session", metadata: ["folder": "\(folder)", "source": "\(sourceDescription)"])
+            checkDisk(s)
+            return s
+        } catch {
+            fail("\(error)")
+            return nil
         }
-        try predictions.open(path: (folder as NSString).appendingPathComponent("predictions.jsonl"))
-        shared.withLock { s in
-            s.status.sessionDirectory = folder
-            s.status.state = .recording
-        }
-        writeSession(folder: folder)
-        logger.info("recording session", metadata: ["folder": "\(folder)", "source": "\(sourceDescription)"])
-        return folder
     }
 
     /// `mkdir -p`: creates `path` and its missing parents; the error names the folder and the reason.
@@ -180,98 +299,217 @@ public final class Recorder: Service, Sendable {
         }
     }
 
-    /// The recorder thread: pops frames until the queue is closed and drained, then finishes the file.
-    private func encodeLoop(folder: String) {
-        let segmentIndex = 0
-        let name = String(format: "video-%03d.mp4", segmentIndex)
-        let path = (folder as NSString).appendingPathComponent(name)
-        var writer: Mp4Writer?
-        var failed = false
-        while let frame = queue.pop() {
-            if failed { continue }
-            do {
-                let w: Mp4Writer
-                if let writer {
-                    w = writer
-                } else {
-                    w = try Mp4Writer(path: path, width: frame.width, height: frame.height, fps: nominalFPS, settings: settings)
-                    writer = w
-                    shared.withLock { s in
-                        s.status.currentFile = path
-                        s.status.codec = w.codecName
-                        s.session.width = w.width
-                        s.session.height = w.height
-                        s.session.codec = w.codecName
-                        s.session.videoFiles = [name]
-                    }
-                    writeSession(folder: folder)
-                    logger.info("encoding", metadata: ["file": "\(path)", "codec": "\(w.codecName)", "size": "\(w.width)x\(w.height)"])
-                }
-                try w.write(frame)
-                let written = w.framesWritten, bytes = w.bytesWritten
-                shared.withLock { s in
-                    s.status.framesWritten = written
-                    s.status.bytesWritten = bytes
-                }
-            } catch {
-                failed = true
-                fail("\(error)")
-            }
+    /// Writes one frame, rotating files as configured; false when the session must end (encoder error).
+    private func write(_ frame: Frame, to s: OpenSession) -> Bool {
+        if s.paused {
+            shared.withLock { $0.status.framesSkippedForDisk += 1 }
+            return true
         }
-        if let w = writer {
-            do {
-                try w.finish()
-            } catch {
-                if !failed { fail("\(error)") }
+        do {
+            if let w = s.writer,
+                w.durationSeconds >= config.segmentSeconds || w.bytesWritten >= Int64(config.segmentMB) * 1_048_576
+            {
+                try finishWriter(s)
             }
-            let bytes = w.bytesWritten, duration = w.durationSeconds, origin = w.originNanos
-            shared.withLock { s in
-                s.status.bytesWritten = bytes
-                s.session.durationS = duration
-                s.session.firstFramePtsNs = origin
+            let w: Mp4Writer
+            if let writer = s.writer {
+                w = writer
+            } else {
+                w = try openWriter(s, first: frame)
             }
+            try w.write(frame)
+            s.framesWritten += 1
+            let written = s.framesWritten, bytes = s.bytesBeforeWriter + w.bytesWritten
+            shared.withLock { sh in
+                sh.status.framesWritten = written
+                sh.status.bytesWritten = bytes
+            }
+            return true
+        } catch {
+            if let free = Self.freeMB(s.folder), free < config.minFreeMB + 16 {
+                // The disk filled faster than the once-a-second check: finalise what can be, and wait for space.
+                pause(s, freeMB: free)
+                return true
+            }
+            try? finishWriter(s)
+            fail("\(error)")
+            return false
         }
-        shared.withLock { s in
-            if s.status.state == .recording { s.status.state = .idle }
+    }
+
+    private func openWriter(_ s: OpenSession, first frame: Frame) throws -> Mp4Writer {
+        let name = String(format: "video-%03d.mp4", s.nextSegment)
+        s.nextSegment += 1
+        let path = (s.folder as NSString).appendingPathComponent(name)
+        let w = try Mp4Writer(path: path, width: frame.width, height: frame.height, fps: nominalFPS, settings: settings)
+        s.writer = w
+        shared.withLock { sh in
+            let origin = sh.originNanos ?? frame.ptsNanos
+            let start = Double(Int64(bitPattern: frame.ptsNanos &- origin)) / 1e9
+            sh.status.currentFile = path
+            sh.status.codec = w.codecName
+            sh.status.segments += 1
+            sh.session?.width = w.width
+            sh.session?.height = w.height
+            sh.session?.codec = w.codecName
+            let first = sh.session?.firstFramePtsNs ?? origin
+            sh.session?.firstFramePtsNs = first
+            sh.session?.videoFiles.append(name)
+            sh.session?.segments.append(.init(file: name, startS: max(0, start), firstPtsNs: frame.ptsNanos))
+        }
+        writeSession(s)
+        logger.info("encoding", metadata: ["file": "\(path)", "codec": "\(w.codecName)", "size": "\(w.width)x\(w.height)"])
+        return w
+    }
+
+    /// Finalises the current file (last fragment, trailer) and records its length in `session.json`.
+    private func finishWriter(_ s: OpenSession) throws {
+        guard let w = s.writer else { return }
+        s.writer = nil
+        defer {
+            s.bytesBeforeWriter += w.bytesWritten
+            let frames = w.framesWritten, duration = w.durationSeconds
+            shared.withLock { sh in
+                if let n = sh.session?.segments.count, n > 0 {
+                    sh.session?.segments[n - 1].frames = frames
+                    sh.session?.segments[n - 1].durationS = duration
+                }
+                let end = (sh.session?.segments.last).map { $0.startS + $0.durationS }
+                sh.session?.durationS = end
+            }
+            writeSession(s)
+        }
+        try w.finish()
+    }
+
+    private func finishSession(_ s: OpenSession) {
+        do {
+            try finishWriter(s)
+        } catch {
+            if shared.withLock({ $0.status.stateName }) != "failed" { fail("\(error)") }
+        }
+        s.log?.close()
+        shared.withLock { sh in
+            if sh.status.stateName == "recording" || sh.status.stateName == "paused" { sh.status.state = .idle }
             let end = BedsideCore.Clock.wallSeconds()
-            s.session.endEpoch = end
-            s.session.endWall = SessionInfo.iso8601(end)
-            if case .failed = s.status.state {} else { s.session.state = "finished" }
+            sh.session?.endEpoch = end
+            sh.session?.endWall = SessionInfo.iso8601(end)
+            if sh.status.stateName != "failed" { sh.session?.state = "finished" }
+            sh.session?.framesSkippedForDisk = sh.status.framesSkippedForDisk
         }
-        writeSession(folder: folder)
+        writeSession(s)
         let st = status
         logger.info(
             "recording finished",
             metadata: [
-                "file": "\(path)", "frames": "\(st.framesWritten)", "dropped": "\(st.framesDropped)", "bytes": "\(st.bytesWritten)",
+                "folder": "\(s.folder)", "files": "\(st.segments)", "frames": "\(st.framesWritten)",
+                "dropped": "\(st.framesDropped)", "bytes": "\(st.bytesWritten)",
             ])
-        encoderDone.fire()
     }
 
-    /// Records a failure: status, log, `session.json` fields; stops taking frames.
+    // MARK: Disk space
+
+    /// Free space of the filesystem holding `path`, in MB (for the unprivileged user: `f_bavail`).
+    static func freeMB(_ path: String) -> Int? {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return nil }
+        return Int(UInt64(st.f_bavail) * UInt64(st.f_frsize) / 1_048_576)
+    }
+
+    private func checkDisk(_ s: OpenSession) {
+        guard let free = Self.freeMB(s.folder) else { return }
+        shared.withLock { $0.status.freeMB = free }
+        if !s.paused && free < config.minFreeMB {
+            pause(s, freeMB: free)
+        } else if s.paused && free >= config.minFreeMB + max(50, config.minFreeMB / 10) {
+            s.paused = false
+            shared.withLock { sh in
+                sh.status.state = .recording
+                sh.status.alert = nil
+                if let n = sh.session?.pauses.count, n > 0 {
+                    sh.session?.pauses[n - 1].resumedWall = SessionInfo.iso8601(BedsideCore.Clock.wallSeconds())
+                }
+            }
+            writeSession(s)
+            logger.info("recording resumed: disk space is back", metadata: ["free_mb": "\(free)"])
+        }
+    }
+
+    private func pause(_ s: OpenSession, freeMB free: Int) {
+        guard !s.paused else { return }
+        s.paused = true
+        try? finishWriter(s)
+        let message =
+            "Recording paused: only \(free) MB free for \(directory) (recording.min_free_mb is \(config.minFreeMB)). The video so far is saved; recording resumes by itself when space is freed."
+        shared.withLock { sh in
+            sh.status.state = .paused(message)
+            sh.status.alert = message
+            sh.status.freeMB = free
+            sh.session?.pauses.append(.init(atWall: SessionInfo.iso8601(BedsideCore.Clock.wallSeconds()), reason: message))
+        }
+        writeSession(s)
+        logger.error("\(message)")
+    }
+
+    /// Deletes the oldest session folders while all of them together take more than `keep_gb`.
+    private func applyRetention(keeping current: String?) {
+        guard let keepGB = config.keepGB else { return }
+        let base = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: base) else { return }
+        var sessions: [(path: String, bytes: Int64)] = []
+        for name in names.sorted() {
+            let path = (base as NSString).appendingPathComponent(name)
+            guard fm.fileExists(atPath: path + "/session.json") else { continue }  // only Bedside's own folders
+            var bytes: Int64 = 0
+            for file in (try? fm.contentsOfDirectory(atPath: path)) ?? [] {
+                let size = (try? fm.attributesOfItem(atPath: path + "/" + file)[.size] as? NSNumber)?.int64Value ?? 0
+                bytes += size
+            }
+            sessions.append((path, bytes))
+        }
+        var total = sessions.reduce(0) { $0 + $1.bytes }
+        let limit = Int64(keepGB * 1_073_741_824)
+        for s in sessions where total > limit && s.path != current {
+            do {
+                try fm.removeItem(atPath: s.path)
+                total -= s.bytes
+                logger.info("retention: deleted the oldest session", metadata: ["folder": "\(s.path)", "keep_gb": "\(keepGB)"])
+            } catch {
+                logger.warning("retention: cannot delete \(s.path): \(error)")
+            }
+        }
+    }
+
+    // MARK: Failures and session.json
+
+    /// Records a failure: status, log, `session.json` fields; the session stops taking frames.
     private func fail(_ message: String) {
         shared.withLock { s in
             s.accepting = false
             s.status.state = .failed(message)
-            s.session.state = "failed"
-            s.session.error = message
+            s.session?.state = "failed"
+            s.session?.error = message
         }
-        queue.close()
         logger.error("recording stopped", metadata: ["error": "\(message)"])
     }
 
     /// Rewrites `session.json` with the current counters; a failure to write it is logged, not fatal.
-    private func writeSession(folder: String) {
-        var info = shared.withLock { s -> SessionInfo in
-            var i = s.session
-            i.framesWritten = s.status.framesWritten
-            return i
-        }
+    private func writeSession(_ s: OpenSession) {
+        s.lastSessionWrite = Clock.monotonicNanos()
+        guard
+            var info = shared.withLock({ sh -> SessionInfo? in
+                guard var i = sh.session else { return nil }
+                i.framesWritten = sh.status.framesWritten
+                i.modelVersions = sh.modelVersions
+                return i
+            })
+        else { return }
         info.framesDropped = queue.dropped
         do {
-            try info.write(to: (folder as NSString).appendingPathComponent("session.json"))
+            try info.write(to: (s.folder as NSString).appendingPathComponent("session.json"))
         } catch {
-            logger.warning("cannot write session.json", metadata: ["folder": "\(folder)", "error": "\(error)"])
+            logger.warning("cannot write session.json", metadata: ["folder": "\(s.folder)", "error": "\(error)"])
         }
     }
 }

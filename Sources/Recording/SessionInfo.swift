@@ -18,8 +18,35 @@ struct SessionInfo: Codable, Sendable {
     var fps: Double
     var codec: String?
     var models: [String]
+    /// Model name -> the version it declared (when it declared one).
+    var modelVersions: [String: String] = [:]
+    /// `always` or `manual`.
+    var mode = "always"
+    /// SHA-256 of the config file the session ran with.
+    var configSha256: String?
+    var configFile: String?
+    /// The video files in order, each with where it starts on the session's timeline.
+    var segments: [Segment] = []
+    /// Times recording was paused for low disk space, and why.
+    var pauses: [Pause] = []
+
+    struct Segment: Codable, Sendable {
+        var file: String
+        /// Seconds from the session's first frame to this file's first frame (its video time 0).
+        var startS: Double
+        var firstPtsNs: UInt64
+        var frames: UInt64 = 0
+        var durationS: Double = 0
+    }
+
+    struct Pause: Codable, Sendable {
+        var atWall: String
+        var reason: String
+        var resumedWall: String?
+    }
     var framesWritten: UInt64 = 0
     var framesDropped: UInt64 = 0
+    var framesSkippedForDisk: UInt64 = 0
     /// Capture time (monotonic ns) of the video's first frame; `pts_s` in predictions.jsonl counts from it.
     var firstFramePtsNs: UInt64?
     /// Video length in seconds.

@@ -1,10 +1,24 @@
 import BedsideCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
+
+/// Something a viewer (or the admin) asks Bedside to do: `POST /api/<path>`.
+public struct WebAction: Sendable {
+    /// Needs the admin PIN (`X-Admin-PIN` header or `?pin=`) besides the pairing token.
+    public var admin: Bool
+    /// Returns the HTTP status and a JSON body.
+    public var perform: @Sendable () async -> (status: Int, json: String)
+
+    public init(admin: Bool, perform: @escaping @Sendable () async -> (status: Int, json: String)) {
+        self.admin = admin
+        self.perform = perform
+    }
+}
 
 /// The tablet page, `/api/status` and the live WebSocket, behind the pairing token.
 public struct WebServer: Sendable {
@@ -17,12 +31,19 @@ public struct WebServer: Sendable {
     public let hello: @Sendable () -> String
     /// Called with the real port once listening (port 0 picks a free one).
     public let onListening: @Sendable (Int) -> Void
+    /// `POST /api/<key>` actions.
+    public let actions: [String: WebAction]
+    /// The PIN admin actions need.
+    public let adminPIN: String
     let logger: Logger
 
     public init(
-        hub: Hub, config: WebConfig, token: String, logger: Logger, status: @escaping @Sendable () -> String,
-        hello: @escaping @Sendable () -> String, onListening: @escaping @Sendable (Int) -> Void
+        hub: Hub, config: WebConfig, token: String, adminPIN: String = "", logger: Logger,
+        status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> String,
+        actions: [String: WebAction] = [:], onListening: @escaping @Sendable (Int) -> Void
     ) {
+        self.actions = actions
+        self.adminPIN = adminPIN
         self.hub = hub
         self.config = config
         self.token = token
@@ -43,7 +64,7 @@ public struct WebServer: Sendable {
     }
 
     static func token(of request: Request) -> String? {
-        if let t = request.uri.queryParameters.get("token") { return t }
+        if let t = request.uri.queryParameters.get("token") { return String(t) }
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }
         return nil
     }
@@ -61,6 +82,22 @@ public struct WebServer: Sendable {
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: status())))
+        }
+        let adminPIN = self.adminPIN
+        for (path, action) in actions {
+            router.post(RouterPath("/api/\(path)")) { request, _ -> Response in
+                guard Self.tokenMatches(Self.token(of: request), token) else { return Self.unauthorized() }
+                if action.admin {
+                    let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first ?? request.uri.queryParameters.get("pin").map { String($0) }
+                    guard !adminPIN.isEmpty, Self.tokenMatches(pin, adminPIN) else {
+                        return Self.json(
+                            403,
+                            #"{"error":"admin PIN missing or wrong","fix":"send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header"}"#)
+                    }
+                }
+                let (status, body) = await action.perform()
+                return Self.json(status, body)
+            }
         }
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
         router.get("/ws") { _, _ in Self.unauthorized() }
@@ -105,6 +142,12 @@ public struct WebServer: Sendable {
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+    }
+
+    static func json(_ status: Int, _ body: String) -> Response {
+        Response(
+            status: .init(code: status), headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     static func unauthorized() -> Response {

@@ -16,6 +16,8 @@ import Glibc
 struct BedsideApp {
     let config: BedsideConfig
     let options: RunOptions
+    /// The config file this run was started with (its digest goes into each session's metadata).
+    var configFile: String?
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -43,18 +45,23 @@ struct BedsideApp {
             config.recording.enabled
             ? Recorder(
                 config: config.recording, source: source, version: BedsideVersion.string,
-                models: config.models.map(\.name), logger: logger)
+                models: config.models.map(\.name), configFile: configFile, logger: logger)
             : nil
         let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
 
+        // What each model shows now, for snapshots.
+        let shown = Mutex<[String: String]>([:])
         let runners: [ModelRunner] = config.models.map { m in
             let crop = m.input.crop
             return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
                 recorder?.log(p)
-                hub.broadcast(text: Self.predictionMessage(p, crop: crop))
+                let message = Self.predictionMessage(p, crop: crop)
+                shown.withLock { $0[p.model] = message }
+                hub.broadcast(text: message)
             }
         }
-        var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }]
+        let snapshots = Snapshotter()
+        var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }, { snapshots.offer($0) }]
         for r in runners {
             if let up = r.config.upstream, let source = runners.first(where: { $0.config.name == up }) {
                 source.feed(r)  // a pipeline model sees the frames its upstream model answered, with the answer
@@ -67,8 +74,50 @@ struct BedsideApp {
 
         let started = Clock.monotonicNanos()
         let status: @Sendable () -> String = {
-            Self.statusJSON(
+            if let recorder {
+                // Model versions reach session.json as the models declare them.
+                let versions = runners.reduce(into: [String: String]()) { d, r in
+                    if let v = r.status.info?.version { d[r.config.name] = v }
+                }
+                recorder.setModelVersions(versions)
+            }
+            return Self.statusJSON(
                 started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+        }
+        let adminPIN = config.web.adminPIN ?? Self.randomPIN()
+        let recordingDirectory = config.recording.directory
+        let actionLog = logger
+        var actions: [String: WebAction] = [:]
+        actions["snapshot"] = WebAction(admin: false) {
+            let folder = recorder?.status.sessionDirectory.flatMap { recorder?.status.stateName == "idle" ? nil : $0 }
+                ?? (recordingDirectory as NSString).appendingPathComponent("snapshots")
+            let origin = recorder?.sessionOriginNanos
+            do {
+                let saved = try snapshots.take(into: folder) { frame in
+                    var extra: [String: Any] = [:]
+                    let messages = shown.withLock { $0 }
+                    extra["predictions"] = messages.mapValues { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) ?? $0 }
+                    if let origin { extra["pts_s"] = (Double(frame.ptsNanos) - Double(origin)) / 1e9 }
+                    if let f = recorder?.status.currentFile { extra["recording_file"] = f }
+                    return extra
+                }
+                actionLog.info("snapshot saved", metadata: ["png": "\(saved.png)"])
+                return (200, Self.json(["png": saved.png, "json": saved.json, "seq": saved.seq]))
+            } catch {
+                return (503, Self.json(["error": "\(error)", "fix": "check the source and the recording folder"]))
+            }
+        }
+        if let recorder {
+            actions["recording/start"] = WebAction(admin: true) {
+                let started = recorder.startSession()
+                actionLog.info("recording start requested", metadata: ["started": "\(started)"])
+                return (200, Self.json(["started": started, "state": recorder.status.stateName]))
+            }
+            actions["recording/stop"] = WebAction(admin: true) {
+                let stopped = recorder.stopSession()
+                actionLog.info("recording stop requested", metadata: ["stopped": "\(stopped)"])
+                return (200, Self.json(["stopped": stopped]))
+            }
         }
         let fps = source.nominalFPS
         let modelName = config.models.first?.name ?? ""
@@ -84,14 +133,15 @@ struct BedsideApp {
         let readyFile = options.readyFile
         let bind = config.web.bind
         let web = WebServer(
-            hub: hub, config: config.web, token: token, logger: logger, status: status, hello: hello,
+            hub: hub, config: config.web, token: token, adminPIN: adminPIN, logger: logger, status: status, hello: hello,
+            actions: actions,
             onListening: { port in
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
                 let url = "http://\(host):\(port)/?token=\(token)"
-                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n")
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nAdmin PIN (recording start/stop): \(adminPIN)\n")
                 fflush(nil)
                 if let readyFile {
-                    let info = Self.json(["url": url, "port": port, "token": token, "pid": Int(getpid())])
+                    let info = Self.json(["url": url, "port": port, "token": token, "admin_pin": adminPIN, "pid": Int(getpid())])
                     try? info.write(toFile: readyFile, atomically: true, encoding: .utf8)
                 }
             })
@@ -115,8 +165,8 @@ struct BedsideApp {
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        if let r = recorder?.status, let file = r.currentFile {
-            print("Recording finished: \(file) (\(r.framesWritten) frames, \(r.framesDropped) dropped)")
+        if let r = recorder?.status, let folder = r.sessionDirectory {
+            print("Recording finished: \(folder) (\(r.segments) file(s), \(r.framesWritten) frames, \(r.framesDropped) dropped)")
         }
     }
 
@@ -151,13 +201,14 @@ struct BedsideApp {
         }
         var rec: [String: Any] = ["state": "off"]
         if let s = recorder?.status {
-            switch s.state {
-            case .idle: rec["state"] = "idle"
-            case .recording: rec["state"] = "recording"
-            case .failed(let m):
-                rec["state"] = "failed"
-                rec["error"] = m
-            }
+            rec["state"] = s.stateName
+            if case .failed(let m) = s.state { rec["error"] = m }
+            rec["mode"] = s.mode
+            rec["alert"] = s.alert ?? NSNull()
+            rec["session"] = s.sessionDirectory ?? NSNull()
+            rec["segments"] = s.segments
+            rec["free_mb"] = s.freeMB ?? NSNull()
+            rec["frames_skipped_for_disk"] = s.framesSkippedForDisk
             rec["file"] = s.currentFile ?? NSNull()
             rec["frames_written"] = s.framesWritten
             rec["frames_dropped"] = s.framesDropped
@@ -172,6 +223,11 @@ struct BedsideApp {
 
     static func json(_ obj: [String: Any]) -> String {
         (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Six digits, from the system's random source.
+    static func randomPIN() -> String {
+        String(format: "%06d", Int.random(in: 0..<1_000_000))
     }
 
     static func randomToken() -> String {

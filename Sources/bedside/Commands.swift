@@ -52,7 +52,7 @@ struct Demo: AsyncParsableCommand {
             for i in config.models.indices { config.models[i].python = venv }
         }
         options.apply(to: &config)
-        try await BedsideApp(config: config, options: options).run()
+        try await BedsideApp(config: config, options: options, configFile: template).run()
     }
 
     func locateTemplate() -> String? {
@@ -80,7 +80,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError(e.description)
         }
         options.apply(to: &c)
-        try await BedsideApp(config: c, options: options).run()
+        try await BedsideApp(config: c, options: options, configFile: config).run()
     }
 }
 

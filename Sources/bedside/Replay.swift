@@ -1,0 +1,729 @@
+import ArgumentParser
+import BedsideCore
+import Capture
+import Foundation
+import Logging
+import ModelBridge
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `bedside replay`: runs the configured model(s) over a recording and writes their predictions (JSON Lines),
+/// in the live `predictions.jsonl` format, with `pts_s` = the frame's time in the recording.
+struct Replay: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the configured model(s) over a recording and write their predictions as JSON Lines.",
+        discussion: """
+            RECORDING is a session folder (recordings/<yyyyMMdd-HHmmss>: video-000.mp4 ..., session.json) or one \
+            video file. By default the model gets every frame and each answer is awaited (--every-frame); with \
+            --realtime frames are offered at the recording's pace and the model skips the frames it cannot keep up \
+            with, as it did live. The output has the live predictions.jsonl format; `pts_s` is the frame's time in \
+            the recording, so the two files can be compared line by line.
+            """)
+
+    enum Pace: String, EnumerableFlag {
+        case everyFrame
+        case realtime
+
+        static func help(for value: Pace) -> ArgumentHelp? {
+            switch value {
+            case .everyFrame: "Give the model every frame and wait for each answer (the default)."
+            case .realtime: "Offer frames at the recording's pace; the model skips what it cannot keep up with, as live."
+            }
+        }
+    }
+
+    @Argument(help: "A session folder (video-000.mp4 ..., session.json) or a video file.") var recording: String
+    @Option(name: .shortAndLong, help: "The config file with the model(s).") var config: String
+    @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
+    @Option(help: "Replay only this model (default: every model in the config).") var model: String?
+    @Flag var pace: Pace = .everyFrame
+    @Option(
+        name: .shortAndLong,
+        help: "Where to write the predictions (default: replay-<yyyyMMdd-HHmmss>.jsonl next to the recording).")
+    var output: String?
+
+    func run() async throws {
+        var c: BedsideConfig
+        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            throw ValidationError(e.description)
+        }
+        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
+        let (models, notes) = try selectModels(c.models)
+        let plan = try RecordingPlan.resolve(recording)
+        for note in notes + plan.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        let outputPath = try chooseOutput(plan)
+
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "bedside.replay")
+        logger.logLevel = .error  // tracebacks of models that fail to start; per-frame errors go in the summary
+        AVLog.quiet()
+
+        // Counting the packets first reads every file once: an unreadable one fails before any model starts.
+        var total = 0
+        for segment in plan.segments {
+            do { total += try VideoFileDecoder.packetCount(path: segment.path) } catch let e as FileSourceError {
+                throw ReplayError.unreadable(segment.path, e.message)
+            }
+        }
+        let out = try JSONLinesFile(path: outputPath, exclusive: output == nil)
+        defer { out.close() }
+        let tally = Tally()
+        let origin = plan.originNanos
+        let runtime = try BedsideApp.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        let runners = models.map { m in
+            ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
+                out.append(ReplayLine.line(for: p, originNanos: origin))
+                tally.record(p)
+            }
+        }
+        var roots: [ModelRunner] = []
+        for r in runners {
+            if let up = r.config.upstream, let source = runners.first(where: { $0.config.name == up }) {
+                source.feed(r)
+            } else {
+                roots.append(r)
+            }
+        }
+        let interrupted = Interruption()
+        interrupted.install()
+        let tasks = runners.map { r in Task { try await r.run() } }
+        func stopModels() async {
+            for r in runners { r.requestStop() }
+            for t in tasks { _ = try? await t.value }
+        }
+
+        let names = runners.map(\.config.name).joined(separator: ", ")
+        let what = plan.segments.count == 1 ? plan.segments[0].path : "\(plan.segments.count) files in \(plan.folder ?? "")"
+        FileHandle.standardError.write(Data("Replaying \(what) (\(total) frames) through \(names)...\n".utf8))
+        if let failure = await waitUntilRunning(runners, interrupted: interrupted, restartsAllowed: false) {
+            await stopModels()
+            throw failure
+        }
+
+        let reader = FrameReader(plan: plan)
+        let progress = ProgressReport(total: total)
+        let started = ContinuousClock.now
+        var frames = 0
+        var lost = 0
+        var firstT: Double?
+        var lastT: Double?
+        var failure: (any Error)?
+        do {
+            switch pace {
+            case .everyFrame:
+                var next = try reader.next()
+                while case let (frame, t)? = next, !interrupted.isSet {
+                    if let e = await waitUntilRunning(runners, interrupted: interrupted, restartsAllowed: true) {
+                        failure = e
+                        break
+                    }
+                    let before = runners.map { r in (errors: r.status.errors, restarts: r.status.restarts) }
+                    for r in roots { r.offer(frame) }
+                    firstT = firstT ?? t
+                    lastT = t
+                    next = try reader.next()  // decode the next frame while the model works on this one
+                    lost += await waitForAnswers(
+                        seq: frame.seq, runners: runners, before: before, tally: tally, interrupted: interrupted)
+                    frames += 1
+                    progress.update(done: frames, predictions: tally.total, errors: errorCount(runners))
+                }
+            case .realtime:
+                let clock = ContinuousClock()
+                var anchor = clock.now
+                var anchorT: Double?
+                while !interrupted.isSet, case let (frame, t)? = try reader.next() {
+                    let base = anchorT ?? t
+                    anchorT = base
+                    let due = anchor + .seconds(t - base)
+                    let now = clock.now
+                    if due > now {
+                        try await Task.sleep(until: due, clock: clock)
+                    } else if now - due > .milliseconds(500) {
+                        anchor = now  // decoding fell behind the recording's pace: go on from here, no rush
+                        anchorT = t
+                    }
+                    for r in roots { r.offer(frame) }
+                    firstT = firstT ?? t
+                    lastT = t
+                    frames += 1
+                    progress.update(done: frames, predictions: tally.total, errors: errorCount(runners))
+                }
+                await waitUntilSettled(runners, interrupted: interrupted)
+            }
+        } catch let e as FileSourceError {
+            failure = ReplayError.unreadable(e.path, e.message)
+        } catch {
+            failure = error
+        }
+        let wall = (ContinuousClock.now - started) / .seconds(1)
+        progress.update(done: frames, predictions: tally.total, errors: errorCount(runners), force: true)
+        progress.finish()
+        let statuses = runners.map(\.status)
+        await stopModels()
+        out.close()
+
+        // The summary goes to stdout: frames, answers, time, where the file is.
+        let video = firstT.flatMap { f in lastT.map { $0 - f + 1 / max(1, reader.fps) } } ?? 0
+        let rate = wall > 0 ? Double(frames) / wall : 0
+        var lines = [
+            "Replayed \(frames) of \(total) frames (\(fmt1(video)) s of video) in \(fmt1(wall)) s: \(fmt1(rate)) frames/s"
+                + (pace == .everyFrame ? ", every frame" : ", at the recording's pace")
+        ]
+        for (r, s) in zip(runners, statuses) {
+            var line = "  \(r.config.name): \(tally.count(r.config.name)) predictions, \(s.errors) errors"
+            if pace == .realtime { line += ", \(s.skippedFrames) frames skipped (newest-frame)" }
+            if s.restarts > 0 { line += ", \(s.restarts) restarts" }
+            lines.append(line)
+            if s.errors > 0 || s.restarts > 0, let e = s.lastError { lines.append("    last error: \(e)") }
+        }
+        if lost > 0 { lines.append("  \(lost) answers never came (the worker was restarted or timed out on the frame)") }
+        if out.failure != nil || out.lines == 0 {
+            lines.append("Predictions: \(outputPath) (\(out.lines) lines\(out.failure.map { "; write failed: \($0)" } ?? ""))")
+        } else {
+            lines.append("Predictions: \(outputPath) (\(out.lines) lines)")
+        }
+        print(lines.joined(separator: "\n"))
+        fflush(stdout)
+
+        if let failure { throw failure }
+        if interrupted.isSet {
+            FileHandle.standardError.write(Data("Interrupted: the predictions so far are in \(outputPath)\n".utf8))
+            throw ExitCode(130)
+        }
+        if let e = out.failure { throw ReplayError.output(outputPath, e) }
+        if frames > 0 && tally.total == 0 {
+            throw ReplayError.noAnswers(statuses.compactMap(\.lastError).first)
+        }
+    }
+
+    // MARK: - models
+
+    /// The models to replay, and notes about those left out.
+    func selectModels(_ all: [ModelConfig]) throws -> ([ModelConfig], [String]) {
+        guard !all.isEmpty else {
+            throw ValidationError("\(config) has no models: add one under `models:` (see researcher-template/bedside.yaml)")
+        }
+        var notes: [String] = []
+        var chosen = all
+        if let model {
+            guard let m = all.first(where: { $0.name == model }) else {
+                throw ValidationError(
+                    "no model named `\(model)` in \(config): it has \(all.map { "`\($0.name)`" }.joined(separator: ", "))")
+            }
+            // A pipeline model needs its upstream model(s) to get frames at all.
+            chosen = [m]
+            var current = m
+            while let up = current.upstream, let u = all.first(where: { $0.name == up }), !chosen.contains(u) {
+                notes.append("\(current.name) takes its frames from \(u.name) (upstream:): replaying \(u.name) as well")
+                chosen.insert(u, at: 0)
+                current = u
+            }
+        }
+        if pace == .everyFrame {
+            for m in chosen where m.trigger == "freeze" {
+                notes.append(
+                    "\(m.name) infers only when the image freezes (trigger: freeze), which depends on the pace: skipped; replay it with --realtime")
+            }
+            chosen.removeAll { $0.trigger == "freeze" }
+        }
+        // Pipeline models whose upstream is not replayed would get no frames.
+        var changed = true
+        while changed {
+            changed = false
+            for m in chosen {
+                if let up = m.upstream, !chosen.contains(where: { $0.name == up }) {
+                    notes.append("\(m.name) takes its frames from \(up) (upstream:), which is not replayed: skipped")
+                    chosen.removeAll { $0.name == m.name }
+                    changed = true
+                    break
+                }
+            }
+        }
+        guard !chosen.isEmpty else {
+            throw ValidationError("no model left to replay (\(notes.joined(separator: "; ")))")
+        }
+        return (chosen, notes)
+    }
+
+    /// Waits until every model is running. Before the first frame (`restartsAllowed` false) a model that fails
+    /// to start is an error, as in `bedside check`; later, a restarting model gets its start-up time to come back.
+    func waitUntilRunning(_ runners: [ModelRunner], interrupted: Interruption, restartsAllowed: Bool) async -> (any Error)? {
+        let begin = ContinuousClock.now
+        while true {
+            let statuses = runners.map(\.status)
+            if statuses.allSatisfy({ $0.state == "running" }) { return nil }
+            if interrupted.isSet { return nil }
+            for (r, s) in zip(runners, statuses) where s.state != "running" {
+                let limit = r.config.startupTimeoutSeconds + (restartsAllowed ? 35 : 5)
+                let failed = !restartsAllowed && (s.restarts > 0 || s.state == "failing")
+                if failed || ContinuousClock.now - begin > .seconds(limit) {
+                    let why = s.lastError ?? "not ready within \(Int(limit)) s"
+                    let tail = s.stderrTail.suffix(8).map { "\n    | \($0)" }.joined()
+                    return ReplayError.modelFailed(r.config.name, restartsAllowed ? "did not come back after a restart: \(why)" : "did not start: \(why)", tail)
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Every frame: waits until each model answered frame `seq`, answered it with an error, lost it (its worker
+    /// was restarted), or its time (timeout_s + 5 s) ran out. A pipeline model waits for its upstream's answer
+    /// first and is done at once when there is none. Returns how many answers never came.
+    func waitForAnswers(
+        seq: UInt64, runners: [ModelRunner], before: [(errors: UInt64, restarts: Int)], tally: Tally,
+        interrupted: Interruption
+    ) async -> Int {
+        enum Outcome { case answered, failed, lost }
+        var outcomes: [String: Outcome] = [:]
+        var since: [String: ContinuousClock.Instant] = [:]
+        var lost = 0
+        while outcomes.count < runners.count && !interrupted.isSet {
+            let now = ContinuousClock.now
+            for (i, r) in runners.enumerated() where outcomes[r.config.name] == nil {
+                let name = r.config.name
+                if let up = r.config.upstream {
+                    guard let u = outcomes[up] else { continue }
+                    if u != .answered {
+                        outcomes[name] = .failed
+                        continue
+                    }
+                }
+                let start = since[name] ?? now
+                since[name] = start
+                let s = r.status
+                if let last = tally.lastSeq(name), last >= seq {
+                    outcomes[name] = .answered
+                } else if s.errors > before[i].errors {
+                    outcomes[name] = .failed
+                } else if s.restarts > before[i].restarts || now - start > .seconds(r.config.timeoutSeconds + 5) {
+                    outcomes[name] = .lost
+                    lost += 1
+                }
+            }
+            if outcomes.count < runners.count { try? await Task.sleep(for: .milliseconds(1)) }
+        }
+        return lost
+    }
+
+    /// At the recording's pace: after the last frame, waits until every model has answered what it was sent.
+    func waitUntilSettled(_ runners: [ModelRunner], interrupted: Interruption) async {
+        let limit = (runners.map(\.config.timeoutSeconds).max() ?? 10) + 5
+        let begin = ContinuousClock.now
+        var quiet = 0
+        while quiet < 3 && !interrupted.isSet && ContinuousClock.now - begin < .seconds(limit) {
+            try? await Task.sleep(for: .milliseconds(50))
+            let settled = runners.allSatisfy { r in
+                let s = r.status
+                return s.state != "running" || s.framesSent <= s.predictions + s.errors
+            }
+            quiet = settled ? quiet + 1 : 0
+        }
+    }
+
+    func errorCount(_ runners: [ModelRunner]) -> UInt64 { runners.reduce(0) { $0 + $1.status.errors } }
+
+    // MARK: - output
+
+    /// `--output`, else `replay-<yyyyMMdd-HHmmss>.jsonl` in the session folder (a lone file: `<name>-replay-...`).
+    func chooseOutput(_ plan: RecordingPlan) throws -> String {
+        if let output {
+            let resolved = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+            if let live = plan.livePredictions,
+                resolved == URL(fileURLWithPath: live).standardizedFileURL.resolvingSymlinksInPath().path
+            {
+                throw ValidationError(
+                    "--output \(output) is the live run's predictions file; replay never overwrites it: choose another name")
+            }
+            return output
+        }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        let stamp = formatter.string(from: Date())
+        if let folder = plan.folder {
+            return (folder as NSString).appendingPathComponent("replay-\(stamp).jsonl")
+        }
+        let file = plan.segments[0].path as NSString
+        let name = (file.lastPathComponent as NSString).deletingPathExtension
+        return (file.deletingLastPathComponent as NSString).appendingPathComponent("\(name)-replay-\(stamp).jsonl")
+    }
+
+    func fmt1(_ v: Double) -> String { String(format: "%.1f", v) }
+}
+
+// MARK: - errors
+
+enum ReplayError: Error, CustomStringConvertible {
+    case missing(String)
+    case noVideo(String)
+    case unreadable(String, String)
+    case modelFailed(String, String, String)
+    case output(String, String)
+    case noAnswers(String?)
+
+    var description: String {
+        switch self {
+        case .missing(let path):
+            "no recording at \(path): give a session folder (e.g. recordings/20250101-093000) or a video file (.mp4)"
+        case .noVideo(let folder):
+            "\(folder) has no video files (video-000.mp4 ...): give a Bedside session folder (the one with session.json and video-000.mp4) or a video file"
+        case .unreadable(let path, let why):
+            "cannot read the video \(path): \(why). Check the file with `ffprobe \(path)`; a recording cut short plays up to its last complete fragment, a file that is not a video cannot be replayed"
+        case .modelFailed(let name, let why, let tail):
+            "model \(name) \(why)\(tail)\nRun `bedside check --config <config>` to see why the model does not start."
+        case .output(let path, let why):
+            "cannot write the predictions to \(path): \(why): choose another file with --output"
+        case .noAnswers(let last):
+            "no model answered any frame\(last.map { " (last error: \($0))" } ?? ""): see `bedside check --config <config>`"
+        }
+    }
+}
+
+// MARK: - the recording
+
+/// What to replay: the video files in order, each with where it starts on the session's timeline.
+struct RecordingPlan {
+    struct Segment {
+        var path: String
+        /// Nanoseconds from the session's time 0 to this file's first frame; nil: right after the previous file.
+        var offsetNanos: UInt64?
+    }
+
+    var segments: [Segment]
+    /// `pts_ns` of the session's time 0 (its first frame's capture time, from session.json; 0 for a lone file).
+    var originNanos: UInt64
+    /// The session folder (default output folder); nil for a lone video file.
+    var folder: String?
+    /// The live run's predictions file, which replay must never overwrite.
+    var livePredictions: String?
+    var fps: Double?
+    var notes: [String] = []
+
+    static func resolve(_ path: String) throws -> RecordingPlan {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ReplayError.missing(path) }
+        if isDir.boolValue { return try folder(path) }
+        // A file inside a session folder keeps the session's timeline.
+        let parent = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        if let session = readSession(parent.isEmpty ? "." : parent), var plan = try? folder(parent.isEmpty ? "." : parent, session: session),
+            let seg = plan.segments.first(where: { ($0.path as NSString).lastPathComponent == name })
+        {
+            plan.segments = [seg]
+            plan.folder = nil
+            if seg.offsetNanos == nil {
+                plan.notes.append("session.json gives no start time for \(name): its pts_s count from its own first frame")
+                plan.segments[0].offsetNanos = 0
+            }
+            return plan
+        }
+        return RecordingPlan(segments: [Segment(path: path, offsetNanos: 0)], originNanos: 0, folder: nil, livePredictions: nil)
+    }
+
+    static func readSession(_ folder: String) -> [String: Any]? {
+        let file = (folder as NSString).appendingPathComponent("session.json")
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    static func folder(_ folder: String, session given: [String: Any]? = nil) throws -> RecordingPlan {
+        let session = given ?? readSession(folder)
+        let fm = FileManager.default
+        let origin = (session?["first_frame_pts_ns"] as? NSNumber)?.uint64Value
+        var notes: [String] = []
+        var segments: [Segment] = []
+        if let list = session?["segments"] as? [[String: Any]], !list.isEmpty {
+            for s in list {
+                guard let file = s["file"] as? String else { continue }
+                var offset: UInt64?
+                if let first = (s["first_pts_ns"] as? NSNumber)?.uint64Value, let origin, first >= origin {
+                    offset = first - origin
+                } else if let start = (s["start_s"] as? NSNumber)?.doubleValue {
+                    offset = UInt64(max(0, (start * 1e9).rounded()))
+                }
+                segments.append(Segment(path: (folder as NSString).appendingPathComponent(file), offsetNanos: offset))
+            }
+        } else {
+            var names = (session?["video_files"] as? [String]) ?? []
+            if names.isEmpty {
+                let all = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
+                names = all.filter { $0.hasPrefix("video-") && $0.hasSuffix(".mp4") }.sorted()
+                if names.isEmpty {
+                    let videos = ["mp4", "mov", "mkv", "avi", "webm"]
+                    names = all.filter { videos.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+                }
+            }
+            segments = names.enumerated().map { i, name in
+                Segment(path: (folder as NSString).appendingPathComponent(name), offsetNanos: i == 0 ? 0 : nil)
+            }
+            if segments.count > 1 {
+                notes.append("session.json gives no start times for the video files: assuming each follows the previous one")
+            }
+        }
+        let present = segments.filter { fm.fileExists(atPath: $0.path) }
+        for s in segments where !fm.fileExists(atPath: s.path) {
+            notes.append("\((s.path as NSString).lastPathComponent) is listed in session.json but missing: skipped")
+        }
+        guard !present.isEmpty else { throw ReplayError.noVideo(folder) }
+        let predictions = (session?["predictions_file"] as? String) ?? "predictions.jsonl"
+        return RecordingPlan(
+            segments: present, originNanos: origin ?? 0, folder: folder,
+            livePredictions: (folder as NSString).appendingPathComponent(predictions),
+            fps: (session?["fps"] as? NSNumber)?.doubleValue, notes: notes)
+    }
+}
+
+/// Decodes the plan's files in order into frames (yuv420p, as recorded) with `ptsNanos` on the session's
+/// clock: `pts_s` of a frame = its segment's start + its time in the file (from the stream's start time).
+final class FrameReader {
+    let plan: RecordingPlan
+    private var index = -1
+    private var decoder: VideoFileDecoder?
+    private var segmentOffset = 0.0
+    private var streamStart = 0.0
+    private var seq: UInt64 = 0
+    private var lastT: Double?
+    /// The current file's frame rate.
+    private(set) var fps = 25.0
+
+    init(plan: RecordingPlan) {
+        self.plan = plan
+        fps = plan.fps ?? 25
+    }
+
+    /// The next frame and its time in the recording (seconds), or nil after the last file.
+    func next() throws -> (Frame, Double)? {
+        while true {
+            if decoder == nil {
+                index += 1
+                guard index < plan.segments.count else { return nil }
+                let segment = plan.segments[index]
+                let d = try VideoFileDecoder(path: segment.path)
+                decoder = d
+                fps = d.fps > 0 ? d.fps : fps
+                streamStart = d.startSeconds ?? 0
+                if let offset = segment.offsetNanos {
+                    segmentOffset = Double(offset) / 1e9
+                } else {
+                    segmentOffset = (lastT ?? -1 / fps) + 1 / fps
+                }
+            }
+            guard let picture = try decoder!.next(as: .yuv420p) else {
+                decoder = nil
+                continue
+            }
+            var t: Double
+            if let s = picture.seconds {
+                t = segmentOffset + (s - streamStart)
+            } else {
+                t = (lastT ?? segmentOffset - 1 / fps) + 1 / fps
+            }
+            t = max(0, t)
+            lastT = t
+            let frame = Frame(
+                seq: seq, ptsNanos: plan.originNanos + UInt64((t * 1e9).rounded()), wallClock: 0, width: picture.width,
+                height: picture.height, format: .yuv420p, pixels: picture.pixels)
+            seq += 1
+            return (frame, t)
+        }
+    }
+}
+
+// MARK: - predictions
+
+/// What came back, per model: the newest answered frame and the count.
+final class Tally: Sendable {
+    private struct Model {
+        var lastSeq: UInt64?
+        var count = 0
+    }
+
+    private let state = Mutex<[String: Model]>([:])
+
+    func record(_ p: Prediction) {
+        state.withLock { s in
+            s[p.model, default: Model()].count += 1
+            s[p.model]!.lastSeq = max(s[p.model]!.lastSeq ?? 0, p.seq)
+        }
+    }
+
+    func lastSeq(_ model: String) -> UInt64? { state.withLock { $0[model]?.lastSeq } }
+    func count(_ model: String) -> Int { state.withLock { $0[model]?.count ?? 0 } }
+    var total: Int { state.withLock { $0.values.reduce(0) { $0 + $1.count } } }
+}
+
+/// A JSON Lines file written from the runners' threads: one `write(2)` per line under a lock.
+final class JSONLinesFile: Sendable {
+    private struct State {
+        var fd: Int32
+        var lines = 0
+        var failure: String?
+    }
+
+    private let state: Mutex<State>
+
+    /// `exclusive`: never replace an existing file (a name taken gets `-2`, `-3` ... before the extension).
+    init(path: String, exclusive: Bool) throws {
+        var fd: Int32
+        if exclusive {
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            var n = 2
+            let base = (path as NSString).deletingPathExtension, ext = (path as NSString).pathExtension
+            while fd < 0 && errno == EEXIST && n < 100 {
+                fd = Glibc.open("\(base)-\(n).\(ext)", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                n += 1
+            }
+        } else {
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        guard fd >= 0 else { throw ReplayError.output(path, String(cString: strerror(errno))) }
+        state = Mutex(State(fd: fd))
+    }
+
+    deinit {
+        state.withLock { s in
+            if s.fd >= 0 { _ = Glibc.close(s.fd) }
+        }
+    }
+
+    func append(_ line: String) {
+        state.withLock { s in
+            guard s.fd >= 0, s.failure == nil else { return }
+            var bytes = Array(line.utf8)
+            bytes.append(0x0A)
+            let n = bytes.withUnsafeBytes { Glibc.write(s.fd, $0.baseAddress, $0.count) }
+            if n == bytes.count { s.lines += 1 } else { s.failure = n < 0 ? String(cString: strerror(errno)) : "short write" }
+        }
+    }
+
+    var lines: Int { state.withLock { $0.lines } }
+    var failure: String? { state.withLock { $0.failure } }
+
+    func close() {
+        state.withLock { s in
+            if s.fd >= 0 { _ = Glibc.close(s.fd) }
+            s.fd = -1
+        }
+    }
+}
+
+/// One line of predictions JSON Lines, the format of the live `predictions.jsonl` (Recording's
+/// `PredictionLog.line(for:originNanos:)`, which that module keeps internal): keep the two in step.
+enum ReplayLine {
+    static func line(for p: Prediction, originNanos: UInt64?) -> String {
+        var out = "{\"model\":\(jsonString(p.model)),\"seq\":\(p.seq),\"pts_ns\":\(p.ptsNanos)"
+        if let originNanos {
+            let s = (Double(p.ptsNanos) - Double(originNanos)) / 1e9
+            out += ",\"pts_s\":\(String(format: "%.6f", s))"
+        } else {
+            out += ",\"pts_s\":null"
+        }
+        out += ",\"dispatched_ns\":\(p.dispatchedNanos),\"received_ns\":\(p.receivedNanos)"
+        out += ",\"model_ms\":\(number(p.modelMs)),\"round_trip_ms\":\(number(p.roundTripMs))"
+        if let w = p.worker {
+            if w.sameClock {
+                out += ",\"worker_received_ns\":\(w.receivedNanos),\"predict_start_ns\":\(w.startNanos),\"predict_end_ns\":\(w.endNanos)"
+            }
+            out += ",\"worker_queue_ms\":\(number(Double(w.startNanos - w.receivedNanos) / 1e6))"
+        }
+        if let up = p.upstreamModel { out += ",\"upstream\":\(jsonString(up))" }
+        if !p.resultJSON.isEmpty,
+            (try? JSONSerialization.jsonObject(with: Data(p.resultJSON.utf8), options: [.fragmentsAllowed])) != nil
+        {
+            let flat = p.resultJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+            out += ",\"result\":\(flat)"
+        } else {
+            out += ",\"result\":null,\"result_invalid\":\(jsonString(p.resultJSON))"
+        }
+        return out + "}"
+    }
+
+    static func number(_ v: Double) -> String { v.isFinite ? String(format: "%.3f", v) : "null" }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+}
+
+// MARK: - terminal
+
+/// Ctrl-C (SIGINT) or SIGTERM: stop feeding frames, stop the models, keep what was written.
+final class Interruption: Sendable {
+    private let flag = Mutex(false)
+    private let sources = Mutex<[any DispatchSourceSignal]>([])
+
+    var isSet: Bool { flag.withLock { $0 } }
+
+    func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in flag.withLock { $0 = true } }
+            source.resume()
+            sources.withLock { $0.append(source) }
+        }
+    }
+}
+
+/// Progress on stderr: a redrawn bar on a terminal, a plain line every few seconds otherwise.
+final class ProgressReport {
+    let total: Int
+    let tty = isatty(STDERR_FILENO) != 0
+    private let start = ContinuousClock.now
+    private var lastDraw: ContinuousClock.Instant?
+    private var drew = false
+
+    init(total: Int) { self.total = total }
+
+    func update(done: Int, predictions: Int, errors: UInt64, force: Bool = false) {
+        let now = ContinuousClock.now
+        if !force, let lastDraw, now - lastDraw < (tty ? .milliseconds(100) : .seconds(5)) { return }
+        if !force && !tty && lastDraw == nil {
+            lastDraw = now  // the first plain line after a few seconds, not at frame 1
+            return
+        }
+        lastDraw = now
+        let elapsed = (now - start) / .seconds(1)
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
+        let rate = elapsed > 0 ? Double(predictions) / elapsed : 0
+        var eta = "?"
+        if done > 0 && elapsed > 0 {
+            let s = Int((elapsed / Double(done) * Double(max(0, total - done))).rounded())
+            eta = s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+        }
+        let percent = Int((fraction * 100).rounded(.down))
+        let errs = errors > 0 ? "  \(errors) errors" : ""
+        if tty {
+            let width = 24
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "=", count: filled) + (filled < width ? ">" + String(repeating: " ", count: width - filled - 1) : "")
+            let pct = String(repeating: " ", count: max(0, 3 - String(percent).count)) + "\(percent)"
+            let line = "\(pct)% [\(bar)] \(done)/\(total) frames  \(String(format: "%.1f", rate)) pred/s  ETA \(eta)\(errs)"
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+            drew = true
+        } else {
+            let line = "replay: \(percent)% (\(done)/\(total) frames), \(String(format: "%.1f", rate)) predictions/s, ETA \(eta)\(errs)"
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    func finish() {
+        if tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
