@@ -205,7 +205,7 @@ public final class Recorder: Service, Sendable {
     private func encodeLoop() {
         var session: OpenSession?
         var lastDiskCheck: UInt64 = 0
-        var lastRetention: UInt64 = 0
+        var lastRetention: UInt64 = 0  // 0: due at once
         loop: while true {
             switch queue.pop(timeoutSeconds: 0.5) {
             case .closed:
@@ -226,12 +226,14 @@ public final class Recorder: Service, Sendable {
                 }
             }
             let now = Clock.monotonicNanos()
-            if let s = session, now - lastDiskCheck >= 1_000_000_000 {
+            // Saturating: the marks may be set a moment after `now` was read.
+            func since(_ mark: UInt64) -> UInt64 { now > mark ? now - mark : 0 }
+            if let s = session, since(lastDiskCheck) >= 1_000_000_000 {
                 lastDiskCheck = now
                 checkDisk(s)
-                if now - s.lastSessionWrite >= 10_000_000_000 { writeSession(s) }
+                if since(s.lastSessionWrite) >= 10_000_000_000 { writeSession(s) }
             }
-            if config.keepGB != nil, now - lastRetention >= 60_000_000_000 {
+            if config.keepGB != nil, since(lastRetention) >= 60_000_000_000 {
                 lastRetention = now
                 applyRetention(keeping: session?.folder)
             }
@@ -421,7 +423,7 @@ public final class Recorder: Service, Sendable {
         shared.withLock { $0.status.freeMB = free }
         if !s.paused && free < config.minFreeMB {
             pause(s, freeMB: free)
-        } else if s.paused && free >= config.minFreeMB + max(50, config.minFreeMB / 10) {
+        } else if s.paused && free >= config.minFreeMB + max(10, config.minFreeMB / 10) {  // hysteresis
             s.paused = false
             shared.withLock { sh in
                 sh.status.state = .recording

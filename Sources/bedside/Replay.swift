@@ -29,7 +29,7 @@ struct Replay: AsyncParsableCommand {
 
         static func help(for value: Pace) -> ArgumentHelp? {
             switch value {
-            case .everyFrame: "Give the model every frame and wait for each answer (the default)."
+            case .everyFrame: "Give the model every frame and wait for each answer."
             case .realtime: "Offer frames at the recording's pace; the model skips what it cannot keep up with, as live."
             }
         }
@@ -58,7 +58,7 @@ struct Replay: AsyncParsableCommand {
 
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "bedside.replay")
-        logger.logLevel = .error  // tracebacks of models that fail to start; per-frame errors go in the summary
+        logger.logLevel = .critical  // as in `bedside check`: failures are explained below and in the summary
         AVLog.quiet()
 
         // Counting the packets first reads every file once: an unreadable one fails before any model starts.
@@ -101,6 +101,8 @@ struct Replay: AsyncParsableCommand {
         FileHandle.standardError.write(Data("Replaying \(what) (\(total) frames) through \(names)...\n".utf8))
         if let failure = await waitUntilRunning(runners, interrupted: interrupted, restartsAllowed: false) {
             await stopModels()
+            out.close()
+            if out.lines == 0 { unlink(out.path) }  // nothing was replayed: leave no empty file behind
             throw failure
         }
 
@@ -136,6 +138,10 @@ struct Replay: AsyncParsableCommand {
                 var anchor = clock.now
                 var anchorT: Double?
                 while !interrupted.isSet, case let (frame, t)? = try reader.next() {
+                    if let lastT, t - lastT > 1 {
+                        anchor = clock.now  // a gap in the recording (paused, a missing file): no point waiting it out
+                        anchorT = t
+                    }
                     let base = anchorT ?? t
                     anchorT = base
                     let due = anchor + .seconds(t - base)
@@ -181,22 +187,18 @@ struct Replay: AsyncParsableCommand {
             if s.errors > 0 || s.restarts > 0, let e = s.lastError { lines.append("    last error: \(e)") }
         }
         if lost > 0 { lines.append("  \(lost) answers never came (the worker was restarted or timed out on the frame)") }
-        if out.failure != nil || out.lines == 0 {
-            lines.append("Predictions: \(outputPath) (\(out.lines) lines\(out.failure.map { "; write failed: \($0)" } ?? ""))")
-        } else {
-            lines.append("Predictions: \(outputPath) (\(out.lines) lines)")
-        }
+        lines.append("Predictions: \(out.path) (\(out.lines) lines\(out.failure.map { "; writing failed: \($0)" } ?? ""))")
         print(lines.joined(separator: "\n"))
-        fflush(stdout)
+        fflush(nil)
 
         if let failure { throw failure }
         if interrupted.isSet {
-            FileHandle.standardError.write(Data("Interrupted: the predictions so far are in \(outputPath)\n".utf8))
+            FileHandle.standardError.write(Data("Interrupted: the predictions so far are in \(out.path)\n".utf8))
             throw ExitCode(130)
         }
-        if let e = out.failure { throw ReplayError.output(outputPath, e) }
+        if let e = out.failure { throw ReplayError.output(out.path, e) }
         if frames > 0 && tally.total == 0 {
-            throw ReplayError.noAnswers(statuses.compactMap(\.lastError).first)
+            throw ReplayError.noAnswers(statuses.compactMap(\.lastError).first, config)
         }
     }
 
@@ -261,9 +263,12 @@ struct Replay: AsyncParsableCommand {
                 let limit = r.config.startupTimeoutSeconds + (restartsAllowed ? 35 : 5)
                 let failed = !restartsAllowed && (s.restarts > 0 || s.state == "failing")
                 if failed || ContinuousClock.now - begin > .seconds(limit) {
-                    let why = s.lastError ?? "not ready within \(Int(limit)) s"
+                    var why = s.lastError ?? "not ready within \(Int(limit)) s"
+                    if why.hasPrefix("model \(r.config.name): ") { why.removeFirst("model \(r.config.name): ".count) }
                     let tail = s.stderrTail.suffix(8).map { "\n    | \($0)" }.joined()
-                    return ReplayError.modelFailed(r.config.name, restartsAllowed ? "did not come back after a restart: \(why)" : "did not start: \(why)", tail)
+                    return ReplayError.modelFailed(
+                        r.config.name, restartsAllowed ? "did not come back after a restart: \(why)" : "did not start: \(why)",
+                        tail, config)
                 }
             }
             try? await Task.sleep(for: .milliseconds(20))
@@ -361,9 +366,9 @@ enum ReplayError: Error, CustomStringConvertible {
     case missing(String)
     case noVideo(String)
     case unreadable(String, String)
-    case modelFailed(String, String, String)
+    case modelFailed(String, String, String, String)
     case output(String, String)
-    case noAnswers(String?)
+    case noAnswers(String?, String)
 
     var description: String {
         switch self {
@@ -373,12 +378,12 @@ enum ReplayError: Error, CustomStringConvertible {
             "\(folder) has no video files (video-000.mp4 ...): give a Bedside session folder (the one with session.json and video-000.mp4) or a video file"
         case .unreadable(let path, let why):
             "cannot read the video \(path): \(why). Check the file with `ffprobe \(path)`; a recording cut short plays up to its last complete fragment, a file that is not a video cannot be replayed"
-        case .modelFailed(let name, let why, let tail):
-            "model \(name) \(why)\(tail)\nRun `bedside check --config <config>` to see why the model does not start."
+        case .modelFailed(let name, let why, let tail, let config):
+            "model \(name) \(why)\(tail)\n`bedside check --config \(config)` starts the model alone and says more."
         case .output(let path, let why):
             "cannot write the predictions to \(path): \(why): choose another file with --output"
-        case .noAnswers(let last):
-            "no model answered any frame\(last.map { " (last error: \($0))" } ?? ""): see `bedside check --config <config>`"
+        case .noAnswers(let last, let config):
+            "no model answered any frame\(last.map { " (last error: \($0))" } ?? ""): `bedside check --config \(config)` says more"
         }
     }
 }
@@ -565,6 +570,8 @@ final class JSONLinesFile: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The file's path (with the suffix an exclusive open may have added).
+    let path: String
 
     /// `exclusive`: never replace an existing file (a name taken gets `-2`, `-3` ... before the extension).
     init(path: String, exclusive: Bool) throws {
@@ -572,13 +579,17 @@ final class JSONLinesFile: Sendable {
         if exclusive {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             var n = 2
+            var name = path
             let base = (path as NSString).deletingPathExtension, ext = (path as NSString).pathExtension
             while fd < 0 && errno == EEXIST && n < 100 {
-                fd = Glibc.open("\(base)-\(n).\(ext)", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+                name = "\(base)-\(n).\(ext)"
+                fd = Glibc.open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
                 n += 1
             }
+            self.path = name
         } else {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            self.path = path
         }
         guard fd >= 0 else { throw ReplayError.output(path, String(cString: strerror(errno))) }
         state = Mutex(State(fd: fd))
@@ -663,20 +674,16 @@ enum ReplayLine {
 
 // MARK: - terminal
 
+/// Set by the SIGINT / SIGTERM handler (an atomic store is all a signal handler may do).
+private let interruptSignalled = Atomic<Bool>(false)
+
 /// Ctrl-C (SIGINT) or SIGTERM: stop feeding frames, stop the models, keep what was written.
 final class Interruption: Sendable {
-    private let flag = Mutex(false)
-    private let sources = Mutex<[any DispatchSourceSignal]>([])
-
-    var isSet: Bool { flag.withLock { $0 } }
+    var isSet: Bool { interruptSignalled.load(ordering: .relaxed) }
 
     func install() {
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [self] in flag.withLock { $0 = true } }
-            source.resume()
-            sources.withLock { $0.append(source) }
+            signal(sig) { _ in interruptSignalled.store(true, ordering: .relaxed) }
         }
     }
 }
@@ -688,6 +695,7 @@ final class ProgressReport {
     private let start = ContinuousClock.now
     private var lastDraw: ContinuousClock.Instant?
     private var drew = false
+    private var printedDone: Int?
 
     init(total: Int) { self.total = total }
 
@@ -698,6 +706,8 @@ final class ProgressReport {
             lastDraw = now  // the first plain line after a few seconds, not at frame 1
             return
         }
+        if force && !tty && printedDone == done { return }
+        printedDone = done
         lastDraw = now
         let elapsed = (now - start) / .seconds(1)
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0

@@ -76,13 +76,13 @@ class Bedside:
         return self.log.read_text(errors="replace")
 
 
-def start_bedside(args: list[str], tmp: Path, name: str = "bedside") -> Bedside:
+def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings: Path | None = None) -> Bedside:
     if not BIN.exists():
         pytest.fail(f"{BIN} is missing: build it with `swift build -c release` (scripts/test.sh does)")
     tmp.mkdir(parents=True, exist_ok=True)
     ready = tmp / f"{name}-ready.json"
     log = tmp / f"{name}.log"
-    recordings = tmp / "recordings"
+    recordings = recordings or tmp / "recordings"
     cmd = [str(BIN), *args, "--port", "0", "--ready-file", str(ready), "--recordings", str(recordings)]
     env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"))
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)

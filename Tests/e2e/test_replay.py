@@ -17,7 +17,8 @@ TEMPLATE = REPO / "researcher-template"
 
 
 def demo_config(tmp: Path) -> Path:
-    """The template's demo model on a 640x480 phantom (its crop scaled from 1280x720 by 2/3 about the centre)."""
+    """The template's demo model on a 640x480 phantom (its crop scaled from 1280x720 by 2/3 about the centre);
+    recordings cut into 5 s files, so a replay crosses from one file to the next."""
     cfg = tmp / "bedside.yaml"
     model = TEMPLATE / "pcbm_demo" / "inference.py"
     cfg.write_text(
@@ -32,6 +33,7 @@ def demo_config(tmp: Path) -> Path:
         "      height: 224\n"
         "      crop: {x: 59, y: 48, width: 522, height: 406}\n"
         "    timeout_s: 10\n"
+        "recording: {segment_s: 5}\n"
     )
     return cfg
 
@@ -56,6 +58,8 @@ def test_replay_reproduces_the_live_predictions_for_the_same_frames(tmp_path):
     sessions = [p for p in b.recordings.iterdir() if p.is_dir()]
     assert len(sessions) == 1, sessions
     session = sessions[0]
+    videos = sorted(session.glob("video-*.mp4"))
+    assert len(videos) >= 2, f"expected the 5 s segments to make several files: {videos}"
     live_file = session / "predictions.jsonl"
     live_before = live_file.read_bytes()
     live = [p for p in read_jsonl(live_file) if p["pts_s"] is not None]
@@ -100,7 +104,7 @@ def test_replay_reproduces_the_live_predictions_for_the_same_frames(tmp_path):
     assert not missing, f"{len(missing)} live predictions have no replayed frame: {missing[:10]}"
     # ...and it agrees (the video is H.264: scores move a little, near a threshold a decision may flip).
     share = agree / len(live)
-    print(f"replay: {frames} frames in {seconds:.1f} s ({rate:.1f} frames/s, {wall:.1f} s with start-up); "
+    print(f"replay of {len(videos)} files: {frames} frames in {seconds:.1f} s ({rate:.1f} frames/s, {wall:.1f} s with start-up); "
           f"plane name+status agree for {agree}/{len(live)} live predictions ({100 * share:.1f}%)")
     assert share >= 0.9, f"only {agree}/{len(live)} agree"
 
