@@ -8,7 +8,7 @@ import Glibc
 
 /// `predictions.jsonl`: one JSON object per line, appended under a small lock with `write(2)` on an
 /// `O_APPEND` descriptor (the C counterpart of the file). Lines logged before the file is open wait in memory.
-final class PredictionLog: Sendable {
+public final class PredictionLog: Sendable {
     private struct State {
         var fd: Int32 = -1
         var pending: [String] = []
@@ -74,7 +74,7 @@ final class PredictionLog: Sendable {
     }
 
     /// The JSON line for `p`; `pts_s` counts from the recording's first frame (`originNanos`), null before there is one.
-    static func line(for p: Prediction, originNanos: UInt64?) -> String {
+    public static func line(for p: Prediction, originNanos: UInt64?) -> String {
         var out = "{\"model\":\(jsonString(p.model)),\"seq\":\(p.seq),\"pts_ns\":\(p.ptsNanos)"
         if let originNanos {
             let s = (Double(p.ptsNanos) - Double(originNanos)) / 1e9

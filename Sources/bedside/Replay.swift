@@ -4,6 +4,7 @@ import Capture
 import Foundation
 import Logging
 import ModelBridge
+import Recording
 import Synchronization
 
 #if canImport(Glibc)
@@ -76,7 +77,7 @@ struct Replay: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let runners = models.map { m in
             ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
-                out.append(ReplayLine.line(for: p, originNanos: origin))
+                out.append(PredictionLog.line(for: p, originNanos: origin))
                 tally.record(p)
             }
         }
@@ -619,56 +620,6 @@ final class JSONLinesFile: Sendable {
             if s.fd >= 0 { _ = Glibc.close(s.fd) }
             s.fd = -1
         }
-    }
-}
-
-/// One line of predictions JSON Lines, the format of the live `predictions.jsonl` (Recording's
-/// `PredictionLog.line(for:originNanos:)`, which that module keeps internal): keep the two in step.
-enum ReplayLine {
-    static func line(for p: Prediction, originNanos: UInt64?) -> String {
-        var out = "{\"model\":\(jsonString(p.model)),\"seq\":\(p.seq),\"pts_ns\":\(p.ptsNanos)"
-        if let originNanos {
-            let s = (Double(p.ptsNanos) - Double(originNanos)) / 1e9
-            out += ",\"pts_s\":\(String(format: "%.6f", s))"
-        } else {
-            out += ",\"pts_s\":null"
-        }
-        out += ",\"dispatched_ns\":\(p.dispatchedNanos),\"received_ns\":\(p.receivedNanos)"
-        out += ",\"model_ms\":\(number(p.modelMs)),\"round_trip_ms\":\(number(p.roundTripMs))"
-        if let w = p.worker {
-            if w.sameClock {
-                out += ",\"worker_received_ns\":\(w.receivedNanos),\"predict_start_ns\":\(w.startNanos),\"predict_end_ns\":\(w.endNanos)"
-            }
-            out += ",\"worker_queue_ms\":\(number(Double(w.startNanos - w.receivedNanos) / 1e6))"
-        }
-        if let up = p.upstreamModel { out += ",\"upstream\":\(jsonString(up))" }
-        if !p.resultJSON.isEmpty,
-            (try? JSONSerialization.jsonObject(with: Data(p.resultJSON.utf8), options: [.fragmentsAllowed])) != nil
-        {
-            let flat = p.resultJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-            out += ",\"result\":\(flat)"
-        } else {
-            out += ",\"result\":null,\"result_invalid\":\(jsonString(p.resultJSON))"
-        }
-        return out + "}"
-    }
-
-    static func number(_ v: Double) -> String { v.isFinite ? String(format: "%.3f", v) : "null" }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 }
 

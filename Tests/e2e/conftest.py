@@ -49,6 +49,7 @@ class Bedside:
     recordings: Path
     artifacts: Path
     log: Path
+    admin_pin: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -106,6 +107,7 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings:
         recordings=recordings,
         artifacts=ARTIFACTS,
         log=log,
+        admin_pin=info.get("admin_pin", ""),
     )
 
 

@@ -292,3 +292,44 @@ def test_capture_state_notice(bedside: Any, browser: Any) -> None:
         assert not errors, f"page errors: {errors}"
     finally:
         context.close()
+
+
+def test_snapshot_button_recording_toggle_with_pin_and_disk_alert(bedside: Any, browser: Any) -> None:
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/?token={bedside.token}")
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        q = lambda tid: page.locator(f'[data-testid="{tid}"]')  # noqa: E731
+
+        q("snapshot").click()
+        page.wait_for_function(f"() => ({Q})('action-result').textContent.startsWith('Snapshot saved')",
+                               timeout=TIMEOUT_MS)
+        session = bedside.status()["recording"]["session"]
+        assert any(name.endswith(".png") for name in os.listdir(session)), "the PNG is in the session folder"
+
+        # Stop recording: a wrong PIN is refused and forgotten, the right one works and is remembered.
+        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Stop recording'", timeout=TIMEOUT_MS)
+        answers = ["000000" if bedside.admin_pin != "000000" else "111111", bedside.admin_pin]
+        page.on("dialog", lambda d: d.accept(answers.pop(0)))
+        q("rec-toggle").click()
+        page.wait_for_function(f"() => ({Q})('action-result').textContent === 'Wrong admin PIN'", timeout=TIMEOUT_MS)
+        assert bedside.status()["recording"]["state"] == "recording"
+        q("rec-toggle").click()
+        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Start recording'", timeout=TIMEOUT_MS)
+        assert bedside.status()["recording"]["state"] == "idle"
+        q("rec-toggle").click()  # the remembered PIN: no prompt left to answer
+        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Stop recording'", timeout=TIMEOUT_MS)
+        assert bedside.status()["recording"]["state"] == "recording"
+
+        # A paused recording (low disk) shows an alert until the status clears it.
+        real = bedside.status()
+        alert = "Recording paused: only 12 MB free for /data (recording.min_free_mb is 500)."
+        paused = dict(real, recording=dict(real["recording"], state="paused", alert=alert))
+        page.evaluate("(m) => window.__bedside.onStatus(m)", paused)
+        box = q("rec-alert")
+        assert box.is_visible() and box.inner_text() == alert
+        page.screenshot(path=str(bedside.artifacts / "browser-recording-paused.png"))
+        page.wait_for_function(f"() => ({Q})('rec-alert').hidden", timeout=TIMEOUT_MS)
+        assert not errors, f"page errors: {errors}"
+    finally:
+        context.close()

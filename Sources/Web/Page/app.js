@@ -75,6 +75,7 @@
     sourceFoot: $('source-foot'), stSource: $('st-source'),
     groups: $('groups'), conceptsEmpty: $('concepts-empty'), conceptsStale: $('concepts-stale'),
     connection: $('connection'), connectionText: $('connection-text'),
+    snapshotBtn: $('snapshot-btn'), recBtn: $('rec-btn'), stAction: $('st-action'), recAlert: $('rec-alert'),
     stModel: $('st-model'), stRate: $('st-rate'), stLatency: $('st-latency'), stAge: $('st-age'),
     stRec: $('st-rec'), stRecText: $('st-rec-text'), stViewers: $('st-viewers'),
     stTruth: $('st-truth'), frameCount: $('frame-count'), predictionSeq: $('prediction-seq'),
@@ -1034,6 +1035,13 @@
     if (rec && num(rec.frames_dropped)) recText += ` (${rec.frames_dropped} dropped)`;
     setText(el.stRecText, recText);
     if (rec && rec.file) el.stRec.title = rec.file;
+    // Recording controls: start/stop (admin PIN) where the recorder exists; the alert while paused or failed.
+    el.recBtn.hidden = !rec;
+    if (rec) setText(el.recBtn, rs === 'idle' || rs === 'failed' ? 'Start recording' : 'Stop recording');
+    el.recBtn.dataset.action = rs === 'idle' || rs === 'failed' ? 'start' : 'stop';
+    const alertText = rec ? (rec.alert || (rs === 'failed' && rec.error ? `Recording failed: ${rec.error}` : '')) : '';
+    el.recAlert.hidden = !alertText;
+    setText(el.recAlert, alertText || '');
 
     const truth = S.pred && S.pred.truth && typeof S.pred.truth === 'object' ? S.pred.truth : null;
     el.stTruth.hidden = !truth;
@@ -1052,6 +1060,61 @@
     const tip = [src && src.description, mode].filter(Boolean).join(' · ');
     if (tip) el.stSource.title = tip; else el.stSource.removeAttribute('title');
   }
+
+  // ------------------------------------------------------------------ actions (snapshot, recording)
+
+  const PIN_KEY = 'bedside.adminPin';
+
+  async function postAction(path, pin) {
+    const u = new URL(`api/${path}`, location.href);
+    u.search = '';
+    if (token) u.searchParams.set('token', token);
+    const headers = pin ? { 'X-Admin-PIN': pin } : {};
+    const r = await fetch(u.toString(), { method: 'POST', headers, cache: 'no-store' });
+    let body = {};
+    try { body = await r.json(); } catch (_) { /* not JSON */ }
+    return { status: r.status, body };
+  }
+
+  function showAction(text, bad) {
+    setText(el.stAction, text);
+    el.stAction.dataset.bad = String(!!bad);
+    clearTimeout(showAction.timer);
+    showAction.timer = setTimeout(() => setText(el.stAction, ''), 6000);
+  }
+
+  el.snapshotBtn.addEventListener('click', async () => {
+    el.snapshotBtn.disabled = true;
+    try {
+      const { status, body } = await postAction('snapshot');
+      if (status === 200) showAction(`Snapshot saved (frame ${body.seq})`);
+      else showAction(`Snapshot failed: ${body.error || status}`, true);
+    } catch (e) {
+      showAction('Snapshot failed: Bedside unreachable', true);
+    } finally {
+      el.snapshotBtn.disabled = false;
+    }
+  });
+
+  el.recBtn.addEventListener('click', async () => {
+    const action = el.recBtn.dataset.action === 'stop' ? 'stop' : 'start';
+    let pin = sessionStorage.getItem(PIN_KEY) || '';
+    if (!pin) pin = (window.prompt('Admin PIN (printed by Bedside at start-up)') || '').trim();
+    if (!pin) return;
+    try {
+      const { status, body } = await postAction(`recording/${action}`, pin);
+      if (status === 403) {
+        sessionStorage.removeItem(PIN_KEY);
+        showAction('Wrong admin PIN', true);
+        return;
+      }
+      if (status !== 200) { showAction(`Recording ${action} failed: ${body.error || status}`, true); return; }
+      sessionStorage.setItem(PIN_KEY, pin);
+      showAction(action === 'start' ? 'Recording started' : 'Recording stopped');
+    } catch (e) {
+      showAction(`Recording ${action} failed: Bedside unreachable`, true);
+    }
+  });
 
   // ------------------------------------------------------------------ periodic work (4 Hz)
 
