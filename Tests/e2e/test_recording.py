@@ -242,3 +242,25 @@ def test_full_disk_pauses_recording_cleanly_and_resumes_when_space_returns(tmp_p
                 assert seg["frames"] - 30 <= decodable <= seg["frames"], (seg, decodable)
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_retention_deletes_the_oldest_sessions_beyond_keep_gb(tmp_path):
+    rec = tmp_path / "recordings"
+    for day in ("20250101-090000", "20250102-090000", "20250103-090000"):
+        d = rec / day
+        d.mkdir(parents=True)
+        (d / "session.json").write_text("{}")
+        with open(d / "video-000.mp4", "wb") as f:  # 60 MB, sparse: costs no disk
+            f.truncate(60 << 20)
+    (rec / "not-a-session").mkdir()  # a folder Bedside did not make is never touched
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text("source: {kind: phantom, width: 320, height: 240, fps: 15}\nmodels: []\n"
+                   "recording: {keep_gb: 0.1}\n")
+    b = start_bedside(["run", "--config", str(cfg), "--duration", "3"], tmp_path)
+    assert b.proc.wait(timeout=60) == 0
+    left = sorted(p.name for p in rec.iterdir())
+    # 0.1 GB = 102 MB: one old 60 MB session fits beside the new one, two do not.
+    new = [n for n in left if n not in ("20250103-090000", "not-a-session")]
+    assert "20250103-090000" in left and "not-a-session" in left, left
+    assert len(new) == 1 and (rec / new[0] / "video-000.mp4").exists(), f"only the new session is added: {left}"
+    assert "retention: deleted the oldest session" in b.output()
