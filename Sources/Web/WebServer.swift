@@ -11,10 +11,10 @@ import ServiceLifecycle
 public struct WebAction: Sendable {
     /// Needs the admin PIN (`X-Admin-PIN` header or `?pin=`) besides the pairing token.
     public var admin: Bool
-    /// Returns the HTTP status and a JSON body.
-    public var perform: @Sendable () async -> (status: Int, json: String)
+    /// Gets the query parameters; returns the HTTP status and a JSON body.
+    public var perform: @Sendable ([String: String]) async -> (status: Int, json: String)
 
-    public init(admin: Bool, perform: @escaping @Sendable () async -> (status: Int, json: String)) {
+    public init(admin: Bool, perform: @escaping @Sendable ([String: String]) async -> (status: Int, json: String)) {
         self.admin = admin
         self.perform = perform
     }
@@ -35,13 +35,17 @@ public struct WebServer: Sendable {
     public let actions: [String: WebAction]
     /// The PIN admin actions need.
     public let adminPIN: String
+    /// Paired tablets, the pairing code and the console link token.
+    public let pairing: Pairing
     let logger: Logger
 
     public init(
         hub: Hub, config: WebConfig, token: String, adminPIN: String = "", logger: Logger,
         status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> String,
-        actions: [String: WebAction] = [:], onListening: @escaping @Sendable (Int) -> Void
+        actions: [String: WebAction] = [:], pairing: Pairing? = nil,
+        onListening: @escaping @Sendable (Int) -> Void
     ) {
+        self.pairing = pairing ?? Pairing(consoleToken: token, file: nil)
         self.actions = actions
         self.adminPIN = adminPIN
         self.hub = hub
@@ -63,22 +67,49 @@ public struct WebServer: Sendable {
         return diff == 0
     }
 
+    /// The cookie a paired tablet holds.
+    public static let cookieName = "bedside_token"
+
+    /// The token a request carries: `?token=` (the console link), `Authorization: Bearer`, or the pairing cookie.
     static func token(of request: Request) -> String? {
         if let t = request.uri.queryParameters.get("token") { return String(t) }
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let kv = part.trimmingCharacters(in: .whitespaces)
+                if kv.hasPrefix(cookieName + "=") { return String(kv.dropFirst(cookieName.count + 1)) }
+            }
+        }
         return nil
     }
 
+    /// A browser's WebSocket from another site's page carries that site's Origin: refused, so a page elsewhere
+    /// cannot ride on a tablet's cookie. No Origin (non-browser clients) passes; they need the token anyway.
+    static func originAllowed(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        guard let authority = request.head.authority?.lowercased(), let url = URL(string: origin.lowercased()),
+            let host = url.host
+        else { return false }
+        if let port = url.port { return authority == "\(host):\(port)" }
+        let defaultPort = url.scheme == "https" ? 443 : 80
+        return authority == host || authority == "\(host):\(defaultPort)"
+    }
+
+
     public func makeApplication() -> some ApplicationProtocol {
-        let router = Router()
-        let token = self.token
+        let router = Router(context: BedsideRequestContext.self)
+        let pairing = self.pairing
         let status = self.status
+        let logger = self.logger
         router.get("/") { _, _ in try Self.page("index.html", type: "text/html; charset=utf-8") }
         router.get("/app.js") { _, _ in try Self.page("app.js", type: "text/javascript; charset=utf-8") }
         router.get("/style.css") { _, _ in try Self.page("style.css", type: "text/css; charset=utf-8") }
+        router.get("/admin") { _, _ in try Self.page("admin.html", type: "text/html; charset=utf-8") }
+        router.get("/admin.js") { _, _ in try Self.page("admin.js", type: "text/javascript; charset=utf-8") }
+        router.get("/admin.css") { _, _ in try Self.page("admin.css", type: "text/css; charset=utf-8") }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/api/status") { request, _ -> Response in
-            guard Self.tokenMatches(Self.token(of: request), token) else { return Self.unauthorized() }
+            guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: status())))
@@ -86,7 +117,7 @@ public struct WebServer: Sendable {
         let adminPIN = self.adminPIN
         for (path, action) in actions {
             router.post(RouterPath("/api/\(path)")) { request, _ -> Response in
-                guard Self.tokenMatches(Self.token(of: request), token) else { return Self.unauthorized() }
+                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
                 if action.admin {
                     let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first ?? request.uri.queryParameters.get("pin").map { String($0) }
                     guard !adminPIN.isEmpty, Self.tokenMatches(pin, adminPIN) else {
@@ -95,8 +126,44 @@ public struct WebServer: Sendable {
                             #"{"error":"admin PIN missing or wrong","fix":"send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header"}"#)
                     }
                 }
-                let (status, body) = await action.perform()
+                var query: [String: String] = [:]
+                for (k, v) in request.uri.queryParameters where k != "token" && k != "pin" { query[String(k)] = String(v) }
+                let (status, body) = await action.perform(query)
                 return Self.json(status, body)
+            }
+        }
+        // Pairing: the code shown on the console / admin page, once per tablet; the answer sets the cookie.
+        router.post("/api/pair") { request, context -> Response in
+            struct Body: Decodable {
+                var code: String
+                var name: String?
+            }
+            guard let body = try? await request.decode(as: Body.self, context: context) else {
+                return Self.json(400, #"{"error":"send JSON {\"code\": \"123456\", \"name\": \"tablet 1\"}","fix":"the code is on the Bedside console and the admin page"}"#)
+            }
+            let client = context.remoteAddress?.ipAddress ?? "unknown"
+            switch pairing.pair(code: body.code, name: body.name ?? "", client: client) {
+            case .paired(let device):
+                logger.notice(
+                    "tablet paired", metadata: ["id": "\(device.id)", "name": "\(device.name)", "from": "\(client)"])
+                print("Tablet \"\(device.name)\" paired. Next pairing code: \(pairing.code)")
+                fflush(nil)
+                var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+                headers[.setCookie] =
+                    "\(Self.cookieName)=\(device.token); Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict"
+                let reply = (try? JSONSerialization.data(withJSONObject: ["id": device.id, "name": device.name]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply)))
+            case .wrongCode(let left):
+                logger.warning("wrong pairing code", metadata: ["from": "\(client)", "attempts_left": "\(left)"])
+                return Self.json(
+                    403,
+                    #"{"error":"wrong or used pairing code","fix":"enter the code shown now on the Bedside console or admin page","attempts_left":\#(left)}"#)
+            case .lockedOut(let seconds):
+                logger.warning("pairing locked out", metadata: ["from": "\(client)"])
+                return Self.json(
+                    429,
+                    #"{"error":"too many wrong codes","fix":"wait \#(Int(seconds.rounded(.up))) s, then enter the code shown on the Bedside console"}"#)
             }
         }
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
@@ -105,10 +172,17 @@ public struct WebServer: Sendable {
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
         let hub = self.hub
         let hello = self.hello
-        let logger = self.logger
         wsRouter.ws("/ws") { request, _ in
-            Self.tokenMatches(Self.token(of: request), token) ? .upgrade([:]) : .dontUpgrade
-        } onUpgrade: { inbound, outbound, _ in
+            guard Self.originAllowed(request) else {
+                logger.warning("WebSocket from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")"])
+                return .dontUpgrade
+            }
+            guard let who = pairing.identify(Self.token(of: request)) else { return .dontUpgrade }
+            var headers = HTTPFields()
+            headers[.init("X-Bedside-Viewer")!] = Self.describe(who)
+            return .upgrade(headers)
+        } onUpgrade: { inbound, outbound, context in
+            let who = pairing.identify(Self.token(of: context.request))
             let (id, outbox) = hub.addViewer()
             logger.info("viewer \(id) connected", metadata: ["viewers": "\(hub.viewerCount)"])
             outbox.sendText(hello())
@@ -117,6 +191,17 @@ public struct WebServer: Sendable {
                 group.addTask {
                     // Drain what the page sends (nothing yet); ends when the viewer goes away.
                     for try await _ in inbound {}
+                }
+                group.addTask {
+                    // A revoked tablet is cut off at once (within a second), with a close code the page understands.
+                    while true {
+                        try await Task.sleep(for: .seconds(1))
+                        if let who, !pairing.isValid(who) {
+                            logger.notice("revoked viewer disconnected", metadata: ["viewer": "\(Self.describe(who))"])
+                            try await outbound.close(.init(codeNumber: 4403), reason: "token revoked")
+                            return
+                        }
+                    }
                 }
                 group.addTask {
                     while let item = await outbox.next() {
@@ -135,13 +220,21 @@ public struct WebServer: Sendable {
             }
         }
         let onListening = self.onListening
+        let bind = config.bind, port = config.port
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 20))),
-            configuration: .init(address: .hostname(config.bind, port: config.port), serverName: "bedside"),
+            configuration: .init(address: .hostname(bind, port: port), serverName: "bedside"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+    }
+
+    static func describe(_ who: PairingState.Identity) -> String {
+        switch who {
+        case .console: "console"
+        case .device(let id): "tablet-\(id)"
+        }
     }
 
     static func json(_ status: Int, _ body: String) -> Response {
@@ -167,5 +260,17 @@ public struct WebServer: Sendable {
         return Response(
             status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+
+/// Hummingbird's basic context plus the client's address (pairing attempts are rate-limited per address).
+public struct BedsideRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }

@@ -88,7 +88,7 @@ struct BedsideApp {
         let recordingDirectory = config.recording.directory
         let actionLog = logger
         var actions: [String: WebAction] = [:]
-        actions["snapshot"] = WebAction(admin: false) {
+        actions["snapshot"] = WebAction(admin: false) { _ in
             let folder = recorder?.status.sessionDirectory.flatMap { recorder?.status.stateName == "idle" ? nil : $0 }
                 ?? (recordingDirectory as NSString).appendingPathComponent("snapshots")
             let origin = recorder?.sessionOriginNanos
@@ -108,12 +108,12 @@ struct BedsideApp {
             }
         }
         if let recorder {
-            actions["recording/start"] = WebAction(admin: true) {
+            actions["recording/start"] = WebAction(admin: true) { _ in
                 let started = recorder.startSession()
                 actionLog.info("recording start requested", metadata: ["started": "\(started)"])
                 return (200, Self.json(["started": started, "state": recorder.status.stateName]))
             }
-            actions["recording/stop"] = WebAction(admin: true) {
+            actions["recording/stop"] = WebAction(admin: true) { _ in
                 let stopped = recorder.stopSession()
                 actionLog.info("recording stop requested", metadata: ["stopped": "\(stopped)"])
                 return (200, Self.json(["stopped": stopped]))
@@ -132,16 +132,42 @@ struct BedsideApp {
         }
         let readyFile = options.readyFile
         let bind = config.web.bind
+        let pairing = Pairing(consoleToken: token, file: Self.stateDirectory().map { $0 + "/viewers.json" })
+        actions["admin/overview"] = WebAction(admin: true) { _ in
+            let devices: [[String: Any]] = pairing.devices.map { d in
+                var o: [String: Any] = ["id": d.id, "name": d.name, "paired_at": d.pairedAt, "revoked": d.revoked]
+                o["last_seen"] = d.lastSeen ?? NSNull()
+                return o
+            }
+            let statusObject = (try? JSONSerialization.jsonObject(with: Data(status().utf8))) ?? [:]
+            return (200, Self.json(["pairing_code": pairing.code, "tablets": devices, "status": statusObject]))
+        }
+        actions["admin/revoke"] = WebAction(admin: true) { query in
+            guard let id = query["id"], pairing.revoke(id: id) else {
+                return (404, Self.json(["error": "no paired tablet with id \(query["id"] ?? "(none)")", "fix": "take the id from the admin page's list"]))
+            }
+            actionLog.notice("tablet revoked", metadata: ["id": "\(id)"])
+            return (200, Self.json(["revoked": id]))
+        }
+        actions["admin/pairing-code"] = WebAction(admin: true) { _ in
+            let code = pairing.newCode()
+            print("New pairing code for a tablet: \(code)")
+            fflush(nil)
+            return (200, Self.json(["pairing_code": code]))
+        }
         let web = WebServer(
             hub: hub, config: config.web, token: token, adminPIN: adminPIN, logger: logger, status: status, hello: hello,
-            actions: actions,
+            actions: actions, pairing: pairing,
             onListening: { port in
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
                 let url = "http://\(host):\(port)/?token=\(token)"
-                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nAdmin PIN (recording start/stop): \(adminPIN)\n")
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nTo pair a tablet instead, open http://\(host):\(port)/ on it and enter the code \(pairing.code).\nAdmin page: http://\(host):\(port)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
                 fflush(nil)
                 if let readyFile {
-                    let info = Self.json(["url": url, "port": port, "token": token, "admin_pin": adminPIN, "pid": Int(getpid())])
+                    let info = Self.json([
+                        "url": url, "port": port, "token": token, "admin_pin": adminPIN, "pairing_code": pairing.code,
+                        "pid": Int(getpid()),
+                    ])
                     try? info.write(toFile: readyFile, atomically: true, encoding: .utf8)
                 }
             })
@@ -223,6 +249,22 @@ struct BedsideApp {
 
     static func json(_ obj: [String: Any]) -> String {
         (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// Where Bedside keeps its small state (paired tablets): `$BEDSIDE_STATE_DIR`, else
+    /// `$XDG_STATE_HOME/bedside`, else `~/.local/state/bedside`. nil (nothing kept) when none can be made.
+    static func stateDirectory() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        let dir =
+            env["BEDSIDE_STATE_DIR"] ?? env["XDG_STATE_HOME"].map { $0 + "/bedside" }
+            ?? (env["HOME"].map { $0 + "/.local/state/bedside" })
+        guard let dir else { return nil }
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            return nil
+        }
+        return dir
     }
 
     /// Six digits, from the system's random source.

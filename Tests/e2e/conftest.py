@@ -85,7 +85,7 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings:
     log = tmp / f"{name}.log"
     recordings = recordings or tmp / "recordings"
     cmd = [str(BIN), *args, "--port", "0", "--ready-file", str(ready), "--recordings", str(recordings)]
-    env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"))
+    env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / f"{name}-state"))
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)
     deadline = time.monotonic() + 60
     while not ready.exists():

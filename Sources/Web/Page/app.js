@@ -166,7 +166,6 @@
       probe = await fetch(apiURL(), { cache: 'no-store', signal: timeoutSignal(4000) });
     } catch (_) {
       if (my !== gen) return;
-      if (!token) return unauthorized();
       return scheduleReconnect('Bedside unreachable');
     }
     if (my !== gen) return;
@@ -1059,6 +1058,38 @@
     setText(el.stSource, srcText);
     const tip = [src && src.description, mode].filter(Boolean).join(' · ');
     if (tip) el.stSource.title = tip; else el.stSource.removeAttribute('title');
+  }
+
+  // ------------------------------------------------------------------ pairing
+
+  const pairForm = document.getElementById('pair-form');
+  if (pairForm) {
+    pairForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const msg = document.getElementById('pair-msg');
+      const code = document.getElementById('pair-code').value.replace(/\D/g, '');
+      const name = document.getElementById('pair-name').value.trim();
+      msg.textContent = 'Pairing…';
+      try {
+        const r = await fetch(new URL('api/pair', location.href).toString(), {
+          method: 'POST', headers: { 'Content-Type': 'application/json' }, cache: 'no-store',
+          credentials: 'same-origin', body: JSON.stringify({ code, name }),
+        });
+        let body = {};
+        try { body = await r.json(); } catch (_) { /* not JSON */ }
+        if (r.ok) {
+          // The cookie now identifies this tablet; a stale link token must not shadow it.
+          token = '';
+          sessionStorage.removeItem(TOKEN_KEY);
+          msg.textContent = `Paired as ${body.name || 'this tablet'}`;
+          location.replace(location.pathname);
+          return;
+        }
+        msg.textContent = body.error ? `${body.error}: ${body.fix || ''}` : `Pairing failed (${r.status})`;
+      } catch (_) {
+        msg.textContent = 'Bedside unreachable';
+      }
+    });
   }
 
   // ------------------------------------------------------------------ actions (snapshot, recording)

@@ -1,0 +1,128 @@
+// Bedside admin page: status and settings behind the admin PIN (and the viewer token or pairing cookie).
+(() => {
+  'use strict';
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token') || sessionStorage.getItem('bedside.token') || '';
+  const PIN_KEY = 'bedside.adminPin';
+  let pin = sessionStorage.getItem(PIN_KEY) || '';
+  const $ = (id) => document.getElementById(id);
+
+  function url(path, query) {
+    const u = new URL(`api/${path}`, location.href);
+    u.search = '';
+    if (token) u.searchParams.set('token', token);
+    for (const [k, v] of Object.entries(query || {})) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  async function call(path, query) {
+    const r = await fetch(url(path, query), { method: 'POST', headers: { 'X-Admin-PIN': pin }, cache: 'no-store' });
+    let body = {};
+    try { body = await r.json(); } catch (_) { /* not JSON */ }
+    return { status: r.status, body };
+  }
+
+  function text(node, value) { if (node.textContent !== value) node.textContent = value; }
+  function when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : '–'; }
+  function dl(node, rows) {
+    node.replaceChildren(...rows.flatMap(([k, v, cls]) => {
+      const dt = document.createElement('dt'); dt.textContent = k;
+      const dd = document.createElement('dd'); dd.textContent = v === null || v === undefined || v === '' ? '–' : String(v);
+      if (cls) dd.className = cls;
+      return [dt, dd];
+    }));
+  }
+
+  function render(o) {
+    text($('code'), o.pairing_code || '––––––');
+    const tbody = $('tablets').querySelector('tbody');
+    tbody.replaceChildren(...(o.tablets || []).map((t) => {
+      const tr = document.createElement('tr');
+      tr.dataset.tablet = t.id;
+      for (const v of [t.name, when(t.paired_at), t.revoked ? 'revoked' : when(t.last_seen)]) {
+        const td = document.createElement('td'); td.textContent = v; tr.append(td);
+      }
+      const td = document.createElement('td');
+      if (!t.revoked) {
+        const b = document.createElement('button');
+        b.textContent = 'Revoke';
+        b.dataset.testid = 'admin-revoke';
+        b.setAttribute('data-testid', 'admin-revoke');
+        b.onclick = async () => { await call('admin/revoke', { id: t.id }); refresh(); };
+        td.append(b);
+      }
+      tr.append(td);
+      return tr;
+    }));
+    const s = o.status || {};
+    const src = s.source || {};
+    dl($('source'), [['State', src.state], ['Detail', src.detail], ['Mode', src.mode], ['Description', src.description],
+      ['Frames', src.frames_captured], ['fps', src.fps], ['Renegotiations', src.renegotiations]]);
+    const models = $('models');
+    models.replaceChildren(...(s.models || []).map((m) => {
+      const div = document.createElement('div');
+      div.className = 'model';
+      div.dataset.model = m.name;
+      div.dataset.bad = String(m.state !== 'running');
+      const h = document.createElement('div');
+      h.innerHTML = '<strong></strong> <span class="state"></span>';
+      h.querySelector('strong').textContent = m.name;
+      h.querySelector('.state').textContent = m.state;
+      const d = document.createElement('dl');
+      dl(d, [['Rate', `${(m.rate_hz || 0).toFixed(1)} pred/s`], ['Latency', `${(m.latency_ms || 0).toFixed(0)} ms`],
+        ['Model time', `${(m.model_ms || 0).toFixed(0)} ms`], ['Predictions', m.predictions], ['Errors', m.errors],
+        ['Restarts', m.restarts], ['Memory', m.memory_mb ? `${m.memory_mb} MB` : ''],
+        ['Version', m.info && m.info.version], ['Last error', m.last_error]]);
+      div.append(h, d);
+      if (m.stderr_tail && m.stderr_tail.length) {
+        const pre = document.createElement('pre');
+        pre.textContent = m.stderr_tail.join('\n');
+        div.append(pre);
+      }
+      return div;
+    }));
+    const r = s.recording || {};
+    dl($('recording'), [['State', r.state, r.alert ? 'alert' : ''], ['Alert', r.alert, 'alert'], ['Mode', r.mode],
+      ['Session', r.session], ['Files', r.segments], ['Frames', r.frames_written], ['Dropped', r.frames_dropped],
+      ['Free space', r.free_mb !== undefined && r.free_mb !== null ? `${r.free_mb} MB` : '']]);
+    const recording = r.state === 'recording' || r.state === 'paused';
+    $('rec-toggle').hidden = !r.state || r.state === 'off';
+    text($('rec-toggle'), recording ? 'Stop recording' : 'Start recording');
+    $('rec-toggle').dataset.action = recording ? 'stop' : 'start';
+    text($('viewers'), `${s.viewers ?? '–'} connected`);
+  }
+
+  async function refresh() {
+    if (!pin) return;
+    try {
+      const { status, body } = await call('admin/overview');
+      if (status === 403) { pin = ''; sessionStorage.removeItem(PIN_KEY); lock('Wrong admin PIN'); return; }
+      if (status === 401) { lock('This device is not paired: open the admin link Bedside printed (with ?token=)'); return; }
+      if (status !== 200) { text($('conn'), `error ${status}`); return; }
+      $('pin-box').hidden = true;
+      $('main').hidden = false;
+      text($('conn'), `updated ${new Date().toLocaleTimeString()}`);
+      render(body);
+    } catch (_) {
+      text($('conn'), 'Bedside unreachable, retrying…');
+    }
+  }
+
+  function lock(message) {
+    $('main').hidden = true;
+    $('pin-box').hidden = false;
+    text($('pin-msg'), message);
+  }
+
+  $('pin-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    pin = $('pin').value.trim();
+    sessionStorage.setItem(PIN_KEY, pin);
+    refresh();
+  });
+  $('new-code').onclick = async () => { await call('admin/pairing-code'); refresh(); };
+  $('rec-toggle').onclick = async () => { await call(`recording/${$('rec-toggle').dataset.action}`); refresh(); };
+
+  refresh();
+  setInterval(refresh, 2000);
+})();
