@@ -107,6 +107,13 @@ struct BedsideApp {
                 return (503, Self.json(["error": "\(error)", "fix": "check the source and the recording folder"]))
             }
         }
+        if recorder == nil {
+            for path in ["recording/start", "recording/stop"] {
+                actions[path] = WebAction(admin: true) { _ in
+                    (409, Self.json(["error": "recording is off in this config", "fix": "set `recording: {enabled: true}` and restart Bedside"]))
+                }
+            }
+        }
         if let recorder {
             actions["recording/start"] = WebAction(admin: true) { _ in
                 let started = recorder.startSession()

@@ -333,3 +333,61 @@ def test_snapshot_button_recording_toggle_with_pin_and_disk_alert(bedside: Any, 
         assert not errors, f"page errors: {errors}"
     finally:
         context.close()
+
+
+def _admin(bedside: Any, path: str) -> dict:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(f"{bedside.base_url}/api/{path}{'&' if '?' in path else '?'}token={bedside.token}",
+                                 method="POST", data=b"", headers={"X-Admin-PIN": bedside.admin_pin})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def test_pairing_a_tablet_by_code_then_revoking_it(bedside: Any, browser: Any) -> None:
+    context, page, errors = _new_page(browser, PORTRAIT)
+    try:
+        page.goto(f"{bedside.base_url}/")  # no token: a new tablet
+        form = page.locator('[data-testid="pair-form"]')
+        form.wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(bedside.artifacts / "browser-pairing-portrait.png"))
+        page.fill('[data-testid="pair-code"]', "000000" if _admin(bedside, "admin/overview")["pairing_code"] != "000000" else "111111")
+        page.click('[data-testid="pair-submit"]')
+        page.wait_for_function(f"() => ({Q})('pair-msg').textContent.includes('wrong or used pairing code')",
+                               timeout=TIMEOUT_MS)
+        code = _admin(bedside, "admin/overview")["pairing_code"]
+        page.fill('[data-testid="pair-code"]', code)
+        page.fill('[data-testid="pair-name"]', "browser tablet")
+        page.click('[data-testid="pair-submit"]')
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        assert "token=" not in page.url, "the tablet holds a cookie, not a link token"
+        tablet = next(t for t in _admin(bedside, "admin/overview")["tablets"] if t["name"] == "browser tablet")
+        _admin(bedside, f"admin/revoke?id={tablet['id']}")
+        form.wait_for(state="visible", timeout=TIMEOUT_MS)
+        assert page.locator('[data-testid="connection"]').get_attribute("data-state") == "unauthorized"
+        assert not errors, f"page errors: {errors}"
+    finally:
+        context.close()
+
+
+def test_admin_page_shows_models_recording_and_pairing(bedside: Any, browser: Any) -> None:
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/admin?token={bedside.token}")
+        page.fill('[data-testid="admin-pin"]', bedside.admin_pin)
+        page.click('[data-testid="admin-unlock"]')
+        code = page.locator('[data-testid="admin-code"]')
+        page.wait_for_function("() => /^[0-9]{6}$/.test(document.getElementById('code').textContent)", timeout=TIMEOUT_MS)
+        assert code.inner_text() == _admin(bedside, "admin/overview")["pairing_code"]
+        page.wait_for_function("() => document.querySelector('[data-model]') !== null", timeout=TIMEOUT_MS)
+        models = page.locator('[data-testid="admin-models"]').inner_text()
+        assert "pcbm-demo" in models and "running" in models
+        assert "recording" in page.locator('[data-testid="admin-recording"]').inner_text()
+        before = code.inner_text()
+        page.click('[data-testid="admin-new-code"]')
+        page.wait_for_function(f"() => document.getElementById('code').textContent !== '{before}'", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(bedside.artifacts / "browser-admin.png"), full_page=True)
+        assert not errors, f"page errors: {errors}"
+    finally:
+        context.close()
