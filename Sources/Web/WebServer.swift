@@ -37,14 +37,17 @@ public struct WebServer: Sendable {
     public let adminPIN: String
     /// Paired tablets, the pairing code and the console link token.
     public let pairing: Pairing
+    /// Prometheus text for `GET /metrics` (token required: `Authorization: Bearer` suits a scraper).
+    public let metrics: (@Sendable () -> String)?
     let logger: Logger
 
     public init(
         hub: Hub, config: WebConfig, token: String, adminPIN: String = "", logger: Logger,
         status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> String,
-        actions: [String: WebAction] = [:], pairing: Pairing? = nil,
+        actions: [String: WebAction] = [:], pairing: Pairing? = nil, metrics: (@Sendable () -> String)? = nil,
         onListening: @escaping @Sendable (Int) -> Void
     ) {
+        self.metrics = metrics
         self.pairing = pairing ?? Pairing(consoleToken: token, file: nil)
         self.actions = actions
         self.adminPIN = adminPIN
@@ -130,6 +133,14 @@ public struct WebServer: Sendable {
                 for (k, v) in request.uri.queryParameters where k != "token" && k != "pin" { query[String(k)] = String(v) }
                 let (status, body) = await action.perform(query)
                 return Self.json(status, body)
+            }
+        }
+        if let metrics {
+            router.get("/metrics") { request, _ -> Response in
+                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: metrics())))
             }
         }
         // Pairing: the code shown on the console / admin page, once per tablet; the answer sets the cookie.

@@ -49,12 +49,14 @@ struct BedsideApp {
             : nil
         let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
 
+        let metrics = BedsideMetrics()
         // What each model shows now, for snapshots.
         let shown = Mutex<[String: String]>([:])
         let runners: [ModelRunner] = config.models.map { m in
             let crop = m.input.crop
             return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
                 recorder?.log(p)
+                metrics.prediction(p)
                 let message = Self.predictionMessage(p, crop: crop)
                 shown.withLock { $0[p.model] = message }
                 hub.broadcast(text: message)
@@ -81,6 +83,7 @@ struct BedsideApp {
                 }
                 recorder.setModelVersions(versions)
             }
+            metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
             return Self.statusJSON(
                 started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
         }
@@ -165,6 +168,10 @@ struct BedsideApp {
         let web = WebServer(
             hub: hub, config: config.web, token: token, adminPIN: adminPIN, logger: logger, status: status, hello: hello,
             actions: actions, pairing: pairing,
+            metrics: {
+                metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+                return metrics.render()
+            },
             onListening: { port in
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
                 let url = "http://\(host):\(port)/?token=\(token)"

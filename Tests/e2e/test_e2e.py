@@ -160,3 +160,28 @@ def test_a_video_file_plays_through_the_model_and_is_recorded(tmp_path):
     assert 70 <= info["frames"] <= 75, info
     preds = [json.loads(l) for l in (videos[0].parent / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) >= 3, "the model saw the file's frames"
+
+
+def test_metrics_in_prometheus_format(bedside):
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{bedside.base_url}/metrics", timeout=5)
+    assert e.value.code == 401
+    req = urllib.request.Request(f"{bedside.base_url}/metrics", headers={"Authorization": f"Bearer {bedside.token}"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    assert values["bedside_frames_captured_total"] > 0
+    assert values['bedside_predictions_total{model="pcbm-demo"}'] > 0
+    assert values['bedside_model_running{model="pcbm-demo"}'] == 1
+    assert values["bedside_viewers"] >= 0
+    buckets = [k for k in values if k.startswith('bedside_model_round_trip_seconds_bucket{model="pcbm-demo"')]
+    assert buckets and values['bedside_model_round_trip_seconds_count{model="pcbm-demo"}'] > 0
+    assert "# TYPE bedside_frame_age_at_result_seconds histogram" in text
