@@ -77,7 +77,8 @@ class Bedside:
         return self.log.read_text(errors="replace")
 
 
-def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings: Path | None = None) -> Bedside:
+def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings: Path | None = None,
+                  port: int = 0) -> Bedside:
     if not BIN.exists():
         pytest.fail(f"{BIN} is missing: build it with `swift build -c release` (scripts/test.sh does)")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -85,7 +86,7 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings:
     log = tmp / f"{name}.log"
     recordings = recordings or tmp / "recordings"
     ready.unlink(missing_ok=True)  # a restart in the same folder must not read the last run's file
-    cmd = [str(BIN), *args, "--port", "0", "--ready-file", str(ready), "--recordings", str(recordings)]
+    cmd = [str(BIN), *args, "--port", str(port), "--ready-file", str(ready), "--recordings", str(recordings)]
     env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / f"{name}-state"))
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)
     deadline = time.monotonic() + 60

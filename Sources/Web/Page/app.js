@@ -25,7 +25,7 @@
   const WATCHDOG_MS = 5000;        // no message at all for this long: the link is dead, reconnect
   const NO_VIDEO_MS = 2500;        // no frame for this long while connected: say so on the video
   const BACKOFF_MIN_MS = 500;
-  const BACKOFF_MAX_MS = 10000;
+  const BACKOFF_MAX_MS = 3000;   // a restarted Bedside is found again within ~3 s, however long it was away
   const LEGEND_MAX = 6;             // more classes than this: the legend lists only those in the map
   const OVERLAY_ALPHA = 105;       // fill alpha (0..255) of segmentation classes
   const EDGE_ALPHA = 235;          // alpha of class boundaries
