@@ -129,6 +129,9 @@ public struct WebConfig: Sendable, Equatable {
     public var jpegQuality = 75
     /// A result whose frame is older than the newest video frame by more than this is shown greyed out as stale.
     public var staleMs = 1000
+    /// HTTPS: a PEM certificate (chain) and its private key. Both or neither.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
 
     public init() {}

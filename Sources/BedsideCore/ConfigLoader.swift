@@ -333,9 +333,27 @@ private struct Reader {
 
     func web(_ node: Node) throws -> WebConfig {
         let m = try mapping(
-            node, "web", allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms"])
+            node, "web",
+            allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls"])
+        if let t = m["tls"] {
+            let tm = try mapping(t, "web.tls", allowed: ["cert", "key"])
+            guard let c = tm["cert"], let k = tm["key"] else {
+                throw error(t, "web.tls", "needs `cert` and `key`", "Write `tls: {cert: /etc/bedside/cert.pem, key: /etc/bedside/key.pem}` (PEM files).")
+            }
+            let certPath = try path(c, "web.tls.cert"), keyPath = try path(k, "web.tls.key")
+            for (node, key, p) in [(c, "web.tls.cert", certPath), (k, "web.tls.key", keyPath)]
+            where !FileManager.default.isReadableFile(atPath: p) {
+                throw error(node, key, "\(p) does not exist or cannot be read", "Give the path of a PEM file Bedside's user can read.")
+            }
+        }
         var w = WebConfig()
         if let v = m["bind"] { w.bind = try string(v, "web.bind") }
+        if let t = m["tls"], case .mapping(let tm) = t {
+            for (k, v) in tm {
+                if k.string == "cert" { w.tlsCertificate = try path(v, "web.tls.cert") }
+                if k.string == "key" { w.tlsKey = try path(v, "web.tls.key") }
+            }
+        }
         if let v = m["port"] { w.port = try int(v, "web.port", range: 0...65535) }
         if let v = m["token"] {
             let t = try string(v, "web.token")

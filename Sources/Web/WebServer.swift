@@ -2,6 +2,8 @@ import BedsideCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -99,9 +101,30 @@ public struct WebServer: Sendable {
     }
 
 
-    public func makeApplication() -> some ApplicationProtocol {
+    /// Whether the page is served over HTTPS (`web.tls`).
+    public var usesTLS: Bool { config.tlsCertificate != nil && config.tlsKey != nil }
+
+    /// Reads `web.tls`; the error names the file and what is wrong with it.
+    static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {
+            throw WebError("web.tls.cert: \(certificate) is not a PEM certificate (\(error)). Fix: give the certificate (chain) file in PEM format.")
+        }
+        guard !chain.isEmpty else {
+            throw WebError("web.tls.cert: \(certificate) holds no certificate. Fix: give the certificate (chain) file in PEM format.")
+        }
+        let privateKey: NIOSSLPrivateKey
+        do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
+            throw WebError("web.tls.key: \(key) is not a PEM private key (\(error)). Fix: give the unencrypted PEM key of that certificate.")
+        }
+        return TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+    }
+
+    public func makeApplication() throws -> some ApplicationProtocol {
         let router = Router(context: BedsideRequestContext.self)
         let pairing = self.pairing
+        let secure = usesTLS
         let status = self.status
         let logger = self.logger
         router.get("/") { _, _ in try Self.page("index.html", type: "text/html; charset=utf-8") }
@@ -161,7 +184,7 @@ public struct WebServer: Sendable {
                 fflush(nil)
                 var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
                 headers[.setCookie] =
-                    "\(Self.cookieName)=\(device.token); Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict"
+                    "\(Self.cookieName)=\(device.token); Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")"
                 let reply = (try? JSONSerialization.data(withJSONObject: ["id": device.id, "name": device.name]))
                     .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply)))
@@ -232,9 +255,14 @@ public struct WebServer: Sendable {
         }
         let onListening = self.onListening
         let bind = config.bind, port = config.port
+        var server: HTTPServerBuilder = .http1WebSocketUpgrade(
+            webSocketRouter: wsRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 20)))
+        if let cert = config.tlsCertificate, let key = config.tlsKey {
+            server = try .tls(server, tlsConfiguration: Self.tlsConfiguration(certificate: cert, key: key))
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 20))),
+            server: server,
             configuration: .init(address: .hostname(bind, port: port), serverName: "bedside"),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -284,4 +312,10 @@ public struct BedsideRequestContext: RequestContext, RemoteAddressRequestContext
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
+}
+
+/// A web server setup problem, worded for the operator (what is wrong and the fix).
+public struct WebError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -140,6 +140,7 @@ struct BedsideApp {
                 "fps": fps, "stale_ms": staleMs, "width": c.width, "height": c.height,
             ])
         }
+        let scheme = config.web.tlsCertificate != nil ? "https" : "http"
         let readyFile = options.readyFile
         let bind = config.web.bind
         let pairing = Pairing(consoleToken: token, file: Self.stateDirectory().map { $0 + "/viewers.json" })
@@ -174,8 +175,9 @@ struct BedsideApp {
             },
             onListening: { port in
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
-                let url = "http://\(host):\(port)/?token=\(token)"
-                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nTo pair a tablet instead, open http://\(host):\(port)/ on it and enter the code \(pairing.code).\nAdmin page: http://\(host):\(port)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
+                let base = "\(scheme)://\(host):\(port)"
+                let url = "\(base)/?token=\(token)"
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
                 fflush(nil)
                 if let readyFile {
                     let info = Self.json([
@@ -189,7 +191,7 @@ struct BedsideApp {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: capture, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .ignore),
             .init(service: hub),
-            .init(service: web.makeApplication()),
+            .init(service: try web.makeApplication()),
             .init(service: StatusTicker(hub: hub, status: status)),
         ]
         if let recorder { services.append(.init(service: recorder)) }

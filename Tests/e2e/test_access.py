@@ -160,3 +160,57 @@ def test_a_paired_tablet_stays_paired_across_a_restart(tmp_path):
         assert oct(state.stat().st_mode & 0o777) == "0o600"
     finally:
         b2.stop()
+
+
+def test_https_with_a_given_certificate(tmp_path):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text("source: {kind: phantom, width: 320, height: 240, fps: 15}\nmodels: []\nrecording: {enabled: false}\n"
+                   f"web: {{tls: {{cert: {cert}, key: {key}}}}}\n")
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    try:
+        ready = json.loads((tmp_path / "bedside-ready.json").read_text())
+        assert ready["url"].startswith("https://")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://127.0.0.1:{b.port}/api/status?token={b.token}", context=ctx,
+                                    timeout=10) as r:
+            assert r.status == 200 and json.load(r)["type"] == "status"
+        code = current_code_tls(b, ctx)
+        req = urllib.request.Request(f"https://127.0.0.1:{b.port}/api/pair", method="POST",
+                                     data=json.dumps({"code": code}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            assert "; Secure" in r.headers["Set-Cookie"], "the cookie never travels without TLS"
+        with connect(f"wss://127.0.0.1:{b.port}/ws?token={b.token}", ssl=ctx, open_timeout=5) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        with pytest.raises(Exception):  # plain HTTP on the TLS port gets nothing
+            urllib.request.urlopen(f"http://127.0.0.1:{b.port}/api/status?token={b.token}", timeout=5).read()
+    finally:
+        b.stop()
+
+
+def current_code_tls(b, ctx) -> str:
+    req = urllib.request.Request(f"https://127.0.0.1:{b.port}/api/admin/overview?token={b.token}", method="POST",
+                                 data=b"", headers={"X-Admin-PIN": b.admin_pin})
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        return json.load(r)["pairing_code"]
+
+
+def test_tls_with_a_missing_key_file_is_a_clear_config_error(tmp_path):
+    import subprocess
+
+    from conftest import BIN
+
+    cfg = tmp_path / "bedside.yaml"
+    (tmp_path / "cert.pem").write_text("x")
+    cfg.write_text("web: {tls: {cert: cert.pem, key: nowhere/key.pem}}\n")
+    r = subprocess.run([str(BIN), "check", "--config", str(cfg), "--no-run"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    out = r.stdout + r.stderr
+    assert "web.tls.key" in out and "nowhere/key.pem" in out and "does not exist" in out, out
