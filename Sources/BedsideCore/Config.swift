@@ -3,6 +3,7 @@ import Foundation
 /// Everything `bedside.yaml` can say. Defaults make `bedside demo` work with no file at all.
 public struct BedsideConfig: Sendable, Equatable {
     public var source = SourceConfig()
+    public var study = StudyConfig()
     public var models: [ModelConfig] = []
     public var recording = RecordingConfig()
     public var web = WebConfig()

@@ -44,7 +44,8 @@ public enum ConfigLoader {
         var config = BedsideConfig()
         guard let root else { return config }
         let r = Reader(file: file, base: baseDirectory)
-        let top = try r.mapping(root, "(top level)", allowed: ["source", "models", "model", "recording", "web"])
+        let top = try r.mapping(root, "(top level)", allowed: ["source", "models", "model", "recording", "web", "study"])
+        if let st = top["study"] { config.study = try r.study(st) }
         if let s = top["source"] { config.source = try r.source(s) }
         if let m = top["model"] { config.models = [try r.model(m, index: 0)] }
         if let ms = top["models"] {
@@ -307,6 +308,46 @@ private struct Reader {
         let target = String(entry[..<colon])
         guard target.hasSuffix(".py"), !target.hasPrefix("/") else { return entry }
         return (base as NSString).appendingPathComponent(target) + String(entry[colon...])
+    }
+
+    func study(_ node: Node) throws -> StudyConfig {
+        let m = try mapping(node, "study", allowed: ["arms", "default_arm", "targets"])
+        var st = StudyConfig()
+        if let a = m["arms"] {
+            guard case .mapping(let am) = a else {
+                throw error(a, "study.arms", "must be a mapping of arm name to what it shows", "Write e.g. `arms: {full: [banner, concepts, overlay, guidance], status: [banner], control: []}`.")
+            }
+            st.arms = []
+            for (k, v) in am {
+                let name = try string(k, "study.arms")
+                guard case .sequence(let parts) = v else {
+                    throw error(v, "study.arms.\(name)", "must be a list", "List what the arm shows: banner, concepts, overlay, guidance (or [] for none).")
+                }
+                let shows = try parts.map { p -> ShownPart in
+                    let s = try string(p, "study.arms.\(name)")
+                    guard let part = ShownPart(rawValue: s) else {
+                        throw error(p, "study.arms.\(name)", "`\(s)` is not something an arm can show", "Use banner, concepts, overlay or guidance.")
+                    }
+                    return part
+                }
+                st.arms.append(StudyArm(name: name, shows: shows))
+            }
+            guard !st.arms.isEmpty else {
+                throw error(a, "study.arms", "no arms", "Define at least one arm, or leave `arms` out for full / status / control.")
+            }
+        }
+        if let d = m["default_arm"] { st.defaultArm = try string(d, "study.default_arm") }
+        else if st.arm(named: st.defaultArm) == nil { st.defaultArm = st.arms[0].name }
+        if st.arm(named: st.defaultArm) == nil {
+            throw error(m["default_arm"] ?? node, "study.default_arm", "`\(st.defaultArm)` is not one of the arms", "Use one of: \(st.arms.map(\.name).joined(separator: ", ")).")
+        }
+        if let t = m["targets"] {
+            guard case .sequence(let seq) = t else {
+                throw error(t, "study.targets", "must be a list of plane names", "Write e.g. `targets: [head, abdomen, femur]`.")
+            }
+            st.targets = try seq.map { try string($0, "study.targets") }
+        }
+        return st
     }
 
     func recording(_ node: Node) throws -> RecordingConfig {

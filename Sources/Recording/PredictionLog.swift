@@ -92,6 +92,9 @@ public final class PredictionLog: Sendable {
             out += ",\"worker_queue_ms\":\(number(Double(w.startNanos - w.receivedNanos) / 1e6))"
         }
         if let up = p.upstreamModel { out += ",\"upstream\":\(jsonString(up))" }
+        if let t = p.truth {  // sources that know the answer (the phantom): for evaluating a model against it
+            out += ",\"truth\":{\"plane\":\(jsonString(t.plane)),\"status\":\(jsonString(t.status))}"
+        }
         if isJSON(p.resultJSON) {
             // Valid JSON has raw line breaks only as whitespace: flattening keeps the value and the one-line rule.
             let flat = p.resultJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")

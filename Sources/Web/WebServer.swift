@@ -41,14 +41,18 @@ public struct WebServer: Sendable {
     public let pairing: Pairing
     /// Prometheus text for `GET /metrics` (token required: `Authorization: Bearer` suits a scraper).
     public let metrics: (@Sendable () -> String)?
+    /// PNG bytes of a study snapshot for the review page (`GET /api/review/image`, token and admin PIN).
+    public let reviewImage: (@Sendable ([String: String]) -> [UInt8]?)?
     let logger: Logger
 
     public init(
         hub: Hub, config: WebConfig, token: String, adminPIN: String = "", logger: Logger,
         status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> String,
         actions: [String: WebAction] = [:], pairing: Pairing? = nil, metrics: (@Sendable () -> String)? = nil,
+        reviewImage: (@Sendable ([String: String]) -> [UInt8]?)? = nil,
         onListening: @escaping @Sendable (Int) -> Void
     ) {
+        self.reviewImage = reviewImage
         self.metrics = metrics
         self.pairing = pairing ?? Pairing(consoleToken: token, file: nil)
         self.actions = actions
@@ -131,6 +135,8 @@ public struct WebServer: Sendable {
         router.get("/app.js") { _, _ in try Self.page("app.js", type: "text/javascript; charset=utf-8") }
         router.get("/style.css") { _, _ in try Self.page("style.css", type: "text/css; charset=utf-8") }
         router.get("/admin") { _, _ in try Self.page("admin.html", type: "text/html; charset=utf-8") }
+        router.get("/review") { _, _ in try Self.page("review.html", type: "text/html; charset=utf-8") }
+        router.get("/review.js") { _, _ in try Self.page("review.js", type: "text/javascript; charset=utf-8") }
         router.get("/admin.js") { _, _ in try Self.page("admin.js", type: "text/javascript; charset=utf-8") }
         router.get("/admin.css") { _, _ in try Self.page("admin.css", type: "text/css; charset=utf-8") }
         router.get("/healthz") { _, _ in "ok\n" }
@@ -156,6 +162,24 @@ public struct WebServer: Sendable {
                 for (k, v) in request.uri.queryParameters where k != "token" && k != "pin" { query[String(k)] = String(v) }
                 let (status, body) = await action.perform(query)
                 return Self.json(status, body)
+            }
+        }
+        if let reviewImage {
+            router.get("/api/review/image") { request, _ -> Response in
+                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
+                let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first
+                    ?? request.uri.queryParameters.get("pin").map { String($0) }
+                guard !adminPIN.isEmpty, Self.tokenMatches(pin, adminPIN) else {
+                    return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"open the review page with the admin PIN"}"#)
+                }
+                var q: [String: String] = [:]
+                for (k, v) in request.uri.queryParameters { q[String(k)] = String(v) }
+                guard let bytes = reviewImage(q) else {
+                    return Self.json(404, #"{"error":"no such snapshot","fix":"pick one from the review page"}"#)
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
             }
         }
         if let metrics {

@@ -50,6 +50,9 @@ struct BedsideApp {
         let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
 
         let metrics = BedsideMetrics()
+        let study = StudyController(
+            config: config.study, recorder: recorder, recordingDirectory: config.recording.directory, logger: logger)
+        let followedModel = config.models.first(where: { $0.upstream == nil })?.name ?? config.models.first?.name
         // What each model shows now, for snapshots.
         let shown = Mutex<[String: String]>([:])
         let runners: [ModelRunner] = config.models.map { m in
@@ -57,7 +60,10 @@ struct BedsideApp {
             return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
                 recorder?.log(p)
                 metrics.prediction(p)
-                let message = Self.predictionMessage(p, crop: crop)
+                study.observe(p, followed: p.model == followedModel)
+                // The study arm decides, here on the server, what of the answer reaches the tablets.
+                guard let message = study.message(for: p, crop: crop, build: { Self.predictionMessage($0, crop: $1) })
+                else { return }
                 shown.withLock { $0[p.model] = message }
                 hub.broadcast(text: message)
             }
@@ -84,8 +90,10 @@ struct BedsideApp {
                 recorder.setModelVersions(versions)
             }
             metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+            study.modelStates(Dictionary(uniqueKeysWithValues: runners.map { ($0.config.name, $0.status.state) }))
             return Self.statusJSON(
-                started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+                started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount,
+                study: study.statusObject)
         }
         let adminPIN = config.web.adminPIN ?? Self.randomPIN()
         let recordingDirectory = config.recording.directory
@@ -93,7 +101,7 @@ struct BedsideApp {
         var actions: [String: WebAction] = [:]
         actions["snapshot"] = WebAction(admin: false) { _ in
             let folder = recorder?.status.sessionDirectory.flatMap { recorder?.status.stateName == "idle" ? nil : $0 }
-                ?? (recordingDirectory as NSString).appendingPathComponent("snapshots")
+                ?? study.currentFolder ?? (recordingDirectory as NSString).appendingPathComponent("snapshots")
             let origin = recorder?.sessionOriginNanos
             do {
                 let saved = try snapshots.take(into: folder) { frame in
@@ -105,6 +113,8 @@ struct BedsideApp {
                     return extra
                 }
                 actionLog.info("snapshot saved", metadata: ["png": "\(saved.png)"])
+                let last = runners.first { $0.config.name == followedModel }?.lastPrediction
+                study.snapshot(png: saved.png, json: saved.json, plane: last?.plane, status: last?.status)
                 return (200, Self.json(["png": saved.png, "json": saved.json, "seq": saved.seq]))
             } catch {
                 return (503, Self.json(["error": "\(error)", "fix": "check the source and the recording folder"]))
@@ -143,6 +153,68 @@ struct BedsideApp {
         let scheme = config.web.tlsCertificate != nil ? "https" : "http"
         let readyFile = options.readyFile
         let bind = config.web.bind
+        actions["study/start"] = WebAction(admin: true) { q in
+            do {
+                let folder = try study.start(
+                    participant: q["participant"] ?? "", arm: q["arm"],
+                    targets: q["targets"].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } },
+                    notes: q["notes"])
+                shown.withLock { $0 = [:] }
+                hub.broadcast(text: status())
+                return (200, Self.json(["folder": folder, "study": study.statusObject]))
+            } catch {
+                return (409, Self.json(["error": "\(error)", "fix": "see the admin page's study section"]))
+            }
+        }
+        actions["study/end"] = WebAction(admin: true) { _ in
+            do {
+                let summary = try study.end()
+                hub.broadcast(text: status())
+                return (200, Self.json(summary))
+            } catch {
+                return (409, Self.json(["error": "\(error)", "fix": "start a session first"]))
+            }
+        }
+        actions["study/arm"] = WebAction(admin: true) { q in
+            do {
+                try study.setArm(q["arm"] ?? "")
+                shown.withLock { $0 = [:] }
+                hub.broadcast(text: status())  // every tablet follows at once, no reload
+                return (200, Self.json(["arm": study.arm.name, "show": study.arm.shows.map(\.rawValue)]))
+            } catch {
+                return (400, Self.json(["error": "\(error)", "fix": "use one of the arms in `study.arms`"]))
+            }
+        }
+        actions["study/note"] = WebAction(admin: true) { q in
+            guard let text = q["text"], !text.isEmpty else {
+                return (400, Self.json(["error": "empty note", "fix": "send ?text=..."]))
+            }
+            guard study.currentFolder != nil else {
+                return (409, Self.json(["error": "no study session is running", "fix": "start a session first"]))
+            }
+            study.note(text)
+            return (200, Self.json(["noted": true]))
+        }
+        let review = Review(directory: config.recording.directory)
+        actions["review/sessions"] = WebAction(admin: true) { _ in (200, Self.json(["sessions": review.sessions()])) }
+        actions["review/session"] = WebAction(admin: true) { q in
+            guard let s = review.session(q["name"]) else {
+                return (404, Self.json(["error": "no study session named \(q["name"] ?? "(none)")", "fix": "pick one from the list"]))
+            }
+            return (200, Self.json(s))
+        }
+        actions["review/select"] = WebAction(admin: true) { q in
+            do {
+                return (200, Self.json(["best": try review.select(session: q["name"], plane: q["plane"], file: q["file"])]))
+            } catch {
+                return (404, Self.json(["error": "\(error)", "fix": "pick a snapshot of this session"]))
+            }
+        }
+        actions["review/export"] = WebAction(admin: true) { q in
+            do { return (200, Self.json(["folder": try review.export(session: q["name"])])) } catch {
+                return (404, Self.json(["error": "\(error)", "fix": "pick a session and mark images first"]))
+            }
+        }
         let pairing = Pairing(consoleToken: token, file: Self.stateDirectory().map { $0 + "/viewers.json" })
         actions["admin/overview"] = WebAction(admin: true) { _ in
             let devices: [[String: Any]] = pairing.devices.map { d in
@@ -173,6 +245,7 @@ struct BedsideApp {
                 metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
                 return metrics.render()
             },
+            reviewImage: { q in review.image(session: q["name"], file: q["file"]) },
             onListening: { port in
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
                 let base = "\(scheme)://\(host):\(port)"
@@ -224,7 +297,8 @@ struct BedsideApp {
     static func fmt(_ v: Double) -> String { String(format: "%.2f", v) }
 
     static func statusJSON(
-        started: UInt64, capture: CaptureService, runners: [ModelRunner], recorder: Recorder?, viewers: Int
+        started: UInt64, capture: CaptureService, runners: [ModelRunner], recorder: Recorder?, viewers: Int,
+        study: [String: Any] = [:]
     ) -> String {
         let c = capture.snapshot
         var source: [String: Any] = [
@@ -259,7 +333,7 @@ struct BedsideApp {
         return json([
             "type": "status", "version": BedsideVersion.string,
             "uptime_s": (Double(Clock.monotonicNanos() - started) / 1e8).rounded() / 10,
-            "source": source, "models": models, "recording": rec, "viewers": viewers,
+            "source": source, "models": models, "recording": rec, "viewers": viewers, "study": study,
         ])
     }
 

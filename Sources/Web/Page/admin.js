@@ -90,6 +90,27 @@
     text($('rec-toggle'), recording ? 'Stop recording' : 'Start recording');
     $('rec-toggle').dataset.action = recording ? 'stop' : 'start';
     text($('viewers'), `${s.viewers ?? '–'} connected`);
+    const st = s.study || {};
+    const ttp = st.time_to_plane || {};
+    const ttpText = Object.entries(ttp).map(([p, v]) => `${p}: ${v.seconds === null || v.seconds === undefined ? '–' : v.seconds.toFixed(1) + ' s'}`).join(', ');
+    text($('study-state'), st.active
+      ? `Running: participant ${st.participant}, arm ${st.arm}, ${Math.round(st.elapsed_s || 0)} s, ${st.snapshots || 0} snapshots${ttpText ? '; time to plane ' + ttpText : ''}`
+      : `No session. Arm now: ${st.arm || '–'}`);
+    $('study-form').hidden = !!st.active;
+    $('study-end').hidden = !st.active;
+    $('note-form').hidden = !st.active;
+    const arms = $('arms');
+    if (arms.dataset.key !== `${(st.arms || []).join(',')}|${st.arm}`) {
+      arms.dataset.key = `${(st.arms || []).join(',')}|${st.arm}`;
+      arms.replaceChildren(...(st.arms || []).map((a) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = a === st.arm ? `${a} ✓` : a;
+        b.setAttribute('data-testid', `admin-arm-${a}`);
+        b.onclick = async () => { await call('study/arm', { arm: a }); refresh(); };
+        return b;
+      }));
+    }
   }
 
   async function refresh() {
@@ -122,6 +143,34 @@
   });
   $('new-code').onclick = async () => { await call('admin/pairing-code'); refresh(); };
   $('rec-toggle').onclick = async () => { await call(`recording/${$('rec-toggle').dataset.action}`); refresh(); };
+
+  $('study-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const q = { participant: $('participant').value.trim() };
+    if ($('targets').value.trim()) q.targets = $('targets').value;
+    if ($('notes').value.trim()) q.notes = $('notes').value;
+    const { status, body } = await call('study/start', q);
+    text($('study-msg'), status === 200 ? `Session started in ${body.folder}` : `Not started: ${body.error}`);
+    refresh();
+  });
+  $('study-end').onclick = async () => {
+    const { status, body } = await call('study/end');
+    if (status === 200) {
+      const t = Object.entries(body.time_to_plane || {}).map(([p, v]) => `${p} ${v.seconds === null ? 'not reached' : v.seconds.toFixed(1) + ' s'}`).join(', ');
+      text($('study-msg'), `Session ended (${body.duration_s} s). Time to plane: ${t}. Snapshots: ${body.snapshots}.`);
+      $('review-link').href = `review?session=${encodeURIComponent(body.folder.split('/').pop())}${token ? '&token=' + encodeURIComponent(token) : ''}`;
+    } else {
+      text($('study-msg'), body.error || `error ${status}`);
+    }
+    refresh();
+  };
+  $('note-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!$('note').value.trim()) return;
+    await call('study/note', { text: $('note').value.trim() });
+    $('note').value = '';
+  });
+  $('review-link').href = `review${token ? '?token=' + encodeURIComponent(token) : ''}`;
 
   refresh();
   setInterval(refresh, 2000);

@@ -290,9 +290,33 @@
     renderStatusLine();
   }
 
+  // Study arm: what of the model's output this tablet shows. The server sends only that part (nothing in a
+  // control arm); the page hides the panels the arm does not show and clears what it showed before.
+  const ALL_PARTS = ['banner', 'concepts', 'overlay', 'guidance'];
+  function applyStudy(st) {
+    const show = st && Array.isArray(st.show) ? st.show.filter((x) => ALL_PARTS.includes(x)) : ALL_PARTS;
+    const key = show.join(' ');
+    const arm = st && typeof st.arm === 'string' ? st.arm : '';
+    if (S.showKey === key && S.arm === arm) return;
+    const first = S.showKey === undefined;
+    S.showKey = key;
+    S.arm = arm;
+    el.app.dataset.show = key;
+    el.app.dataset.arm = arm;
+    if (first) return;
+    S.pred = null;
+    S.seg = null;
+    drawOverlay();
+    renderLegend();
+    renderConcepts({});
+    renderGuidance(null);
+    renderBanner();
+  }
+
   function onStatus(m) {
     if (!m || typeof m !== 'object') return;
     S.status = m;
+    applyStudy(m.study);
     if (!S.model && Array.isArray(m.models) && m.models.length && m.models[0].name) S.model = m.models[0].name;
     applyView();            // the source size or the model's crop may have changed
     renderSource();
