@@ -67,7 +67,8 @@
     const concepts = el('ul', { className: 'concepts' }, ...(result.concepts || []).map((c) =>
       el('li', { className: c.present ? '' : 'no', textContent: `${c.present ? '✓' : '✗'} ${c.name}${typeof c.score === 'number' ? ` ${c.score.toFixed(2)}` : ''}` })));
     const guidance = result.guidance && result.guidance.text ? el('p', { textContent: `Guidance: ${result.guidance.text}` }) : '';
-    const when = el('p', { className: 'msg', textContent: `frame ${s.seq}${typeof s.pts_s === 'number' ? ` at ${s.pts_s.toFixed(2)} s` : ''} · ${s.wall_time || ''}` });
+    const answered = typeof first.seq === 'number' && first.seq !== s.seq ? ` · the explanation shown was for frame ${first.seq}` : '';
+    const when = el('p', { className: 'msg', textContent: `frame ${s.seq}${typeof s.pts_s === 'number' ? ` at ${s.pts_s.toFixed(2)} s` : ''} · ${s.wall_time || ''}${answered}` });
     const buttons = el('div', {}, ...(body.targets || []).map((t) => {
       const b = el('button', { type: 'button', textContent: (s.selected_for || []).includes(t) ? `Best ${t} ✓` : `Best ${t}` });
       b.setAttribute('data-testid', `review-best-${t}`);

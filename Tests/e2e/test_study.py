@@ -1,0 +1,192 @@
+"""A clinical user study on the phantom: arms followed by every tablet, enforced by the server; a scripted
+session with its log, snapshots, recording and time to plane; the review page."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, start_bedside, wait_for
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = os.environ.get("BEDSIDE_CHROMIUM", "/usr/bin/chromium")
+DEMO = REPO / "researcher-template/pcbm_demo/inference.py"
+
+
+def api(b, path: str, admin: bool = True, **query: str) -> tuple[int, dict]:
+    q = "&".join(f"{k}={urllib.request.quote(str(v))}" for k, v in {"token": b.token, **query}.items())
+    req = urllib.request.Request(f"{b.base_url}/api/{path}?{q}", method="POST", data=b"",
+                                 headers={"X-Admin-PIN": b.admin_pin} if admin else {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def study_bedside(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = tmp / "bedside.yaml"
+    # A 9 s sweep: head, abdomen and femur each come into a standard view within one session.
+    cfg.write_text(
+        "source: {kind: phantom, width: 640, height: 480, fps: 15, sweep_seconds: 9}\n"
+        f"models:\n  - {{name: pcbm-demo, entry: '{DEMO}:predict', setup: '{DEMO}:load_model',"
+        " input: {format: gray, width: 288, height: 224}}\n"
+        "study: {targets: [head, abdomen, femur]}\n"
+    )
+    b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp)
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] > 3, 60, what="the first predictions")
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+VIEW = """() => {
+  const app = document.getElementById('app');
+  const vis = (id) => { const n = document.getElementById(id); return !!n && n.getClientRects().length > 0 &&
+                        getComputedStyle(n).visibility !== 'hidden'; };
+  const banner = document.getElementById('banner-text');
+  return { arm: app.dataset.arm, concepts: vis('concepts'), overlay: vis('overlay'), guidance: vis('guidance'),
+           banner: !!banner && banner.getClientRects().length > 0 && getComputedStyle(banner).visibility !== 'hidden',
+           rows: document.querySelectorAll('[data-concept]').length };
+}"""
+
+
+def test_two_tablets_follow_the_arm_within_a_second_and_control_gets_no_model_output(study_bedside, browser):
+    b = study_bedside
+    tablets = []
+    for _ in range(2):
+        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+        frames: list[str] = []
+        page.on("websocket", lambda ws, frames=frames: ws.on(
+            "framereceived", lambda payload, frames=frames: frames.append(payload if isinstance(payload, str) else "")))
+        page.goto(f"{b.base_url}/?token={b.token}")
+        page.wait_for_function("() => document.querySelectorAll('[data-concept]').length > 0", timeout=30_000)
+        tablets.append((page, frames))
+    try:
+        for arm in ["full", "status", "control", "full"]:
+            status, body = api(b, "study/arm", arm=arm)
+            assert status == 200, body
+            switched = time.monotonic()
+            for page, frames in tablets:
+                page.wait_for_function(f"() => document.getElementById('app').dataset.arm === '{arm}'", timeout=1000)
+            took = time.monotonic() - switched
+            marks = [len(frames) for _, frames in tablets]
+            time.sleep(3)  # several predictions' worth of messages in this arm
+            for i, (page, frames) in enumerate(tablets):
+                view = page.evaluate(VIEW)
+                received = [json.loads(f) for f in frames[marks[i]:] if f.startswith("{")]
+                preds = [m for m in received if m.get("type") == "prediction"]
+                print(f"\narm {arm}: tablet {i} switched in {took:.2f} s; view {view}; {len(preds)} predictions in 3 s")
+                if arm == "full":
+                    assert view["concepts"] and view["overlay"] and view["banner"], view
+                    assert preds and {"plane", "concepts", "segmentation"} <= set(preds[-1]["result"])
+                elif arm == "status":
+                    assert view["banner"] and not view["concepts"] and not view["overlay"] and not view["guidance"], view
+                    assert preds and all(set(p["result"]) == {"plane"} for p in preds), "only the plane status is sent"
+                    assert all("truth" not in p for p in preds)
+                else:
+                    assert not view["banner"] and not view["concepts"] and not view["overlay"], view
+                    assert preds == [], "the server sends no model output in the control arm"
+            if arm == "control":
+                # The model still runs and every answer is still recorded.
+                assert b.status()["models"][0]["state"] == "running"
+            page0 = tablets[0][0]
+            page0.screenshot(path=str(b.artifacts / f"study-arm-{arm}.png"))
+    finally:
+        for page, _ in tablets:
+            page.context.close()
+        api(b, "study/arm", arm="full")
+
+
+def test_scripted_session_on_the_phantom(study_bedside, browser):
+    b = study_bedside
+    status, body = api(b, "study/start", participant="P01", arm="full", notes="first novice")
+    assert status == 200, body
+    folder = Path(body["folder"])
+    assert api(b, "study/start", participant="P02")[0] == 409, "one session at a time"
+    assert api(b, "study/start", participant="Jane Doe")[0] == 409
+    time.sleep(4)
+    for _ in range(2):
+        assert api(b, "snapshot", admin=False)[0] == 200
+        time.sleep(1)
+    assert api(b, "study/note", text="probe slipped once")[0] == 200
+    # Long enough for every plane of the 9 s sweep to be reached.
+    wait_for(lambda: all(v["seconds"] is not None for v in b.status()["study"]["time_to_plane"].values()), 40,
+             what="every target plane reached")
+    status, summary = api(b, "study/end")
+    assert status == 200, summary
+    assert summary["snapshots"] == 2 and summary["participant"] == "P01"
+
+    files = {p.name for p in folder.iterdir()}
+    assert {"study.jsonl", "predictions.jsonl", "session.json", "video-000.mp4"} <= files, files
+    assert len([f for f in files if f.startswith("snapshot-") and f.endswith(".png")]) == 2
+    events = [json.loads(l) for l in (folder / "study.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("snapshot") == 2
+    assert "shown" in kinds and "plane_reached" in kinds and "note" in kinds
+    assert events[0]["participant"] == "P01" and events[0]["arm"] == "full"
+    snap = json.loads((folder / events[kinds.index("snapshot")]["json"]).read_text())
+    assert "pcbm-demo" in snap["predictions"], "each snapshot keeps the explanation shown with it"
+
+    # The recording of the session is finalised (asynchronously, on the recorder's thread).
+    session = wait_for(lambda: (lambda s: s if s["state"] == "finished" else None)(
+        json.loads((folder / "session.json").read_text())), 20, what="the session's recording to be finalised")
+    # Time to plane against the phantom's ground truth, from the predictions of the session's span.
+    preds = [json.loads(l) for l in (folder / "predictions.jsonl").read_text().splitlines()]
+    start_ns = min(p["pts_ns"] for p in preds)  # the recording session began with the study
+    for plane, v in summary["time_to_plane"].items():
+        truth = [p for p in preds if p.get("truth", {}).get("plane") == plane and p["truth"]["status"] == "standard"]
+        assert truth, f"the phantom never showed {plane} standard"
+        truth_s = (truth[0]["pts_ns"] - start_ns) / 1e9
+        print(f"\n{plane}: model {v['seconds']:.2f} s, phantom truth {truth_s:.2f} s")
+        assert abs(v["seconds"] - truth_s) <= 1.5, (plane, v["seconds"], truth_s)
+    assert session["state"] == "finished"
+
+
+def test_review_page_shows_snapshots_with_their_explanations(study_bedside, browser):
+    b = study_bedside
+    status, body = api(b, "review/sessions")
+    assert status == 200 and body["sessions"], body
+    name = body["sessions"][0]["name"]
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        page.goto(f"{b.base_url}/review?token={b.token}&session={name}")
+        page.fill('[data-testid="review-pin"]', b.admin_pin)
+        page.click('[data-testid="review-unlock"]')
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"review-snapshot\"]').length === 2",
+                               timeout=15_000)
+        page.wait_for_function("() => [...document.querySelectorAll('.snap img')].every((i) => i.complete && i.naturalWidth > 0)",
+                               timeout=15_000)
+        text = page.locator('[data-testid="review-snapshots"]').inner_text()
+        assert "head" in text or "abdomen" in text or "femur" in text
+        page.locator('[data-testid="review-best-head"]').first.click()
+        page.wait_for_function("() => document.querySelector('.snap[data-selected=\"true\"]') !== null", timeout=10_000)
+        page.click('[data-testid="review-export"]')
+        page.wait_for_function("() => document.querySelector('[data-testid=\"review-export-msg\"]').textContent.startsWith('Exported')",
+                               timeout=10_000)
+        page.screenshot(path=str(b.artifacts / "study-review.png"), full_page=True)
+        exported = next(p for p in b.recordings.iterdir() if p.name == name) / "selected"
+        assert (exported / "head.png").exists() and (exported / "head.json").exists()
+    finally:
+        page.context.close()
