@@ -16,17 +16,17 @@ import Glibc
 /// - the child gets its own process group (so the research code's own children can be signalled with it) and
 ///   default signal dispositions with an empty mask (Bedside ignores SIGTERM/SIGINT for its lifecycle handler,
 ///   and ignored signals survive exec).
-final class ChildProcess: Sendable {
-    struct SpawnError: Error, CustomStringConvertible {
-        var description: String
+public final class ChildProcess: Sendable {
+    public struct SpawnError: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    let pid: pid_t
+    public let pid: pid_t
     private let reaped = Mutex<Int32?>(nil)
 
     /// Starts `executable` (an absolute path) with `arguments` (without argv[0]). stdin is /dev/null; stdout and
     /// stderr go to the given descriptors (which stay open in the parent; close them after this returns).
-    init(
+    public init(
         executable: String, arguments: [String], environment: [String: String], directory: String?,
         stdout: Int32, stderr: Int32
     ) throws {
@@ -70,7 +70,7 @@ final class ChildProcess: Sendable {
     }
 
     /// Exit status once the child has ended (killed by signal N: 128+N), nil while it runs. Reaps it.
-    var exitStatus: Int32? {
+    public var exitStatus: Int32? {
         reaped.withLock { r in
             if let r { return r }
             var status: Int32 = 0
@@ -86,11 +86,11 @@ final class ChildProcess: Sendable {
         }
     }
 
-    var isRunning: Bool { exitStatus == nil }
+    public var isRunning: Bool { exitStatus == nil }
 
     /// Signals the child's process group (its own children too), or the child alone when that fails.
     /// Never after it was reaped: its PID may belong to someone else by then.
-    func signal(_ sig: Int32, group: Bool = true) {
+    public func signal(_ sig: Int32, group: Bool = true) {
         reaped.withLock { r in
             guard r == nil else { return }
             if !group || kill(-pid, sig) != 0 { kill(pid, sig) }
@@ -99,7 +99,7 @@ final class ChildProcess: Sendable {
 
     /// Waits up to `timeout` seconds for the exit; true when it has exited.
     @discardableResult
-    func wait(timeout: Double) -> Bool {
+    public func wait(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while isRunning {
             if Date() >= deadline { return false }

@@ -36,6 +36,10 @@ public final class ModelRunner: Service, Sendable {
     /// The newest answer, whether shown or not (for `bedside check`).
     public var lastPrediction: Prediction? { lastResultBox.withLock { $0 } }
 
+    private static let instances = Atomic<Int>(0)
+    /// Distinguishes this runner's sockets and shared memory from an earlier runner's of the same model.
+    let instance = ModelRunner.instances.add(1, ordering: .relaxed).newValue
+
     public init(
         config: ModelConfig, runtimeDirectory: String, bridgePath: String? = nil, logger: Logger,
         onPrediction: @escaping @Sendable (Prediction) -> Void
@@ -176,7 +180,9 @@ public final class ModelRunner: Service, Sendable {
                 }
                 return
             }
-            let path = "\(runtimeDirectory)/\(config.name)-\(r.index)-\(r.generation).sock"
+            // Unique per runner too: a runner of the same name started while an old one still tears down (its
+            // unlink) must not lose its socket file.
+            let path = "\(runtimeDirectory)/\(config.name)-\(instance)-\(r.index)-\(r.generation).sock"
             do {
                 let socket = try ZMQSocket(.dealer)
                 try socket.bind("ipc://\(path)")
@@ -201,7 +207,7 @@ public final class ModelRunner: Service, Sendable {
                     r.ringCount += 1
                     r.ring = nil  // unmap and unlink the old slots before making new ones
                     if remote == nil { r.ring = try SharedFrameRing(
-                        name: "bedside-\(getpid())-\(config.name)-\(r.index)-\(r.ringCount)",
+                        name: "bedside-\(getpid())-\(config.name)-\(instance)-\(r.index)-\(r.ringCount)",
                         slotSize: r.scaler!.outputByteCount, slots: 2) }
                 }
                 var header: [String: Any] = [

@@ -10,7 +10,7 @@ import Glibc
 /// A researcher's model running as `python -m bridge ...` in its own interpreter.
 ///
 /// Owns the child process: `deinit` kills it, so no worker outlives its runner.
-final class WorkerProcess: @unchecked Sendable {
+public final class WorkerProcess: @unchecked Sendable {
     let child: ChildProcess
     let pid: Int32
     /// The last lines the research code wrote to stderr, for the page when it keeps failing.
@@ -144,7 +144,7 @@ final class WorkerProcess: @unchecked Sendable {
     deinit { killNow() }
 
     /// Finds the bridge package: `$BEDSIDE_BRIDGE_PATH`, beside the binary's checkout, or the installed share folder.
-    static func locateBridge() -> String? {
+    public static func locateBridge() -> String? {
         let fm = FileManager.default
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["BEDSIDE_BRIDGE_PATH"] { candidates.append(env) }

@@ -392,14 +392,17 @@ public final class Recorder: Service, Sendable {
         }
         s.log?.close()
         shared.withLock { sh in
-            if sh.status.stateName == "recording" || sh.status.stateName == "paused" { sh.status.state = .idle }
             let end = BedsideCore.Clock.wallSeconds()
             sh.session?.endEpoch = end
             sh.session?.endWall = SessionInfo.iso8601(end)
             if sh.status.stateName != "failed" { sh.session?.state = "finished" }
             sh.session?.framesSkippedForDisk = sh.status.framesSkippedForDisk
         }
+        // session.json says "finished" before the status does: whoever sees `idle` finds the files complete.
         writeSession(s)
+        shared.withLock { sh in
+            if sh.status.stateName == "recording" || sh.status.stateName == "paused" { sh.status.state = .idle }
+        }
         let st = status
         logger.info(
             "recording finished",

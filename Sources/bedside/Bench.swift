@@ -13,7 +13,10 @@ import Glibc
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure what Bedside costs on this machine and print a Markdown report.",
-        subcommands: [BenchEncode.self])
+        subcommands: [
+            BenchAll.self, BenchOverhead.self, BenchNaive.self, BenchStaleness.self, BenchReplicas.self, BenchStartup.self,
+            BenchEncode.self,
+        ])
 }
 
 /// Encoding cost of the recorder: phantom frames in the capture box's usual format (YUYV) through the same
@@ -28,11 +31,15 @@ struct BenchEncode: ParsableCommand {
 
     func run() throws {
         AVLog.quiet()
-        print("## Recording cost (`bedside bench encode`)\n")
-        print(Report.machineLine())
-        print("")
-        print("| size | encoder | frames | ms/frame p50 | p99 | max | CPU ms/frame | share of one core at \(Int(fps)) fps | MB/min |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print(Report.machineLine() + "\n")
+        print(try Self.report(sizes: sizes, frames: frames, fps: fps))
+    }
+
+    static func report(sizes: String, frames: Int, fps: Double) throws -> String {
+        var out = "## Recording cost (`bedside bench encode`)\n\n"
+        out += "Phantom frames in YUYV through the recorder's own writer (libx264 ultrafast/zerolatency, CRF 23, fragmented mp4).\n\n"
+        out += "| size | encoder | frames | ms/frame p50 | p99 | max | CPU ms/frame | share of one core at \(Int(fps)) fps | MB/min |\n"
+        out += "|---|---|---|---|---|---|---|---|---|\n"
         for spec in sizes.split(separator: ",") {
             let (w, h) = try parseSize(String(spec))
             let renderer = PhantomRenderer(width: w, height: h)
@@ -65,11 +72,10 @@ struct BenchEncode: ParsableCommand {
             let share = cpuPerFrame * fps / 1000 * 100
             let mbPerMin = size / 1_048_576 / (Double(frames) / fps) * 60
             let s = times.sorted()
-            print(
-                "| \(w)x\(h) | \(writer.codecName) | \(frames) | \(Report.f(Report.pct(s, 50))) | \(Report.f(Report.pct(s, 99))) | \(Report.f(s.last ?? 0)) | \(Report.f(cpuPerFrame)) | \(Report.f(share))% | \(Report.f(mbPerMin)) |"
-            )
+            out +=
+                "| \(w)x\(h) | \(writer.codecName) | \(frames) | \(Report.f(Report.pct(s, 50))) | \(Report.f(Report.pct(s, 99))) | \(Report.f(s.last ?? 0)) | \(Report.f(cpuPerFrame)) | \(Report.f(share))% | \(Report.f(mbPerMin)) |\n"
         }
-        print("\nCPU time counts every thread of the process (x264 uses several), so it can exceed wall time.")
+        return out + "\nCPU time counts every thread of the process (x264 uses several), so it can exceed wall time.\n"
     }
 }
 

@@ -68,3 +68,16 @@ def test_run_with_a_missing_interpreter_keeps_serving_and_says_why(tmp_path):
         assert s["source"]["frames_captured"] > 0, "capture goes on without the model"
     finally:
         assert b.stop() == 0
+
+
+def test_bench_quick_mode_writes_a_complete_report(tmp_path):
+    # Asserts nothing about speed: only that every scenario ran and produced its table.
+    out = tmp_path / "report.md"
+    r = subprocess.run([str(BIN), "bench", "all", "--quick", "--python", sys.executable, "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    report = out.read_text()
+    for section in ("Overhead vs native", "Naive baseline", "Staleness", "Replicas", "Start-up", "Recording cost"):
+        assert f"## {section}" in report, f"missing section {section}"
+    assert "| 1920x1080 | shm | noop |" in report and "| 1920x1080 | tcp | noop |" in report
+    assert "Machine:" in report and "cores" in report
