@@ -37,6 +37,7 @@ let package = Package(
         .target(
             name: "BedsideCore",
             dependencies: [
+                "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

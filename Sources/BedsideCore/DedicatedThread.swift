@@ -1,4 +1,9 @@
+import CSpawn
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Runs blocking or CPU-heavy work on its own thread, so the Swift concurrency pool (two threads on a
@@ -12,6 +17,7 @@ public enum DedicatedThread {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let t = Thread {
+                    ThreadName.set(name)
                     body()
                     done.resume()
                 }
@@ -30,4 +36,12 @@ public final class StopFlag: Sendable {
     public init() {}
     public func set() { flag.store(true, ordering: .relaxed) }
     public var isSet: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Names the calling thread for the kernel (`/proc/<pid>/task/*/comm`, `top -H`, perf): Foundation's
+/// `Thread.name` does not reach it on Linux. The kernel keeps 15 characters.
+public enum ThreadName {
+    public static func set(_ name: String) {
+        _ = bedside_name_this_thread(String(name.utf8.prefix(15)) ?? "bedside")
+    }
 }

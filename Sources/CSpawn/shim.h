@@ -4,6 +4,7 @@
 #ifndef BEDSIDE_CSPAWN_SHIM_H
 #define BEDSIDE_CSPAWN_SHIM_H
 #include <spawn.h>
+#include <pthread.h>
 
 // Closes every descriptor >= `from` in the child.
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
@@ -19,4 +20,8 @@ static inline int bedside_spawn_chdir(posix_spawn_file_actions_t *actions, const
     return posix_spawn_file_actions_addchdir_np(actions, path);
 }
 static inline int bedside_pipe(int fds[2], int flags) { return pipe2(fds, flags); }
+
+// The calling thread's name for the kernel (15 characters), as `top -H` and /proc/<pid>/task/*/comm show it.
+extern int pthread_setname_np(pthread_t thread, const char *name);
+static inline int bedside_name_this_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
 #endif

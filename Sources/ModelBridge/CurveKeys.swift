@@ -1,3 +1,4 @@
+import BedsideCore
 import CZeroMQ
 import Foundation
 
@@ -43,7 +44,10 @@ public final class CurveAuthenticator: @unchecked Sendable {
         guard start else { return }
         let socket = try ZMQSocket(.rep)
         try socket.bind("inproc://zeromq.zap.01")
-        let t = Thread { [self] in serve(socket) }
+        let t = Thread { [self] in
+            ThreadName.set("zap")
+            serve(socket)
+        }
         t.name = "zap"
         t.start()
     }

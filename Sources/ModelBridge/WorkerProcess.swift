@@ -103,7 +103,10 @@ public final class WorkerProcess: @unchecked Sendable {
         let reader = OutputReader(
             fds: [(out.read, "stdout"), (err.read, "stderr")], name: config.name, tail: stderrTail, logger: logger,
             done: outputDone)
-        let t = Thread { reader.run() }
+        let t = Thread {
+            ThreadName.set("model-output")
+            reader.run()
+        }
         t.name = "bedside-output-\(config.name)"
         t.start()
     }

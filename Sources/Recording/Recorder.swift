@@ -170,6 +170,7 @@ public final class Recorder: Service, Sendable {
             return
         }
         let thread = Thread { [self] in
+            ThreadName.set("recorder")
             encodeLoop()
             encoderDone.fire()
         }

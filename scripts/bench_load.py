@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Load and soak benchmark: the whole of Bedside on this machine, measured from outside.
+
+A 1080p30 phantom, H.264 recording, a 20 ms model and 4 viewers that read every frame, for --seconds
+(300 by default: the issue's 5-minute run; --seconds 3600 for the 1 h soak). Samples once a second:
+CPU per component (by thread name), resident memory and open descriptors of Bedside, CPU of the model
+process. Prints a Markdown section for docs/performance.md (and writes it to --out).
+
+    .venv/bin/python scripts/bench_load.py --seconds 300 --out /tmp/load.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TICK = os.sysconf("SC_CLK_TCK")
+
+MODEL = """import time
+
+
+def predict(image):
+    time.sleep(0.020)
+    return {"plane": {"name": "head", "status": "unknown"}}
+"""
+
+# Thread names (Linux keeps 15 characters) -> the component they belong to. Threads a library starts
+# (x264's) inherit their creator's name.
+GROUPS = [
+    ("phantom", "capture (phantom rendering)"), ("v4l2", "capture"), ("recorder", "recording (H.264, x264's threads too)"),
+    ("jpeg", "JPEG for viewers"), ("model-output", "model output reader"), ("model-", "model runner (Bedside side)"),
+    ("NIO-", "web server"), ("ZMQbg", "ZeroMQ I/O"),
+]
+
+
+def group_of(comm: str) -> str:
+    for prefix, name in GROUPS:
+        if comm.startswith(prefix):
+            return name
+    return "other (Swift runtime, dispatch)"
+
+
+def thread_ticks(pid: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[group_of(comm)] = out.get(group_of(comm), 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def proc_ticks(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def viewer(url: str, stop: threading.Event, counts: list[int], i: int) -> None:
+    from websockets.sync.client import connect
+
+    with connect(url, max_size=None, open_timeout=10) as ws:
+        while not stop.is_set():
+            try:
+                msg = ws.recv(timeout=1)
+            except TimeoutError:
+                continue
+            if isinstance(msg, bytes):
+                counts[i] += 1
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin", default=str(REPO / ".build/release/bedside"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--seconds", type=float, default=300)
+    ap.add_argument("--viewers", type=int, default=4)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bedside-load-"))
+    (tmp / "model.py").write_text(MODEL)
+    (tmp / "bedside.yaml").write_text(
+        "source: {kind: phantom, width: 1920, height: 1080, fps: 30}\n"
+        f"models:\n  - {{name: m20, entry: '{tmp / 'model.py'}:predict', input: {{format: gray, width: 288, height: 224}}}}\n"
+        f"recording: {{directory: {tmp / 'rec'}}}\n"
+        "web: {display_width: 1280}\n"
+    )
+    ready = tmp / "ready.json"
+    env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / "state"))
+    proc = subprocess.Popen([args.bin, "run", "--config", str(tmp / "bedside.yaml"), "--python", args.python,
+                             "--port", "0", "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
+                            stderr=open(tmp / "bedside.log", "w"), env=env)
+    try:
+        while not ready.exists():
+            if proc.poll() is not None:
+                raise SystemExit(f"bedside exited: {(tmp / 'bedside.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        info = json.loads(ready.read_text())
+
+        def status() -> dict:
+            import urllib.request
+            with urllib.request.urlopen(f"http://127.0.0.1:{info['port']}/api/status?token={info['token']}", timeout=5) as r:
+                return json.load(r)
+
+        while status()["models"][0]["state"] != "running":
+            time.sleep(0.2)
+        stop = threading.Event()
+        counts = [0] * args.viewers
+        threads = [threading.Thread(target=viewer, args=(f"ws://127.0.0.1:{info['port']}/ws?token={info['token']}",
+                                                          stop, counts, i), daemon=True) for i in range(args.viewers)]
+        for t in threads:
+            t.start()
+        time.sleep(2)
+        s0 = status()
+        worker = s0["models"][0]["pid"]
+        t0 = time.monotonic()
+        ticks0, wticks0, counts0 = thread_ticks(proc.pid), proc_ticks(worker), list(counts)
+        rss, fds = [], []
+        while time.monotonic() - t0 < args.seconds:
+            time.sleep(1)
+            rss.append(rss_mb(proc.pid))
+            fds.append(len(os.listdir(f"/proc/{proc.pid}/fd")))
+        elapsed = time.monotonic() - t0
+        ticks1, wticks1, s1 = thread_ticks(proc.pid), proc_ticks(worker), status()
+        viewer_fps = [(c1 - c0) / elapsed for c0, c1 in zip(counts0, counts)]
+        stop.set()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    session = next((tmp / "rec").glob("*/session.json"))
+    sess = json.loads(session.read_text())
+    captured = s1["source"]["frames_captured"]
+    cpu = {k: (ticks1.get(k, 0) - ticks0.get(k, 0)) / TICK / elapsed * 100 for k in ticks1}
+    total = sum(cpu.values())
+    minute = max(1, min(60, len(rss) // 5))
+    growth = (sum(rss[-minute:]) / minute) / (sum(rss[:minute]) / minute) * 100 - 100 if rss else 0
+    lines = [
+        "## Load on this machine (`scripts/bench_load.py`)", "",
+        f"1080p30 phantom, H.264 recording, a 20 ms model (grey 288x224 input), {args.viewers} viewers reading every "
+        f"frame (JPEG at 1280 px), for {elapsed:.0f} s. CPU is % of one core.", "",
+        "| component | CPU % |", "|---|---|",
+        *[f"| {k} | {v:.1f} |" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05],
+        f"| **Bedside total** | **{total:.1f}** |",
+        f"| model process (Python, sleeping 20 ms a frame) | {(wticks1 - wticks0) / TICK / elapsed * 100:.1f} |", "",
+        "| measure | value | target |", "|---|---|---|",
+        f"| capture rate | {(captured - s0['source']['frames_captured']) / elapsed:.2f} fps | 30 |",
+        f"| frames captured (last status) / recorded (whole run) | {captured} / {sess['frames_written']} | recorded >= captured |",
+        f"| recording drops | {sess['frames_dropped']} | 0 |",
+        f"| viewer frame rates | {', '.join(f'{v:.1f}' for v in viewer_fps)} fps | 30 |",
+        f"| model predictions/s | {s1['models'][0]['rate_hz']:.1f} | 30: every captured frame (a 20 ms model keeps up) |",
+        f"| RSS first -> last minute, max | {rss[0]:.0f} -> {rss[-1]:.0f} MB, max {max(rss):.0f} MB ({growth:+.1f} %) | < 5 % growth |",
+        f"| open descriptors first -> last | {fds[0]} -> {fds[-1]} | flat |",
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.out:
+        Path(args.out).write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
