@@ -4,6 +4,8 @@ import Foundation
 public struct BedsideConfig: Sendable, Equatable {
     public var source = SourceConfig()
     public var study = StudyConfig()
+    /// Regions blacked out at the capture edge (the scanner's patient banner).
+    public var privacy = PrivacyMask()
     public var models: [ModelConfig] = []
     public var recording = RecordingConfig()
     public var web = WebConfig()

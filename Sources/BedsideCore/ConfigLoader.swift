@@ -44,7 +44,8 @@ public enum ConfigLoader {
         var config = BedsideConfig()
         guard let root else { return config }
         let r = Reader(file: file, base: baseDirectory)
-        let top = try r.mapping(root, "(top level)", allowed: ["source", "models", "model", "recording", "web", "study"])
+        let top = try r.mapping(root, "(top level)", allowed: ["source", "models", "model", "recording", "web", "study", "privacy"])
+        if let pv = top["privacy"] { config.privacy = try r.privacy(pv) }
         if let st = top["study"] { config.study = try r.study(st) }
         if let s = top["source"] { config.source = try r.source(s) }
         if let m = top["model"] { config.models = [try r.model(m, index: 0)] }
@@ -308,6 +309,44 @@ private struct Reader {
         let target = String(entry[..<colon])
         guard target.hasSuffix(".py"), !target.hasPrefix("/") else { return entry }
         return (base as NSString).appendingPathComponent(target) + String(entry[colon...])
+    }
+
+    func privacy(_ node: Node) throws -> PrivacyMask {
+        let m = try mapping(node, "privacy", allowed: ["masks", "masks_by_size"])
+        func rects(_ n: Node, _ key: String) throws -> [CropRect] {
+            guard case .sequence(let seq) = n else {
+                throw error(n, key, "must be a list of rectangles", "Write e.g. `masks: [{x: 0, y: 0, width: 1920, height: 60}]` (source pixels).")
+            }
+            return try seq.enumerated().map { i, item in
+                let k = "\(key)[\(i)]"
+                let rm = try mapping(item, k, allowed: ["x", "y", "width", "height"])
+                func req(_ f: String) throws -> Int {
+                    guard let v = rm[f] else { throw error(item, "\(k).\(f)", "missing", "A mask needs x, y, width and height in source pixels.") }
+                    return try int(v, "\(k).\(f)", range: 0...7680)
+                }
+                let r = CropRect(x: try req("x"), y: try req("y"), width: try req("width"), height: try req("height"))
+                guard r.width > 0, r.height > 0 else {
+                    throw error(item, k, "an empty rectangle", "Give the mask a width and a height above 0.")
+                }
+                return r
+            }
+        }
+        var mask = PrivacyMask()
+        if let v = m["masks"] { mask.rects = try rects(v, "privacy.masks") }
+        if let v = m["masks_by_size"] {
+            guard case .mapping(let bm) = v else {
+                throw error(v, "privacy.masks_by_size", "must map a size to rectangles", "Write e.g. `masks_by_size: {1920x1080: [{x: 0, y: 0, width: 1920, height: 60}]}`.")
+            }
+            for (k, list) in bm {
+                let size = try string(k, "privacy.masks_by_size")
+                let parts = size.split(separator: "x")
+                guard parts.count == 2, Int(parts[0]) != nil, Int(parts[1]) != nil else {
+                    throw error(k, "privacy.masks_by_size", "`\(size)` is not WIDTHxHEIGHT", "Use the input size, e.g. 1920x1080.")
+                }
+                mask.bySize[size] = try rects(list, "privacy.masks_by_size.\(size)")
+            }
+        }
+        return mask
     }
 
     func study(_ node: Node) throws -> StudyConfig {

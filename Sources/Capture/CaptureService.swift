@@ -22,7 +22,11 @@ public final class CaptureService: Service, Sendable {
         public var ended = false
     }
 
-    public init(source: any FrameSource, logger: Logger, sinks: [@Sendable (Frame) -> Void]) {
+    /// Applied to every frame before any sink sees it (privacy masks).
+    public let mask: PrivacyMask
+
+    public init(source: any FrameSource, logger: Logger, mask: PrivacyMask = PrivacyMask(), sinks: [@Sendable (Frame) -> Void]) {
+        self.mask = mask
         self.source = source
         self.sinks = sinks
         self.logger = logger
@@ -33,7 +37,10 @@ public final class CaptureService: Service, Sendable {
     public func run() async throws {
         do {
             try await cancelWhenGracefulShutdown {
-                try await self.source.run { frame in
+                try await self.source.run { raw in
+                    // The only place an unmasked frame exists: masked before anything else sees it.
+                    var frame = raw
+                    self.mask.apply(to: &frame)
                     self.stats.withLock { s in
                         if s.lastPtsNanos > 0, frame.ptsNanos > s.lastPtsNanos {
                             let inst = 1e9 / Double(frame.ptsNanos - s.lastPtsNanos)

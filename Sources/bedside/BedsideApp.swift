@@ -78,7 +78,7 @@ struct BedsideApp {
             }
         }
         if let recorder { sinks.append { recorder.offer($0) } }
-        let capture = CaptureService(source: source, logger: logger, sinks: sinks)
+        let capture = CaptureService(source: source, logger: logger, mask: config.privacy, sinks: sinks)
 
         let started = Clock.monotonicNanos()
         let status: @Sendable () -> String = {
@@ -311,6 +311,7 @@ struct BedsideApp {
         if let d = health.detail { source["detail"] = d }
         if let m = health.mode { source["mode"] = m }
         source["renegotiations"] = health.renegotiations
+        source["privacy_masks"] = capture.mask.rects(width: c.width, height: c.height).count
         let enc = JSONEncoder()
         let models: [Any] = runners.compactMap { r in
             (try? enc.encode(r.status)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
