@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(
   pkg-config libzmq3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-  libv4l-dev libturbojpeg0-dev ffmpeg python3 python3-venv python3-pip bubblewrap
+  libv4l-dev libturbojpeg0-dev ffmpeg python3 python3-venv python3-pip bubblewrap openssl
 )
 if [ "${BEDSIDE_NO_BROWSER:-0}" != "1" ]; then APT_PACKAGES+=(chromium); fi
 
