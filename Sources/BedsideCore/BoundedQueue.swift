@@ -68,20 +68,11 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     /// Blocks the calling thread until an item arrives; `nil` once closed and drained.
     public func pop() -> Element? {
         while true {
-            let r: Element?? = state.withLock { s in
-                if s.head < s.items.count {
-                    let e = s.items[s.head]
-                    s.head += 1
-                    if s.head > 64 && s.head * 2 > s.items.count {
-                        s.items.removeFirst(s.head)
-                        s.head = 0
-                    }
-                    return .some(e)
-                }
-                return s.closed ? .some(nil) : .none
+            switch pop(timeoutSeconds: 3600) {
+            case .item(let e): return e
+            case .closed: return nil
+            case .timedOut: continue
             }
-            if let r { return r }
-            condition.wait(timeoutSeconds: 0.2)
         }
     }
 

@@ -133,3 +133,18 @@ def bedside(tmp_path_factory):
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module; skipped where either is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("BEDSIDE_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        pytest.skip(f"no Chromium at {chromium} (set BEDSIDE_CHROMIUM)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()

@@ -7,13 +7,12 @@ The `bedside` fixture (Tests/e2e/conftest.py) yields an object with `base_url`, 
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("BEDSIDE_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 30_000
 LANDSCAPE = {"width": 1280, "height": 800}
 PORTRAIT = {"width": 800, "height": 1280}
@@ -52,16 +51,6 @@ CANVAS_HAS_IMAGE = """() => {
 NO_HORIZONTAL_OVERFLOW = "() => document.documentElement.scrollWidth <= window.innerWidth"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (set BEDSIDE_CHROMIUM)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _new_page(browser: Any, viewport: dict) -> tuple[Any, Any, list[str]]:

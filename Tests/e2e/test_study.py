@@ -15,7 +15,6 @@ import pytest
 from conftest import REPO, start_bedside, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("BEDSIDE_CHROMIUM", "/usr/bin/chromium")
 DEMO = REPO / "researcher-template/pcbm_demo/inference.py"
 
 
@@ -49,16 +48,6 @@ def study_bedside(tmp_path_factory):
         b.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 VIEW = """() => {

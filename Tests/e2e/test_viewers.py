@@ -13,7 +13,6 @@ import pytest
 from conftest import start_bedside, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = os.environ.get("BEDSIDE_CHROMIUM", "/usr/bin/chromium")
 FRAMES = "() => Number(document.querySelector('[data-testid=\"frame-count\"]').textContent)"
 
 
@@ -39,16 +38,6 @@ def stalled_client(port: int, token: str) -> socket.socket:
     return s
 
 
-@pytest.fixture(scope="module")
-def browser() -> Any:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_three_browsers_keep_the_source_rate_while_ten_clients_stall(tmp_path, browser):
