@@ -1,6 +1,7 @@
 import BedsideCore
 import CZeroMQ
 import Foundation
+import Logging
 
 /// CURVE key pairs (Z85 text, 40 characters) for remote workers. The corresponding C call is `zmq_curve_keypair`.
 public enum CurveKeys {
@@ -33,6 +34,7 @@ public final class CurveAuthenticator: @unchecked Sendable {
     private var allowed: Set<String> = []
     private var started = false
     private(set) var refused = 0
+    private let logger = Logger(label: "bedside.zap")
 
     /// Allows these worker public keys (Z85); starts the handler on first use.
     public func allow(_ keys: [String]) throws {
@@ -62,22 +64,33 @@ public final class CurveAuthenticator: @unchecked Sendable {
         while true {
             guard let req = try? socket.receive(timeoutMs: 1000) else { continue }
             // version, request id, domain, address, identity, mechanism, credentials...
-            guard req.count >= 6 else { continue }
+            // A REP socket must answer every request, or it never receives the next one: malformed ones get a 400.
             var ok = false
-            if String(decoding: req[5], as: UTF8.self) == "CURVE", req.count >= 7, req[6].count == 32 {
+            var key = "?"
+            let address = req.count > 3 ? String(decoding: req[3], as: UTF8.self) : "?"
+            if req.count >= 7, String(decoding: req[5], as: UTF8.self) == "CURVE", req[6].count == 32 {
                 var z85 = [CChar](repeating: 0, count: 41)
                 _ = req[6].withUnsafeBufferPointer { zmq_z85_encode(&z85, $0.baseAddress, 32) }
-                let key = CurveKeys.z85(z85)
+                key = CurveKeys.z85(z85)
                 lock.lock()
                 ok = allowed.contains(key)
                 if !ok { refused += 1 }
                 lock.unlock()
             }
+            if ok {
+                logger.info("remote worker key \(key.prefix(8))... from \(address) accepted")
+            } else {
+                logger.warning("remote worker key \(key.prefix(8))... from \(address) refused: not in authorized_workers")
+            }
             let reply: [[UInt8]] = [
-                Array("1.0".utf8), req[1], Array((ok ? "200" : "400").utf8),
+                Array("1.0".utf8), req.count > 1 ? req[1] : [], Array((ok ? "200" : "400").utf8),
                 Array((ok ? "OK" : "worker key not authorized").utf8), [], [],
             ]
-            _ = try? socket.sendBlocking(reply)
+            do {
+                try socket.sendBlocking(reply)
+            } catch {
+                logger.error("cannot answer libzmq's authentication request: \(error)")
+            }
         }
     }
 }

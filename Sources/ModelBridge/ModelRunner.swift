@@ -102,6 +102,8 @@ public final class ModelRunner: Service, Sendable {
         var supervisor: SupervisorStateMachine
         var generation = 0
         var socket: ZMQSocket?
+        /// A remote worker's connection events (accepted, authenticated, refused, dropped), for the log and status.
+        var monitor: ZMQSocket?
         var endpointPath: String?
         var worker: WorkerProcess?
         var sawHello = false
@@ -172,8 +174,10 @@ public final class ModelRunner: Service, Sendable {
                     try CurveAuthenticator.shared.allow(try CurveKeys.lines(ofFile: keys + "/authorized_workers"))
                     let socket = try ZMQSocket(.dealer)
                     try socket.makeCurveServer(secretKey: secret.first ?? "")
+                    r.monitor = try socket.monitor(events: ZMQSocket.MonitorEvent.peerEvents)
                     try socket.bind(remote)
                     r.socket = socket
+                    logger.info("model \(config.name): listening for its remote worker on \(remote)")
                     statusBox.withLock { $0.lastError = $0.lastError ?? "waiting for the remote worker to connect to \(remote)" }
                 } catch {
                     fail(r, "cannot listen for the remote worker on \(remote): \(error)")
@@ -383,6 +387,32 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
+        /// What happened to a remote worker's connections: logged, and a refused key shows in status.
+        func connectionEvents(_ r: Replica) {
+            while let m = r.monitor, let parts = try? m.receive(timeoutMs: 0), let e = ZMQSocket.MonitorEvent(parts) {
+                switch e.event {
+                case ZMQSocket.MonitorEvent.accepted:
+                    logger.info("model \(config.name): a worker connects to \(e.endpoint)")
+                case ZMQSocket.MonitorEvent.handshakeSucceeded:
+                    logger.info("model \(config.name): remote worker authenticated on \(e.endpoint)")
+                case ZMQSocket.MonitorEvent.handshakeFailedAuth:
+                    logger.warning(
+                        "model \(config.name): refused a worker on \(e.endpoint): its key is not in \(config.remoteKeys ?? ".")/authorized_workers (status \(e.value))")
+                    statusBox.withLock {
+                        $0.refusedWorkers += 1
+                        $0.lastError =
+                            "waiting for the remote worker to connect to \(remote ?? ""); refused \($0.refusedWorkers) connection(s) with a key not in authorized_workers"
+                    }
+                case ZMQSocket.MonitorEvent.handshakeFailedProtocol, ZMQSocket.MonitorEvent.handshakeFailedNoDetail:
+                    logger.warning(
+                        "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?")
+                case ZMQSocket.MonitorEvent.disconnected:
+                    logger.info("model \(config.name): a worker's connection on \(e.endpoint) closed")
+                default: break
+                }
+            }
+        }
+
         for r in replicas where r.supervisor.start(now: Self.now()) == .spawn { spawn(r) }
         while !stopping {
             let now = Self.now()
@@ -396,6 +426,7 @@ public final class ModelRunner: Service, Sendable {
                 }
             }
             takeNewestFrame()
+            for r in replicas where r.monitor != nil { connectionEvents(r) }
             let live = replicas.filter { $0.socket != nil && ($0.worker != nil || remote != nil) }
             var any = false
             if let ready = try? ZMQSocket.poll(live.map { $0.socket! }, alsoFD: frameEvent.readFD, timeoutMs: 50) {
@@ -470,6 +501,8 @@ public final class ModelRunner: Service, Sendable {
             unlink(path)
         }
         if let remote = config.remoteBind { r.socket?.unbind(remote) }
+        r.socket?.stopMonitor()
+        r.monitor = nil
         r.socket = nil
         r.endpointPath = nil
         r.inFlight = nil

@@ -34,6 +34,8 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var memoryMB: Int?
     /// A pipeline model's source of frames and upstream answers.
     public var upstream: String?
+    /// Remote workers refused at the CURVE handshake (a key not in authorized_workers).
+    public var refusedWorkers = 0
 
     public struct Info: Sendable, Codable, Equatable {
         public var version: String?
@@ -64,5 +66,6 @@ public struct ModelStatus: Sendable, Codable, Equatable {
         case info
         case memoryMB = "memory_mb"
         case upstream
+        case refusedWorkers = "refused_workers"
     }
 }

@@ -1,4 +1,5 @@
 import CZeroMQ
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -153,6 +154,58 @@ public final class ZMQSocket: @unchecked Sendable {
             if rc < 0 && zmq_errno() == EINTR { continue }
             _ = try ZMQError.check(rc, "zmq_poll")
             return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+        }
+    }
+
+    /// Starts libzmq's socket monitor for `events` (ZMQ_EVENT_* bits) and returns the PAIR socket its events arrive
+    /// on; read them with `MonitorEvent(parts)`. Call `stopMonitor()` before dropping this socket.
+    /// The corresponding C call is `zmq_socket_monitor`.
+    public func monitor(events: Int32) throws -> ZMQSocket {
+        let endpoint = "inproc://bedside-monitor-\(Self.monitorCount.add(1))"
+        _ = try ZMQError.check(zmq_socket_monitor(handle, endpoint, events), "zmq_socket_monitor")
+        let pair = try ZMQSocket(.pair, context: context)
+        try pair.connect(endpoint)
+        return pair
+    }
+
+    public func stopMonitor() {
+        _ = zmq_socket_monitor(handle, nil, 0)
+    }
+
+    private static let monitorCount = Counter()
+    private final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add(_ n: Int) -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            value += n
+            return value
+        }
+    }
+
+    /// One event from a socket monitor: what happened (ZMQ_EVENT_*), its value (a descriptor, an errno or a ZAP
+    /// status code) and the endpoint.
+    public struct MonitorEvent: Sendable {
+        public var event: Int32
+        public var value: UInt32
+        public var endpoint: String
+
+        public static let accepted = ZMQ_EVENT_ACCEPTED
+        public static let handshakeSucceeded = ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+        public static let handshakeFailedAuth = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+        public static let handshakeFailedProtocol = ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+        public static let handshakeFailedNoDetail = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        public static let disconnected = ZMQ_EVENT_DISCONNECTED
+        /// What a listening socket's owner wants to know about its peers.
+        public static let peerEvents =
+            accepted | handshakeSucceeded | handshakeFailedAuth | handshakeFailedProtocol | handshakeFailedNoDetail | disconnected
+
+        public init?(_ parts: [[UInt8]]) {
+            guard parts.count >= 2, parts[0].count >= 6 else { return nil }
+            event = Int32(UInt16(parts[0][0]) | UInt16(parts[0][1]) << 8)
+            value = UInt32(parts[0][2]) | UInt32(parts[0][3]) << 8 | UInt32(parts[0][4]) << 16 | UInt32(parts[0][5]) << 24
+            endpoint = String(decoding: parts[1], as: UTF8.self)
         }
     }
 

@@ -56,9 +56,11 @@ final class BenchRunner: @unchecked Sendable {
     private let box = AnswerBox()
     private var task: Task<Void, any Error>?
     private var worker: ChildProcess?
+    private let runtime: String
 
     init(config: ModelConfig, runtime: String) {
         self.config = config
+        self.runtime = runtime
         var logger = Logger(label: "bench")
         logger.logLevel = ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] != nil ? .info : .critical
         let box = self.box
@@ -69,6 +71,8 @@ final class BenchRunner: @unchecked Sendable {
     }
 
     /// Starts the runner (and, for TCP, a worker process that connects to it); waits until it is ready.
+    var workerLogPath: String { runtime + "/remote-worker-\(config.name).log" }
+
     func start(remoteWorker: [String]? = nil, timeout: Double = 120) async throws -> Double {
         let t0 = Clock.monotonicNanos()
         let runner = self.runner
@@ -80,10 +84,13 @@ final class BenchRunner: @unchecked Sendable {
             if let bridge = WorkerProcess.locateBridge() { env["PYTHONPATH"] = bridge }
             let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
             defer { close(null) }
+            // The worker's own account (connecting, connected, refused) goes to a file, quoted if it never joins.
+            let log = open(workerLogPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            defer { if log >= 0 { close(log) } }
             let exe = remoteWorker[0].hasPrefix("/") ? remoteWorker[0] : FileManager.default.currentDirectoryPath + "/" + remoteWorker[0]
             worker = try ChildProcess(
                 executable: exe, arguments: Array(remoteWorker.dropFirst()), environment: env, directory: nil,
-                stdout: null, stderr: ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] == nil ? null : 2)
+                stdout: null, stderr: ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] == nil ? (log >= 0 ? log : null) : 2)
         }
         let deadline = Date().addingTimeInterval(timeout)
         let debug = ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] != nil
@@ -93,7 +100,13 @@ final class BenchRunner: @unchecked Sendable {
                 lastPrint = Date()
                 FileHandle.standardError.write(Data("bench: \(runner.status)\n".utf8))
             }
-            if Date() > deadline { throw ValidationError("model \(config.name) did not start: \(runner.status.lastError ?? "?")") }
+            if Date() > deadline {
+                var why = "model \(config.name) did not start: \(runner.status.lastError ?? "?")"
+                if remoteWorker != nil, let text = try? String(contentsOfFile: workerLogPath, encoding: .utf8) {
+                    why += "\nthe remote worker's output:\n" + text.split(separator: "\n").suffix(20).joined(separator: "\n")
+                }
+                throw ValidationError(why)
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
         return Double(Clock.monotonicNanos() - t0) / 1e6
@@ -193,6 +206,7 @@ struct BenchOverhead: AsyncParsableCommand {
                         try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
                         let s = try CurveKeys.generate(), wk = try CurveKeys.generate()
                         try "\(s.secret)\n".write(toFile: keys + "/server.key", atomically: true, encoding: .utf8)
+                        try "\(s.public)\n".write(toFile: keys + "/server.pub", atomically: true, encoding: .utf8)
                         try "\(wk.public)\n".write(toFile: keys + "/authorized_workers", atomically: true, encoding: .utf8)
                         try "\(wk.public)\n\(wk.secret)\n".write(toFile: keys + "/worker.key", atomically: true, encoding: .utf8)
                         let port = try freePort()
@@ -200,7 +214,7 @@ struct BenchOverhead: AsyncParsableCommand {
                         c.remoteKeys = keys
                         remote = [
                             python.contains("/") ? python : "/usr/bin/env", python.contains("/") ? nil : python, "-m", "bridge",
-                            "--endpoint", "tcp://127.0.0.1:\(port)", "--entry", "\(code):\(model)", "--server-key", s.public,
+                            "--endpoint", "tcp://127.0.0.1:\(port)", "--entry", "\(code):\(model)", "--server-key", keys + "/server.pub",
                             "--key-file", keys + "/worker.key",
                         ].compactMap { $0 }
                     }

@@ -34,10 +34,13 @@ struct Keys: ParsableCommand {
                     entry: infer.py:predict
                     remote: {bind: "tcp://0.0.0.0:5555", keys: \(out)}
 
-            On the worker machine (with this repository's bridge/ and your model), copy \(workerFile) there and run:
+            On the worker machine (with this repository's bridge/ and your model), copy \(workerFile) and \(serverPub)
+            there and run:
 
                 python -m bridge --endpoint tcp://<clinic-box>:5555 --entry infer.py:predict \\
-                    --server-key \(server) --key-file \(worker).key
+                    --server-key server.pub --key-file \(worker).key
+
+            (or --server-key='\(server)': quoted, since Z85 keys hold characters the shell reads).
 
             Only workers listed in \(authorized) are let in; remove a line to revoke one.
             """)

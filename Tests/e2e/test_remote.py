@@ -24,12 +24,13 @@ def start_worker(port: int, server_pub: str, key_file, log):
     return subprocess.Popen(
         [sys.executable, "-m", "bridge", "--endpoint", f"tcp://127.0.0.1:{port}", "--name", "gpu",
          "--entry", str(REPO / "Tests/e2e/models/slow_model.py") + ":predict",
-         "--server-key", server_pub, "--key-file", str(key_file)],
+         "--server-key" + ("=" + server_pub if isinstance(server_pub, str) else ""),
+         *([] if isinstance(server_pub, str) else [str(server_pub)]), "--key-file", str(key_file)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def bedside_with_remote(tmp_path, keys):
-    port = free_port()
+def bedside_with_remote(tmp_path, keys, port=None, name="bedside"):
+    port = port or free_port()
     cfg = tmp_path / "bedside.yaml"
     cfg.write_text(
         "source: {kind: phantom, width: 320, height: 240, fps: 15}\n"
@@ -37,7 +38,7 @@ def bedside_with_remote(tmp_path, keys):
         f"    remote: {{bind: 'tcp://127.0.0.1:{port}', keys: {keys}}}\n"
         "    input: {format: gray, width: 64, height: 48}\n"
         "recording: {enabled: false}\n")
-    return start_bedside(["run", "--config", str(cfg)], tmp_path), port
+    return start_bedside(["run", "--config", str(cfg)], tmp_path, name=name), port
 
 
 def make_keys(folder):
@@ -49,7 +50,8 @@ def test_authorized_remote_worker_gets_frames_over_curve(tmp_path):
     keys = tmp_path / "keys"
     server_pub = make_keys(keys)
     b, port = bedside_with_remote(tmp_path, keys)
-    worker = start_worker(port, server_pub, keys / "worker.key", (tmp_path / "worker.log").open("w"))
+    # The server.pub path, as `bedside keys` suggests (the other tests pass the key itself, as --server-key=KEY).
+    worker = start_worker(port, keys / "server.pub", keys / "worker.key", (tmp_path / "worker.log").open("w"))
     try:
         wait_for(lambda: b.status()["models"][0]["state"] == "running", 30, what="the remote worker to join")
         predictions, _ = collect_predictions(b.ws_url, 3, timeout=30)
@@ -73,7 +75,35 @@ def test_worker_with_an_unknown_key_is_refused(tmp_path):
         m = b.status()["models"][0]
         assert m["state"] != "running" and m["frames_sent"] == 0 and m["predictions"] == 0, m
         assert "waiting for the remote worker" in (m["last_error"] or ""), m
+        assert m["refused_workers"] >= 1 and "not in authorized_workers" in m["last_error"], m
+        assert "not in authorized_workers" in (tmp_path / "bedside.log").read_text()
+        assert "refused this worker" in (tmp_path / "intruder.log").read_text()
     finally:
         worker.terminate()
         worker.wait(timeout=10)
         assert b.stop() == 0
+
+
+def test_remote_worker_rejoins_a_restarted_bedside(tmp_path):
+    """The GPU box's worker outlives Bedside: after a restart on the same port it says hello again by itself."""
+    keys = tmp_path / "keys"
+    server_pub = make_keys(keys)
+    b, port = bedside_with_remote(tmp_path, keys)
+    log = tmp_path / "worker.log"
+    worker = start_worker(port, server_pub, keys / "worker.key", log.open("w"))
+    try:
+        wait_for(lambda: b.status()["models"][0]["state"] == "running", 30, what="the remote worker to join")
+        assert b.stop() == 0
+        assert worker.poll() is None, "the worker stays up while Bedside is away"
+        b2, _ = bedside_with_remote(tmp_path, keys, port, name="bedside2")
+        try:
+            wait_for(lambda: b2.status()["models"][0]["state"] == "running", 30, what="the worker to rejoin")
+            predictions, _ = collect_predictions(b2.ws_url, 3, timeout=30)
+            assert len(predictions) >= 3
+        finally:
+            assert b2.stop() == 0
+        text = log.read_text()
+        assert "connection 2" in text and "lost the connection" in text, text
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)

@@ -10,6 +10,21 @@ from typing import List, Optional
 from .worker import DEFAULT_IDLE_TIMEOUT_S, Terminate, run
 
 
+def server_key(parser: argparse.ArgumentParser, value: str) -> str:
+    """Bedside's public key from a server.pub path or the key itself (Z85 keys may start with '-': use =)."""
+    key = value.strip()
+    if os.path.isfile(key):
+        with open(key) as f:
+            lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+        key = lines[0] if lines else ""
+    if len(key) != 40:
+        parser.error(
+            f"--server-key {value!r} is neither a server.pub file nor a 40-character key: pass the path of the "
+            "server.pub that `bedside keys` wrote, or --server-key='KEY' (quoted, with '=')"
+        )
+    return key
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bridge", description="Serve a Python model to Bedside.")
     parser.add_argument("--endpoint", required=True, help="ZeroMQ endpoint Bedside bound, e.g. ipc:///run/x.sock")
@@ -21,7 +36,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S, metavar="SECONDS",
         help="exit when Bedside sends nothing for this long (default %(default)g; 0: never)",
     )
-    parser.add_argument("--server-key", help="remote worker: Bedside's public key (Z85), from `bedside keys`")
+    parser.add_argument(
+        "--server-key",
+        help="remote worker: Bedside's server.pub from `bedside keys` (its path, or the key itself as --server-key=KEY)",
+    )
     parser.add_argument("--key-file", help="remote worker: this worker's key file (public and secret key lines)")
     args = parser.parse_args(argv)
     curve = None
@@ -32,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
         if len(lines) < 2:
             parser.error(f"{args.key_file} must hold the worker's public and secret key, one per line")
-        curve = (args.server_key.strip(), lines[0], lines[1])
+        curve = (server_key(parser, args.server_key), lines[0], lines[1])
     if os.environ.get("BEDSIDE_PROCESS_GROUP") == "1":
         # Bedside stops the whole group, so processes the research code forks do not outlive it.
         try:

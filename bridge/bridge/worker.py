@@ -34,6 +34,7 @@ from .core import (
     frame_image,
 )
 from .loader import LoadError, Model, load
+from zmq.utils.monitor import recv_monitor_message
 
 EXIT_OK = 0
 EXIT_FATAL = 3
@@ -76,11 +77,19 @@ def ms_since(start: float) -> float:
 class Worker:
     """One worker incarnation on a connected DEALER socket."""
 
-    def __init__(self, sock: zmq.Socket[bytes], name: str, idle_timeout_s: float) -> None:
+    def __init__(
+        self, sock: zmq.Socket[bytes], name: str, idle_timeout_s: float, monitor: Optional[zmq.Socket[bytes]] = None
+    ) -> None:
         self.sock = sock
         self.name = name
         self.idle_timeout_s = idle_timeout_s
         self.shm = SharedMemory()
+        # A remote worker outlives its connection: Bedside may restart, or rebind after a failure. Each new
+        # connection after the first is a Bedside that has not heard hello, so hello (and ready) are said again.
+        self.monitor = monitor
+        self.connections = 0
+        self.hello: Optional[Hello] = None
+        self.ready: Optional[Ready] = None
 
     def send(self, message: Message) -> None:
         self.sock.send(encode(message))
@@ -92,14 +101,15 @@ class Worker:
         return EXIT_FATAL
 
     def serve(self, entry: str, setup: Optional[str], workdir: Optional[str]) -> int:
-        hello = Hello(pid=os.getpid(), name=self.name, python=platform.python_version(), bridge=__version__)
-        self.send(hello)
+        self.hello = Hello(pid=os.getpid(), name=self.name, python=platform.python_version(), bridge=__version__)
+        self.send(self.hello)
         start = time.perf_counter()
         try:
             model = load(entry, setup, workdir)
         except LoadError as exc:
             return self.fatal(exc.stage, exc.cause, "researcher")
-        self.send(Ready(setup_ms=ms_since(start), model=model.info or None))
+        self.ready = Ready(setup_ms=ms_since(start), model=model.info or None)
+        self.send(self.ready)
         try:
             return self.loop(model)
         except (Exception, SystemExit) as exc:  # a bad message, an unreadable shm file, or a bridge bug
@@ -108,8 +118,15 @@ class Worker:
     def loop(self, model: Model) -> int:
         last = time.monotonic()
         beat = last
+        poller = zmq.Poller()
+        poller.register(self.sock, zmq.POLLIN)
+        if self.monitor is not None:
+            poller.register(self.monitor, zmq.POLLIN)
         while True:
-            if not self.sock.poll(POLL_MS, zmq.POLLIN):
+            events = dict(poller.poll(POLL_MS))
+            if self.monitor is not None and self.monitor in events:
+                self.connection_events()
+            if self.sock not in events:
                 now = time.monotonic()
                 if self.idle_timeout_s > 0 and now - last > self.idle_timeout_s:
                     print(f"bridge: no message for {self.idle_timeout_s:g} s, exiting", file=sys.stderr, flush=True)
@@ -129,6 +146,30 @@ class Worker:
                 raise ProtocolError(f"unexpected {message.type!r} message from Bedside")
             self.send(self.answer(model, message, parts[1:], received, received_ns))
             beat = time.monotonic()
+
+    def connection_events(self) -> None:
+        """Log connects and drops; on a reconnect, introduce this worker to the Bedside at the other end again."""
+        assert self.monitor is not None
+        while self.monitor.poll(0, zmq.POLLIN):
+            event = recv_monitor_message(self.monitor)
+            kind, endpoint = event["event"], event.get("endpoint", b"")
+            where = endpoint.decode(errors="replace") if isinstance(endpoint, bytes) else str(endpoint)
+            if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.connections += 1
+                print(f"bridge: connected to Bedside at {where} (connection {self.connections})", file=sys.stderr, flush=True)
+                if self.connections > 1:
+                    if self.hello is not None:
+                        self.send(self.hello)
+                    if self.ready is not None:
+                        self.send(self.ready)
+            elif kind == zmq.EVENT_DISCONNECTED:
+                print(f"bridge: lost the connection to Bedside at {where}; reconnecting", file=sys.stderr, flush=True)
+            elif kind in (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                          zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+                print(
+                    f"bridge: Bedside at {where} refused this worker (ZeroMQ event {kind}, value {event.get('value')}): "
+                    "is this worker's public key in Bedside's authorized_workers, and --server-key Bedside's server.pub?",
+                    file=sys.stderr, flush=True)
 
     def answer(
         self, model: Model, frame: Frame, rest: List[bytes], received: float, received_ns: Optional[int] = None
@@ -204,12 +245,21 @@ def run(
         sock.curve_serverkey = server_public.encode("ascii")
         sock.curve_publickey = public.encode("ascii")
         sock.curve_secretkey = secret.encode("ascii")
+    monitor = None
+    if endpoint.startswith("tcp://"):
+        monitor = sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+            | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        print(f"bridge: connecting to Bedside at {endpoint}", file=sys.stderr, flush=True)
     try:
         sock.connect(endpoint)
-        return Worker(sock, name, idle_timeout_s).serve(entry, setup, workdir)
+        return Worker(sock, name, idle_timeout_s, monitor).serve(entry, setup, workdir)
     except Terminate:
         sock.setsockopt(zmq.LINGER, 0)
         return EXIT_OK
     finally:
+        if monitor is not None:
+            sock.disable_monitor()
+            monitor.close(linger=0)
         sock.close()
         ctx.term()

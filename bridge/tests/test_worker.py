@@ -320,3 +320,19 @@ def test_frame_from_a_newer_bedside_is_a_clear_fatal(bedside: FakeBedside) -> No
     assert fatal["type"] == "fatal" and "Bedside speaks bridge protocol 2, this bridge speaks 1" in fatal["error"]
     assert "install the bridge" in fatal["error"]
     assert bedside.wait() == 3
+
+
+def test_server_key_from_a_file_or_inline_even_when_it_starts_with_a_dash(tmp_path):
+    """Z85 keys may begin with '-': argparse then reads `--server-key -x...` as an option (a real CI flake)."""
+    import argparse
+
+    from bridge.__main__ import server_key
+
+    parser = argparse.ArgumentParser()
+    key = "-" + "a" * 39
+    assert server_key(parser, key) == key
+    pub = tmp_path / "server.pub"
+    pub.write_text("# Bedside's public key\n" + key + "\n")
+    assert server_key(parser, str(pub)) == key
+    with pytest.raises(SystemExit):
+        server_key(parser, "not-a-key")
