@@ -27,7 +27,14 @@ public enum ConfigLoader {
         // Paths in the file are relative to the file, made absolute here so a worker's chdir cannot change them.
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let base = (absolute as NSString).deletingLastPathComponent
-        return try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "/" : base)
+        var config = try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "/" : base)
+        // The region editor's masks and crops, saved beside the config (the config itself stays as written).
+        let regionsFile = Regions.path(forConfig: path)
+        if let data = FileManager.default.contents(atPath: regionsFile), let yaml = String(data: data, encoding: .utf8) {
+            let regions = try parseRegions(yaml: yaml, file: regionsFile, models: config.models.map(\.name))
+            regions.apply(to: &config)
+        }
+        return config
     }
 
     public static func parse(yaml: String, file: String = "bedside.yaml", baseDirectory: String = ".") throws
@@ -94,7 +101,7 @@ public enum ConfigLoader {
     }
 }
 
-private struct Reader {
+struct Reader {
     var file: String
     var base: String
 
@@ -311,28 +318,31 @@ private struct Reader {
         return (base as NSString).appendingPathComponent(target) + String(entry[colon...])
     }
 
+    /// `{x, y, width, height}` in source pixels, not empty.
+    func rect(_ item: Node, _ k: String) throws -> CropRect {
+        let rm = try mapping(item, k, allowed: ["x", "y", "width", "height"])
+        func req(_ f: String) throws -> Int {
+            guard let v = rm[f] else { throw error(item, "\(k).\(f)", "missing", "A rectangle needs x, y, width and height in source pixels.") }
+            return try int(v, "\(k).\(f)", range: 0...7680)
+        }
+        let r = CropRect(x: try req("x"), y: try req("y"), width: try req("width"), height: try req("height"))
+        guard r.width > 0, r.height > 0 else {
+            throw error(item, k, "an empty rectangle", "Give the rectangle a width and a height above 0.")
+        }
+        return r
+    }
+
     func privacy(_ node: Node) throws -> PrivacyMask {
-        let m = try mapping(node, "privacy", allowed: ["masks", "masks_by_size"])
+        let m = try mapping(node, "privacy", allowed: ["masks", "masks_by_size", "allow_unmasked"])
         func rects(_ n: Node, _ key: String) throws -> [CropRect] {
             guard case .sequence(let seq) = n else {
                 throw error(n, key, "must be a list of rectangles", "Write e.g. `masks: [{x: 0, y: 0, width: 1920, height: 60}]` (source pixels).")
             }
-            return try seq.enumerated().map { i, item in
-                let k = "\(key)[\(i)]"
-                let rm = try mapping(item, k, allowed: ["x", "y", "width", "height"])
-                func req(_ f: String) throws -> Int {
-                    guard let v = rm[f] else { throw error(item, "\(k).\(f)", "missing", "A mask needs x, y, width and height in source pixels.") }
-                    return try int(v, "\(k).\(f)", range: 0...7680)
-                }
-                let r = CropRect(x: try req("x"), y: try req("y"), width: try req("width"), height: try req("height"))
-                guard r.width > 0, r.height > 0 else {
-                    throw error(item, k, "an empty rectangle", "Give the mask a width and a height above 0.")
-                }
-                return r
-            }
+            return try seq.enumerated().map { i, item in try rect(item, "\(key)[\(i)]") }
         }
         var mask = PrivacyMask()
         if let v = m["masks"] { mask.rects = try rects(v, "privacy.masks") }
+        if let v = m["allow_unmasked"] { mask.allowUnmasked = try bool(v, "privacy.allow_unmasked") }
         if let v = m["masks_by_size"] {
             guard case .mapping(let bm) = v else {
                 throw error(v, "privacy.masks_by_size", "must map a size to rectangles", "Write e.g. `masks_by_size: {1920x1080: [{x: 0, y: 0, width: 1920, height: 60}]}`.")

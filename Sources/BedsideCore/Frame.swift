@@ -45,6 +45,9 @@ public struct Frame: Sendable {
     public var format: PixelFormat
     public var pixels: [UInt8]
     public var truth: GroundTruth?
+    /// Privacy masks were applied to this frame at the capture edge (at least one rectangle for its size).
+    /// The recorder and snapshots refuse unmasked frames unless `privacy.allow_unmasked` is set.
+    public var masked = false
 
     public init(
         seq: UInt64, ptsNanos: UInt64, wallClock: Double, width: Int, height: Int, format: PixelFormat,

@@ -7,6 +7,9 @@
 public struct PrivacyMask: Sendable, Equatable {
     public var rects: [CropRect]
     public var bySize: [String: [CropRect]]
+    /// `privacy.allow_unmasked`: record and snapshot frames no mask covers. Off by default: an unmasked frame
+    /// pauses recording (with an alert) instead of writing the patient banner to disk.
+    public var allowUnmasked = false
 
     public init(rects: [CropRect] = [], bySize: [String: [CropRect]] = [:]) {
         self.rects = rects

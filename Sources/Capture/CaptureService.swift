@@ -22,11 +22,18 @@ public final class CaptureService: Service, Sendable {
         public var ended = false
     }
 
-    /// Applied to every frame before any sink sees it (privacy masks).
-    public let mask: PrivacyMask
+    /// Applied to every frame before any sink sees it (privacy masks); replaced live by the region editor.
+    let maskBox: Mutex<PrivacyMask>
+    public var mask: PrivacyMask { maskBox.withLock { $0 } }
+
+    /// New masks from the next frame on (the admin's region editor).
+    public func setMask(_ mask: PrivacyMask) {
+        maskBox.withLock { $0 = mask }
+        logger.notice("privacy masks changed", metadata: ["masks": "\(mask.rects.count)", "sizes": "\(mask.bySize.keys.sorted())"])
+    }
 
     public init(source: any FrameSource, logger: Logger, mask: PrivacyMask = PrivacyMask(), sinks: [@Sendable (Frame) -> Void]) {
-        self.mask = mask
+        self.maskBox = Mutex(mask)
         self.source = source
         self.sinks = sinks
         self.logger = logger
@@ -40,7 +47,9 @@ public final class CaptureService: Service, Sendable {
                 try await self.source.run { raw in
                     // The only place an unmasked frame exists: masked before anything else sees it.
                     var frame = raw
-                    self.mask.apply(to: &frame)
+                    let mask = self.maskBox.withLock { $0 }
+                    mask.apply(to: &frame)
+                    frame.masked = !mask.rects(width: frame.width, height: frame.height).isEmpty
                     self.stats.withLock { s in
                         if s.lastPtsNanos > 0, frame.ptsNanos > s.lastPtsNanos {
                             let inst = 1e9 / Double(frame.ptsNanos - s.lastPtsNanos)

@@ -33,6 +33,16 @@ public final class ModelRunner: Service, Sendable {
     /// Wakes the runner's poll when a frame arrives (or on stop), so dispatch never waits for a poll timeout.
     let frameEvent = WakePipe()
     let lastResultBox = Mutex<Prediction?>(nil)
+    /// The model's crop in source pixels (`input.crop`); the admin's region editor changes it live.
+    let cropBox: Mutex<CropRect?>
+    public var crop: CropRect? { cropBox.withLock { $0 } }
+
+    /// A new crop from the next frame on (nil: the whole frame).
+    public func setCrop(_ crop: CropRect?) {
+        cropBox.withLock { $0 = crop }
+        statusBox.withLock { s in s.crop = crop.map { .init(x: $0.x, y: $0.y, width: $0.width, height: $0.height) } }
+        logger.notice("model \(config.name): crop changed to \(crop.map { "\($0.x),\($0.y) \($0.width)x\($0.height)" } ?? "the whole frame")")
+    }
     /// The newest answer, whether shown or not (for `bedside check`).
     public var lastPrediction: Prediction? { lastResultBox.withLock { $0 } }
 
@@ -55,6 +65,7 @@ public final class ModelRunner: Service, Sendable {
         s.upstream = config.upstream
         if let c = config.input.crop { s.crop = .init(x: c.x, y: c.y, width: c.width, height: c.height) }
         statusBox = Mutex(s)
+        cropBox = Mutex(config.input.crop)
     }
 
     /// Offers a captured frame; only the newest offered frame is ever dispatched.
@@ -206,13 +217,16 @@ public final class ModelRunner: Service, Sendable {
             do {
                 let w = input.width ?? f.width, h = input.height ?? f.height
                 let fmt: PixelFormat = [.gray8, .rgb24, .bgr24].contains(input.format) ? input.format : .rgb24
+                let crop = cropBox.withLock { $0 }
                 if r.scaler == nil || r.scaler!.outWidth != w || r.scaler!.outHeight != h {
-                    r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: input.crop)
+                    r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)
                     r.ringCount += 1
                     r.ring = nil  // unmap and unlink the old slots before making new ones
                     if remote == nil { r.ring = try SharedFrameRing(
                         name: "bedside-\(getpid())-\(config.name)-\(instance)-\(r.index)-\(r.ringCount)",
                         slotSize: r.scaler!.outputByteCount, slots: 2) }
+                } else if r.scaler!.crop != crop {
+                    r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)  // same size: the slots stay
                 }
                 var header: [String: Any] = [
                     "type": "frame", "protocol": Self.protocolVersion, "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,

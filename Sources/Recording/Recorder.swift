@@ -36,6 +36,7 @@ public final class Recorder: Service, Sendable {
         var session: SessionInfo?
         var predictions: PredictionLog?
         var modelVersions: [String: String] = [:]
+        var privacy: PrivacyMask
     }
 
     /// Where session folders are created.
@@ -51,6 +52,8 @@ public final class Recorder: Service, Sendable {
     private let configDigest: String?
     private let queue: BoundedQueue<Item>
     private let shared: Mutex<Shared>
+    /// Refuse frames no privacy mask covered (the default for Bedside's own sessions; `privacy.allow_unmasked`).
+    private let requireMasks: Bool
     private let shutdownRequested = OneShotEvent()
     private let encoderDone = OneShotEvent()
 
@@ -64,9 +67,10 @@ public final class Recorder: Service, Sendable {
     public init(
         config: RecordingConfig, source: String, nominalFPS: Double, version: String, models: [String] = [],
         configFile: String? = nil, logger: Logger = Logger(label: "bedside.recorder"),
-        encoder: EncoderSettings = EncoderSettings()
+        encoder: EncoderSettings = EncoderSettings(), privacy: PrivacyMask = PrivacyMask(), requireMasks: Bool = false
     ) {
         self.config = config
+        self.requireMasks = requireMasks
         directory = config.directory
         sourceDescription = source
         self.nominalFPS = nominalFPS
@@ -77,7 +81,7 @@ public final class Recorder: Service, Sendable {
         self.configFile = configFile
         configDigest = configFile.flatMap { Digest.sha256(file: $0) }
         queue = BoundedQueue(capacity: max(1, config.queueFrames))
-        var s = Shared(accepting: false)
+        var s = Shared(accepting: false, privacy: privacy)
         s.status.mode = config.mode
         shared = Mutex(s)
         if config.mode == "always" { _ = startSession() }
@@ -87,11 +91,12 @@ public final class Recorder: Service, Sendable {
     public convenience init(
         config: RecordingConfig, source: any FrameSource, version: String, models: [String] = [],
         configFile: String? = nil, logger: Logger = Logger(label: "bedside.recorder"),
-        encoder: EncoderSettings = EncoderSettings()
+        encoder: EncoderSettings = EncoderSettings(), privacy: PrivacyMask = PrivacyMask(), requireMasks: Bool = false
     ) {
         self.init(
             config: config, source: source.description, nominalFPS: source.nominalFPS, version: version,
-            models: models, configFile: configFile, logger: logger, encoder: encoder)
+            models: models, configFile: configFile, logger: logger, encoder: encoder, privacy: privacy,
+            requireMasks: requireMasks)
     }
 
     // MARK: Producers and controls
@@ -113,6 +118,19 @@ public final class Recorder: Service, Sendable {
     /// Model name -> declared version, for `session.json` (models report it once they are ready).
     public func setModelVersions(_ versions: [String: String]) {
         shared.withLock { $0.modelVersions = versions }
+    }
+
+    /// The privacy masks now applied at the capture edge (the region editor changed them): logged in the open
+    /// session's `session.json` with the time of the change.
+    public func setPrivacy(_ mask: PrivacyMask) {
+        shared.withLock { sh in
+            sh.privacy = mask
+            sh.session?.privacy?.changes.append(Self.maskSet(mask))
+        }
+    }
+
+    static func maskSet(_ mask: PrivacyMask) -> SessionInfo.MaskSet {
+        .init(atWall: SessionInfo.iso8601(BedsideCore.Clock.wallSeconds()), masks: mask.rects, masksBySize: mask.bySize)
     }
 
     /// Opens a new session (a new folder); false when one is open already or the recorder shut down.
@@ -193,6 +211,8 @@ public final class Recorder: Service, Sendable {
         var writer: Mp4Writer?
         var nextSegment = 0
         var paused = false
+        /// Set while frames arrive that no privacy mask covers (their size); nothing is written then.
+        var unmaskedSize: String?
         var framesWritten: UInt64 = 0
         var bytesBeforeWriter: Int64 = 0
         var lastSessionWrite: UInt64 = 0
@@ -272,6 +292,7 @@ public final class Recorder: Service, Sendable {
                 info.mode = config.mode
                 info.configFile = configFile
                 info.configSha256 = configDigest
+                info.privacy = .init(allowUnmasked: !requireMasks, changes: [Self.maskSet(sh.privacy)])
                 sh.session = info
                 let mode = sh.status.mode
                 let sessions = sh.status.sessions + 1
@@ -304,6 +325,39 @@ public final class Recorder: Service, Sendable {
 
     /// Writes one frame, rotating files as configured; false when the session must end (encoder error).
     private func write(_ frame: Frame, to s: OpenSession) -> Bool {
+        if requireMasks && !frame.masked {
+            // Never an unmasked frame on disk: the file so far is finalised, and recording waits for masked frames.
+            shared.withLock { $0.status.framesSkippedUnmasked += 1 }
+            let size = "\(frame.width)x\(frame.height)"
+            if s.unmaskedSize != size {
+                s.unmaskedSize = size
+                try? finishWriter(s)
+                let message =
+                    "Recording paused: frames of \(size) have no privacy mask, so they would be recorded with the patient banner. Draw the masks for this size on the admin page (or add privacy.masks_by_size.\(size) to the config); recording resumes by itself with masked frames."
+                shared.withLock { sh in
+                    sh.status.state = .paused(message)
+                    sh.status.alert = message
+                    sh.session?.pauses.append(.init(atWall: SessionInfo.iso8601(BedsideCore.Clock.wallSeconds()), reason: message))
+                }
+                writeSession(s)
+                logger.error("\(message)")
+            }
+            return true
+        }
+        if s.unmaskedSize != nil {
+            s.unmaskedSize = nil
+            shared.withLock { sh in
+                if !s.paused {
+                    sh.status.state = .recording
+                    sh.status.alert = nil
+                }
+                if let n = sh.session?.pauses.count, n > 0 {
+                    sh.session?.pauses[n - 1].resumedWall = SessionInfo.iso8601(BedsideCore.Clock.wallSeconds())
+                }
+            }
+            writeSession(s)
+            logger.info("recording resumed: frames are masked again (\(frame.width)x\(frame.height))")
+        }
         if s.paused {
             shared.withLock { $0.status.framesSkippedForDisk += 1 }
             return true
@@ -311,6 +365,7 @@ public final class Recorder: Service, Sendable {
         do {
             if let w = s.writer,
                 w.durationSeconds >= config.segmentSeconds || w.bytesWritten >= Int64(config.segmentMB) * 1_048_576
+                    || w.width != max(2, frame.width & ~1) || w.height != max(2, frame.height & ~1)  // a new input size: a new file
             {
                 try finishWriter(s)
             }
@@ -398,6 +453,7 @@ public final class Recorder: Service, Sendable {
             sh.session?.endWall = SessionInfo.iso8601(end)
             if sh.status.stateName != "failed" { sh.session?.state = "finished" }
             sh.session?.framesSkippedForDisk = sh.status.framesSkippedForDisk
+            sh.session?.framesSkippedUnmasked = sh.status.framesSkippedUnmasked
         }
         // session.json says "finished" before the status does: whoever sees `idle` finds the files complete.
         writeSession(s)

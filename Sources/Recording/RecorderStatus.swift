@@ -26,6 +26,8 @@ public struct RecorderStatus: Sendable, Equatable {
     public var framesDropped: UInt64 = 0
     /// Frames not recorded while paused for disk space.
     public var framesSkippedForDisk: UInt64 = 0
+    /// Frames not recorded because no privacy mask covered their size (`privacy.allow_unmasked` is off).
+    public var framesSkippedUnmasked: UInt64 = 0
     /// Size of this session's video files so far.
     public var bytesWritten: Int64 = 0
     /// Video files in this session.

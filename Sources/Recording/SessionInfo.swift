@@ -1,4 +1,5 @@
 import Foundation
+import BedsideCore
 
 /// The contents of a session's `session.json`: what was recorded, from what, with what.
 struct SessionInfo: Codable, Sendable {
@@ -47,6 +48,22 @@ struct SessionInfo: Codable, Sendable {
     var framesWritten: UInt64 = 0
     var framesDropped: UInt64 = 0
     var framesSkippedForDisk: UInt64 = 0
+    /// Frames not recorded because no privacy mask covered their size (and `allow_unmasked` is off).
+    var framesSkippedUnmasked: UInt64 = 0
+    /// What was blacked out at the capture edge during this session, and every change (the region editor):
+    /// a dataset curator sees exactly what was removed from which part of the session.
+    var privacy: Privacy?
+
+    struct Privacy: Codable, Sendable {
+        var allowUnmasked: Bool
+        var changes: [MaskSet]
+    }
+
+    struct MaskSet: Codable, Sendable {
+        var atWall: String
+        var masks: [CropRect]
+        var masksBySize: [String: [CropRect]]
+    }
     /// Capture time (monotonic ns) of the video's first frame; `pts_s` in predictions.jsonl counts from it.
     var firstFramePtsNs: UInt64?
     /// Video length in seconds.

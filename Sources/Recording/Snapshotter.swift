@@ -25,9 +25,14 @@ public final class Snapshotter: Sendable {
 
     /// Saves `snapshot-<time>-<seq>.png` and `.json` into `folder`. `describe` gets the frame and returns the
     /// JSON object's extra fields (the predictions shown, the recording's timeline position).
-    public func take(into folder: String, describe: (Frame) -> [String: Any]) throws -> Saved {
+    /// With `requireMasked`, a frame no privacy mask covered is refused (it would show the patient banner).
+    public func take(into folder: String, requireMasked: Bool = false, describe: (Frame) -> [String: Any]) throws -> Saved {
         guard let frame = latest.withLock({ $0 }) else {
             throw RecordingError("no frame captured yet: a snapshot needs a running source")
+        }
+        if requireMasked && !frame.masked {
+            throw RecordingError(
+                "no privacy mask covers frames of \(frame.width)x\(frame.height), so the snapshot would show the patient banner: draw the masks on the admin page (or set privacy.allow_unmasked: true)")
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let formatter = DateFormatter()

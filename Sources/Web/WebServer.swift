@@ -138,6 +138,7 @@ public struct WebServer: Sendable {
         router.get("/review") { _, _ in try Self.page("review.html", type: "text/html; charset=utf-8") }
         router.get("/review.js") { _, _ in try Self.page("review.js", type: "text/javascript; charset=utf-8") }
         router.get("/admin.js") { _, _ in try Self.page("admin.js", type: "text/javascript; charset=utf-8") }
+        router.get("/regions.js") { _, _ in try Self.page("regions.js", type: "text/javascript; charset=utf-8") }
         router.get("/admin.css") { _, _ in try Self.page("admin.css", type: "text/css; charset=utf-8") }
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/api/status") { request, _ -> Response in

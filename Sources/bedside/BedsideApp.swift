@@ -45,8 +45,14 @@ struct BedsideApp {
             config.recording.enabled
             ? Recorder(
                 config: config.recording, source: source, version: BedsideVersion.string,
-                models: config.models.map(\.name), configFile: configFile, logger: logger)
+                models: config.models.map(\.name), configFile: configFile, logger: logger, privacy: config.privacy,
+                requireMasks: !config.privacy.allowUnmasked)
             : nil
+        if config.privacy.isEmpty {
+            logger.warning(
+                "no privacy masks are configured: recordings and snapshots would contain everything on the scanner's screen, including the patient banner. \(config.privacy.allowUnmasked ? "privacy.allow_unmasked is set, so they are recorded anyway." : "Recording waits until masks cover the frame: draw them on the admin page, or add privacy.masks (docs/privacy.md); privacy.allow_unmasked: true records anyway.")"
+            )
+        }
         let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
 
         let metrics = BedsideMetrics()
@@ -55,9 +61,12 @@ struct BedsideApp {
         let followedModel = config.models.first(where: { $0.upstream == nil })?.name ?? config.models.first?.name
         // What each model shows now, for snapshots.
         let shown = Mutex<[String: String]>([:])
+        // Each model's crop, for placing its answer over the video; the region editor changes them live.
+        let liveCrops = Mutex<[String: CropRect]>(
+            config.models.reduce(into: [:]) { d, m in if let c = m.input.crop { d[m.name] = c } })
         let runners: [ModelRunner] = config.models.map { m in
-            let crop = m.input.crop
             return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
+                let crop = liveCrops.withLock { $0[p.model] }
                 recorder?.log(p)
                 metrics.prediction(p)
                 study.observe(p, followed: p.model == followedModel)
@@ -104,7 +113,7 @@ struct BedsideApp {
                 ?? study.currentFolder ?? (recordingDirectory as NSString).appendingPathComponent("snapshots")
             let origin = recorder?.sessionOriginNanos
             do {
-                let saved = try snapshots.take(into: folder) { frame in
+                let saved = try snapshots.take(into: folder, requireMasked: !config.privacy.allowUnmasked) { frame in
                     var extra: [String: Any] = [:]
                     let messages = shown.withLock { $0 }
                     extra["predictions"] = messages.mapValues { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) ?? $0 }
@@ -238,6 +247,95 @@ struct BedsideApp {
             fflush(nil)
             return (200, Self.json(["pairing_code": code]))
         }
+        // The region editor (admin page): privacy masks for the current input size and each model's crop.
+        let regionsFile = configFile.map { Regions.path(forConfig: $0) }
+        let savedRegions = Mutex<Regions>(
+            regionsFile.flatMap { f in
+                (try? String(contentsOfFile: f, encoding: .utf8)).flatMap {
+                    try? ConfigLoader.parseRegions(yaml: $0, file: f, models: config.models.map(\.name))
+                }
+            } ?? Regions())
+        let regionsState: @Sendable () -> [String: Any] = {
+            let c = capture.snapshot
+            let mask = capture.mask
+            func obj(_ r: CropRect) -> [String: Any] { ["x": r.x, "y": r.y, "width": r.width, "height": r.height] }
+            return [
+                "width": c.width, "height": c.height, "size": "\(c.width)x\(c.height)",
+                "masks": mask.rects(width: c.width, height: c.height).map(obj),
+                "masks_for_this_size": mask.bySize["\(c.width)x\(c.height)"] != nil,
+                "allow_unmasked": mask.allowUnmasked,
+                "models": runners.map { r -> [String: Any] in
+                    [
+                        "name": r.config.name, "crop": r.crop.map(obj) ?? NSNull(),
+                        "input": ["width": r.config.input.width.map { $0 as Any } ?? NSNull(), "height": r.config.input.height.map { $0 as Any } ?? NSNull()],
+                    ]
+                },
+                "regions_file": regionsFile ?? NSNull(),
+                "saved": regionsFile.map { FileManager.default.fileExists(atPath: $0) } ?? false,
+            ]
+        }
+        actions["regions/get"] = WebAction(admin: true) { _ in (200, Self.json(regionsState())) }
+        actions["regions/save"] = WebAction(admin: true) { q in
+            let c = capture.snapshot
+            let size = q["size"] ?? "\(c.width)x\(c.height)"
+            let dims = size.split(separator: "x").compactMap { Int($0) }
+            guard dims.count == 2, dims[0] > 0, dims[1] > 0 else {
+                return (400, Self.json(["error": "size `\(size)` is not WIDTHxHEIGHT", "fix": "send the input size, e.g. size=1920x1080"]))
+            }
+            func parseRect(_ text: String, _ what: String) throws -> CropRect {
+                let n = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard n.count == 4, let x = n[0], let y = n[1], let w = n[2], let h = n[3], w > 0, h > 0, x >= 0, y >= 0 else {
+                    throw RegionError("\(what) `\(text)` is not x,y,width,height with a width and height above 0")
+                }
+                guard x + w <= dims[0], y + h <= dims[1] else {
+                    throw RegionError("\(what) \(x),\(y) \(w)x\(h) reaches outside the \(size) frame")
+                }
+                return CropRect(x: x, y: y, width: w, height: h)
+            }
+            var update = Regions()
+            do {
+                if let m = q["masks"] {
+                    update.masksBySize[size] = try m.split(separator: ";").enumerated().map { try parseRect(String($1), "mask \($0 + 1)") }
+                }
+                for r in runners {
+                    guard let v = q["crop.\(r.config.name)"] else { continue }
+                    update.crops[r.config.name] = v == "none" || v.isEmpty ? .some(nil) : .some(try parseRect(v, "the crop of \(r.config.name)"))
+                }
+            } catch {
+                return (400, Self.json(["error": "\(error)", "fix": "draw the rectangle inside the picture"]))
+            }
+            // Live first: the next frame is masked and cropped the new way.
+            var mask = capture.mask
+            for (k, v) in update.masksBySize { mask.bySize[k] = v }
+            capture.setMask(mask)
+            recorder?.setPrivacy(mask)
+            for r in runners {
+                guard let crop = update.crops[r.config.name] else { continue }
+                r.setCrop(crop)
+                liveCrops.withLock { $0[r.config.name] = crop }
+            }
+            actionLog.notice(
+                "region editor: saved",
+                metadata: ["size": "\(size)", "masks": "\(update.masksBySize[size]?.count ?? -1)", "crops": "\(update.crops.keys.sorted())"])
+            var body = regionsState()
+            guard let file = regionsFile, let configFile else {
+                body["warning"] = "applied until Bedside stops: it runs without a config file, so there is nowhere to save them"
+                return (200, Self.json(body))
+            }
+            let all = savedRegions.withLock { s -> Regions in
+                s = s.merged(with: update)
+                return s
+            }
+            do {
+                try all.yaml(configFile: configFile, savedAt: Date().formatted(.iso8601))
+                    .write(toFile: file, atomically: true, encoding: .utf8)
+            } catch {
+                body["warning"] = "applied now, but not saved to \(file): \(error). They last until Bedside stops."
+                return (200, Self.json(body))
+            }
+            body["saved"] = true
+            return (200, Self.json(body))
+        }
         let web = WebServer(
             hub: hub, config: config.web, token: token, adminPIN: adminPIN, logger: logger, status: status, hello: hello,
             actions: actions, pairing: pairing,
@@ -311,7 +409,14 @@ struct BedsideApp {
         if let d = health.detail { source["detail"] = d }
         if let m = health.mode { source["mode"] = m }
         source["renegotiations"] = health.renegotiations
-        source["privacy_masks"] = capture.mask.rects(width: c.width, height: c.height).count
+        let mask = capture.mask
+        source["privacy_masks"] = mask.rects(width: c.width, height: c.height).count
+        if mask.rects(width: c.width, height: c.height).isEmpty && c.width > 0 {
+            source["privacy_warning"] =
+                mask.allowUnmasked
+                ? "No privacy mask covers \(c.width)x\(c.height): recordings contain everything on the scanner's screen (privacy.allow_unmasked is set)."
+                : "No privacy mask covers \(c.width)x\(c.height): recording waits. Draw the masks on the admin page (Privacy masks and crop)."
+        }
         let enc = JSONEncoder()
         let models: [Any] = runners.compactMap { r in
             (try? enc.encode(r.status)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
@@ -439,4 +544,10 @@ struct ModelRunners: Service {
             for r in runners { r.requestStop() }
         }
     }
+}
+
+/// A rectangle from the region editor that cannot be used; the message says which and why.
+struct RegionError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
 }

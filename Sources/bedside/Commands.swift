@@ -14,6 +14,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Stop after this many seconds (tests, demos).") var duration: Double?
     @Option(help: "Write the listening URL and token as JSON to this file once serving.") var readyFile: String?
     @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
+    @Flag(help: "Record and snapshot frames no privacy mask covers (same as `privacy: {allow_unmasked: true}`).")
+    var allowUnmasked = false
 
     func apply(to c: inout BedsideConfig) {
         if let bind { c.web.bind = bind }
@@ -22,6 +24,7 @@ struct RunOptions: ParsableArguments {
         if let recordings { c.recording.directory = recordings }
         if noRecord { c.recording.enabled = false }
         if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
+        if allowUnmasked { c.privacy.allowUnmasked = true }
     }
 }
 

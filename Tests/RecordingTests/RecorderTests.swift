@@ -126,6 +126,50 @@ import Testing
         #expect(abs(full.duration - 3.0) < 0.05)
     }
 
+    /// With masks required, frames no mask covered never reach the disk: recording pauses with an alert naming the
+    /// size, and resumes (a new file) when masked frames come back; session.json lists the masks and every change.
+    @Test func unmaskedFramesPauseRecordingAndNeverReachTheDisk() async throws {
+        let dir = try Support.tempDirectory()
+        defer { Support.remove(dir) }
+        let mask = PrivacyMask(bySize: ["640x360": [CropRect(x: 0, y: 0, width: 640, height: 20)]])
+        let recorder = Recorder(
+            config: Self.config(dir, queue: 512), source: "synthetic", nominalFPS: 30, version: "t", privacy: mask,
+            requireMasks: true)
+        let frames = try await Support.phantomFrames(90)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await recorder.run() }
+            for f in frames[0..<30] { var m = f; m.masked = true; recorder.offer(m) }
+            #expect(try await Support.waitUntil(seconds: 30) { recorder.status.framesWritten == 30 })
+            for f in frames[30..<60] { recorder.offer(f) }  // e.g. a preset without a mask
+            #expect(try await Support.waitUntil(seconds: 30) { recorder.status.framesSkippedUnmasked == 30 })
+            let paused = recorder.status
+            #expect(paused.stateName == "paused")
+            #expect(paused.alert?.contains("640x360 have no privacy mask") == true, "\(paused.alert ?? "")")
+            var changed = mask
+            changed.bySize["640x360"] = [CropRect(x: 0, y: 0, width: 640, height: 30)]
+            recorder.setPrivacy(changed)
+            for f in frames[60..<90] { var m = f; m.masked = true; recorder.offer(m) }
+            #expect(try await Support.waitUntil(seconds: 30) { recorder.status.framesWritten == 60 })
+            #expect(recorder.status.stateName == "recording" && recorder.status.alert == nil)
+            recorder.stop()
+            try await group.waitForAll()
+        }
+        let folder = try #require(recorder.status.sessionDirectory)
+        let first = try await Support.probe(folder + "/video-000.mp4")
+        let second = try await Support.probe(folder + "/video-001.mp4")
+        #expect(first.frames == 30 && second.frames == 30, "only masked frames are on disk")
+        let session = try Self.jsonObject(folder + "/session.json")
+        #expect((session["frames_skipped_unmasked"] as? NSNumber)?.intValue == 30)
+        let pauses = try #require(session["pauses"] as? [[String: Any]])
+        #expect(pauses.count == 1 && pauses[0]["resumed_wall"] is String)
+        let privacy = try #require(session["privacy"] as? [String: Any])
+        #expect(privacy["allow_unmasked"] as? Bool == false)
+        let changes = try #require(privacy["changes"] as? [[String: Any]])
+        #expect(changes.count == 2, "the masks at the start and the editor's change")
+        let last = try #require((changes.last?["masks_by_size"] as? [String: Any])?["640x360"] as? [[String: Any]])
+        #expect(last.first?["height"] as? Int == 30)
+    }
+
     @Test func predictionLinesEmbedTheResultAndCountFromTheFirstFrame() async throws {
         let dir = try Support.tempDirectory()
         defer { Support.remove(dir) }

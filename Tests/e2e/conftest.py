@@ -78,7 +78,9 @@ class Bedside:
 
 
 def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings: Path | None = None,
-                  port: int = 0) -> Bedside:
+                  port: int = 0, allow_unmasked: bool = True) -> Bedside:
+    """Starts Bedside and waits until it serves. Most tests' phantoms have no privacy masks, so they pass
+    --allow-unmasked (recording would wait for masks otherwise); the privacy tests pass allow_unmasked=False."""
     if not BIN.exists():
         pytest.fail(f"{BIN} is missing: build it with `swift build -c release` (scripts/test.sh does)")
     tmp.mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,8 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings:
     recordings = recordings or tmp / "recordings"
     ready.unlink(missing_ok=True)  # a restart in the same folder must not read the last run's file
     cmd = [str(BIN), *args, "--port", str(port), "--ready-file", str(ready), "--recordings", str(recordings)]
+    if allow_unmasked and args and args[0] in ("run", "demo"):
+        cmd.append("--allow-unmasked")
     env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / f"{name}-state"))
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)
     deadline = time.monotonic() + 60

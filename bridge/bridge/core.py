@@ -77,6 +77,37 @@ class Heartbeat:
 
 
 @dataclass(frozen=True)
+class Network:
+    """Worker -> Bedside: network attempts of the research code (bridge.network), new ones and new counts.
+
+    Each attempt: `host`, `port` (when known), `url` (when known), `event` (the audit event that first saw it),
+    `where` (`file:line` in the research code; a library's when no research frame was on the stack; "" when
+    unknown), `function`, `count` (how often so far, in all), `denied` (refused under `network: deny`).
+    An attempt is identified by (host, port, url, where): a later message repeats it with a higher count.
+    """
+
+    type: ClassVar[str] = "network"
+    attempts: List[Dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        for i, attempt in enumerate(self.attempts):
+            where = f"network.attempts[{i}]"
+            if not isinstance(attempt, dict):
+                raise ProtocolError(f"{where} is not an object")
+            for key, kind in _ATTEMPT_FIELDS.items():
+                value = attempt.get(key)
+                if key in ("port", "url") and value is None:
+                    continue
+                if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                    raise ProtocolError(f"{where}.{key} should be {kind.__name__}, got {value!r}")
+
+
+_ATTEMPT_FIELDS: Dict[str, type] = {
+    "host": str, "port": int, "url": str, "event": str, "where": str, "function": str, "count": int, "denied": bool,
+}
+
+
+@dataclass(frozen=True)
 class Fatal:
     """Worker -> Bedside: the worker cannot go on and exits with code 3."""
 
@@ -172,9 +203,9 @@ class Shutdown:
     type: ClassVar[str] = "shutdown"
 
 
-Message = Union[Hello, Ready, Heartbeat, Fatal, Frame, Result, Error, Shutdown]
+Message = Union[Hello, Ready, Heartbeat, Network, Fatal, Frame, Result, Error, Shutdown]
 MESSAGE_TYPES: Dict[str, Type[Any]] = {
-    cls.type: cls for cls in (Hello, Ready, Heartbeat, Fatal, Frame, Result, Error, Shutdown)
+    cls.type: cls for cls in (Hello, Ready, Heartbeat, Network, Fatal, Frame, Result, Error, Shutdown)
 }
 _HINTS = {cls: typing.get_type_hints(cls) for cls in MESSAGE_TYPES.values()}
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import zmq
 
-from . import __version__
+from . import __version__, network
 from .core import (
     Error,
     Fatal,
@@ -21,6 +21,7 @@ from .core import (
     Heartbeat,
     Hello,
     Message,
+    Network,
     ProtocolError,
     Ready,
     Result,
@@ -90,11 +91,23 @@ class Worker:
         self.connections = 0
         self.hello: Optional[Hello] = None
         self.ready: Optional[Ready] = None
+        self.network: Optional[network.Auditor] = None
 
     def send(self, message: Message) -> None:
         self.sock.send(encode(message))
 
+    def report_network(self, force: bool = False) -> None:
+        """Send the research code's new network attempts (and, at most once a second, new counts)."""
+        if self.network is not None:
+            attempts = self.network.take(force)
+            if attempts:
+                self.send(Network(attempts=attempts))
+
     def fatal(self, stage: str, exc: BaseException, fault: str) -> int:
+        try:
+            self.report_network(force=True)  # an import-time download that failed: Bedside hears of it first
+        except Exception:
+            pass
         tb = format_traceback(exc)
         self.send(Fatal(stage=stage, error=error_line(exc), traceback=tb, fault=fault))
         print(f"bridge: fatal ({stage}): {error_line(exc)}\n{tb}", file=sys.stderr, flush=True)
@@ -103,11 +116,17 @@ class Worker:
     def serve(self, entry: str, setup: Optional[str], workdir: Optional[str]) -> int:
         self.hello = Hello(pid=os.getpid(), name=self.name, python=platform.python_version(), bridge=__version__)
         self.send(self.hello)
+        try:
+            # Before the research code is imported: offline switches, cache folders, and the audit hook.
+            self.network = network.install()
+        except Exception as exc:
+            return self.fatal("import", exc, "bridge")
         start = time.perf_counter()
         try:
             model = load(entry, setup, workdir)
         except LoadError as exc:
             return self.fatal(exc.stage, exc.cause, "researcher")
+        self.report_network(force=True)
         self.ready = Ready(setup_ms=ms_since(start), model=model.info or None)
         self.send(self.ready)
         try:
@@ -127,6 +146,7 @@ class Worker:
             if self.monitor is not None and self.monitor in events:
                 self.connection_events()
             if self.sock not in events:
+                self.report_network()  # attempts of the research code's own threads while no frame runs
                 now = time.monotonic()
                 if self.idle_timeout_s > 0 and now - last > self.idle_timeout_s:
                     print(f"bridge: no message for {self.idle_timeout_s:g} s, exiting", file=sys.stderr, flush=True)
@@ -145,6 +165,7 @@ class Worker:
             if not isinstance(message, Frame):
                 raise ProtocolError(f"unexpected {message.type!r} message from Bedside")
             self.send(self.answer(model, message, parts[1:], received, received_ns))
+            self.report_network()
             beat = time.monotonic()
 
     def connection_events(self) -> None:
@@ -162,6 +183,8 @@ class Worker:
                         self.send(self.hello)
                     if self.ready is not None:
                         self.send(self.ready)
+                    if self.network is not None and self.network.all():
+                        self.send(Network(attempts=self.network.all()))
             elif kind == zmq.EVENT_DISCONNECTED:
                 print(f"bridge: lost the connection to Bedside at {where}; reconnecting", file=sys.stderr, flush=True)
             elif kind in (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,

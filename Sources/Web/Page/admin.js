@@ -22,6 +22,9 @@
     return { status: r.status, body };
   }
 
+  // The region editor (regions.js) uses the same token, PIN and calls.
+  window.BedsideAdmin = { token, call };
+
   function text(node, value) { if (node.textContent !== value) node.textContent = value; }
   function when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : '–'; }
   function dl(node, rows) {
@@ -57,7 +60,8 @@
     const s = o.status || {};
     const src = s.source || {};
     dl($('source'), [['State', src.state], ['Detail', src.detail], ['Mode', src.mode], ['Description', src.description],
-      ['Frames', src.frames_captured], ['fps', src.fps], ['Renegotiations', src.renegotiations]]);
+      ['Frames', src.frames_captured], ['fps', src.fps], ['Renegotiations', src.renegotiations],
+      ['Privacy masks', src.privacy_warning || `${src.privacy_masks ?? '–'} for ${src.width}x${src.height}`, src.privacy_warning ? 'alert' : '']]);
     const models = $('models');
     models.replaceChildren(...(s.models || []).map((m) => {
       const div = document.createElement('div');
@@ -122,6 +126,8 @@
       if (status !== 200) { text($('conn'), `error ${status}`); return; }
       $('pin-box').hidden = true;
       $('main').hidden = false;
+      document.dispatchEvent(new CustomEvent('bedside-admin-unlocked'));
+      document.dispatchEvent(new CustomEvent('bedside-admin-status', { detail: body.status || {} }));
       text($('conn'), `updated ${new Date().toLocaleTimeString()}`);
       render(body);
     } catch (_) {
