@@ -431,6 +431,7 @@ struct BedsideApp {
             rec["segments"] = s.segments
             rec["free_mb"] = s.freeMB ?? NSNull()
             rec["frames_skipped_for_disk"] = s.framesSkippedForDisk
+            rec["frames_skipped_unmasked"] = s.framesSkippedUnmasked
             rec["file"] = s.currentFile ?? NSNull()
             rec["frames_written"] = s.framesWritten
             rec["frames_dropped"] = s.framesDropped

@@ -228,8 +228,6 @@ class Auditor:
             "nntplib.connect": self._host_port_event,
             "telnetlib.Telnet.open": self._host_port_event,
         }
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
 
     # --- the hook -------------------------------------------------------------------------------------
 
@@ -560,8 +558,13 @@ def install(environ: Optional[MutableMapping[str, str]] = None) -> Auditor:
 
         def bedside_network_audit(event: str, args: Tuple[Any, ...]) -> None:
             if event in handlers:
-                hook(event, args)
+                try:
+                    hook(event, args)
+                except NetworkDenied as exc:
+                    raise exc.with_traceback(None)  # Bedside refuses this network attempt (network: deny)
 
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=auditor._after_fork)
         sys.addaudithook(bedside_network_audit)
         _installed = auditor
         return auditor

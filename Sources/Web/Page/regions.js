@@ -8,7 +8,8 @@
   const canvas = $('regions-canvas');
   const ctx = canvas.getContext('2d');
   const HANDLE = 14;      // corner handle size, in CSS pixels
-  const MIN_SIZE = 4;     // a drag shorter than this (source pixels) is a tap, not a rectangle
+  const MIN_SIZE = 4;
+  const SNAP = 8;         // CSS pixels from an edge that snap to it     // a drag shorter than this (source pixels) is a tap, not a rectangle
 
   const S = {
     loaded: false, size: '', width: 0, height: 0,
@@ -168,8 +169,12 @@
   // --- pointer (mouse, pen and touch alike) ---
   function point(ev) {
     const b = canvas.getBoundingClientRect();
-    const x = (ev.clientX - b.left) * canvas.width / b.width;
-    const y = (ev.clientY - b.top) * canvas.height / b.height;
+    let x = (ev.clientX - b.left) * canvas.width / b.width;
+    let y = (ev.clientY - b.top) * canvas.height / b.height;
+    // Banners run to the screen's edge: within a few pixels of an edge (a finger's width) snap to it.
+    const snap = SNAP * canvas.width / b.width;
+    if (x < snap) x = 0; else if (x > canvas.width - snap) x = canvas.width;
+    if (y < snap) y = 0; else if (y > canvas.height - snap) y = canvas.height;
     return { x: Math.max(0, Math.min(canvas.width, Math.round(x))), y: Math.max(0, Math.min(canvas.height, Math.round(y))) };
   }
 
