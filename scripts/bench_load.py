@@ -103,6 +103,7 @@ def main() -> int:
     (tmp / "model.py").write_text(MODEL)
     (tmp / "bedside.yaml").write_text(
         "source: {kind: phantom, width: 1920, height: 1080, fps: 30}\n"
+        "privacy: {masks: [{x: 0, y: 0, width: 1920, height: 40}]}\n"
         f"models:\n  - {{name: m20, entry: '{tmp / 'model.py'}:predict', input: {{format: gray, width: 288, height: 224}}}}\n"
         f"recording: {{directory: {tmp / 'rec'}}}\n"
         "web: {display_width: 1280}\n"

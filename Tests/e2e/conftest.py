@@ -89,7 +89,7 @@ def start_bedside(args: list[str], tmp: Path, name: str = "bedside", recordings:
     recordings = recordings or tmp / "recordings"
     ready.unlink(missing_ok=True)  # a restart in the same folder must not read the last run's file
     cmd = [str(BIN), *args, "--port", str(port), "--ready-file", str(ready), "--recordings", str(recordings)]
-    if allow_unmasked and args and args[0] in ("run", "demo"):
+    if allow_unmasked and args and args[0] == "run":
         cmd.append("--allow-unmasked")
     env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / f"{name}-state"))
     proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO, env=env)

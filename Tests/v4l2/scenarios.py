@@ -44,7 +44,9 @@ class Bedside:
         cfg = self.dir / "bedside.yaml"
         # Under emulation x264 is slow: a short queue keeps the shutdown drain short.
         text = (f"source: {source}\nrecording: {{enabled: {'true' if record else 'false'}, "
-                f"directory: {self.dir / 'rec'}, queue_frames: 4}}\n")
+                f"directory: {self.dir / 'rec'}, queue_frames: 4}}\n"
+                # The HDMI picture's top rows stand in for a scanner's patient banner: masked, so it may be recorded.
+                "privacy: {masks: [{x: 0, y: 0, width: 7680, height: 16}]}\n")
         if model:
             text += ("models:\n  - name: echo\n    entry: " + str(REPO / "Tests/e2e/models/slow_model.py") +
                      ":predict\n    input: {format: gray, width: 64, height: 36}\n    timeout_s: 30\n")
