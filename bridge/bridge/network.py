@@ -438,15 +438,21 @@ class Auditor:
 
     def take(self, force: bool = False) -> List[Dict[str, Any]]:
         """Attempts to report now: new ones always, repeated ones (their new counts) at most once a second."""
+        if not self._new and not self._dirty:
+            return []  # the common case, once per frame: no lock
         with self._lock:
-            if not self._new and not (self._dirty and (force or self.clock() - self._reported_at >= COUNT_INTERVAL_S)):
+            now = self.clock()
+            counts_due = bool(self._dirty) and (force or now - self._reported_at >= COUNT_INTERVAL_S)
+            if not self._new and not counts_due:
                 return []
-            out = list(self._new)
-            seen = {id(a) for a in out}
-            out.extend(a for a in self._dirty.values() if id(a) not in seen)
-            self._new.clear()
-            self._dirty.clear()
-            self._reported_at = self.clock()
+            out = self._new
+            self._new = []
+            for attempt in out:  # a new attempt goes with its count so far
+                self._dirty.pop((attempt.host, attempt.port, attempt.url, attempt.where), None)
+            if counts_due:
+                out.extend(self._dirty.values())
+                self._dirty.clear()
+                self._reported_at = now
             return [a.to_dict() for a in out]
 
     def all(self) -> List[Dict[str, Any]]:
