@@ -315,16 +315,16 @@ def test_running_the_adapters_writes_nothing_into_the_research_repo():
                 if p.is_file() and "__pycache__" not in p.parts}
 
     before = snapshot()
-    for example in EXAMPLES:  # fresh loads, each in its own process, as Bedside runs them
-        code = (
-            f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-            "import numpy as np, test_examples as t\n"
-            f"m = t.Loaded({example!r})\n"
-            f"for image in t.frames(t.input_shape({example!r})): m(image)\n"
-        )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                              cwd=EXAMPLES_DIR / example)
-        assert done.returncode == 0, done.stderr
+    code = (  # fresh loads in a process of their own, started in the research repo as Bedside does
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import test_examples as t\n"
+        "for example in t.EXAMPLES:\n"
+        "    m = t.Loaded(example)\n"
+        "    for image in t.frames(t.input_shape(example)): m(image)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=EXAMPLES_DIR / "script_main")
+    assert done.returncode == 0, done.stderr
     assert snapshot() == before
 
 
