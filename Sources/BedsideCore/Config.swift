@@ -89,6 +89,16 @@ public struct ModelConfig: Sendable, Equatable {
     /// A worker whose resident memory grows past this is restarted (a slowly leaking model must never take the
     /// box's memory from capture and recording). Default: a quarter of the machine's memory, at least 1 GiB.
     public var maxMemoryMB: Int = ModelConfig.defaultMaxMemoryMB
+    /// `deny` (default): the research code's network attempts fail at once, with the URL and the fix (`bedside
+    /// prepare`), and the usual offline switches are set. `allow`: attempts go out, and are still reported.
+    public var network = "deny"
+    /// The model's download cache (TORCH_HOME, HF_HOME, XDG_CACHE_HOME point into it); `bedside prepare` fills
+    /// it. Default: `<state dir>/model-cache/<name>`.
+    public var cacheDirectory: String?
+    /// Set by `bedside prepare`: every network attempt is appended here as a JSON line.
+    public var networkLog: String?
+    /// The config file (named in the bridge's messages, e.g. how to run `bedside prepare`).
+    public var configFile: String?
 
     public static var defaultMaxMemoryMB: Int {
         let total = Int(ProcessInfo.processInfo.physicalMemory / 1_048_576)

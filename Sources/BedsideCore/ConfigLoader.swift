@@ -208,7 +208,7 @@ struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb",
+                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -224,6 +224,16 @@ struct Reader {
             throw error(node, "\(key).name", "`\(name)` has characters other than letters, digits, - and _", "Rename the model.")
         }
         var c = ModelConfig(name: name, entry: resolveEntry(entry))
+        if let v = m["network"] {
+            let n = try string(v, "\(key).network")
+            guard ["deny", "allow"].contains(n) else {
+                throw error(
+                    v, "\(key).network", "`\(n)` is neither deny nor allow",
+                    "Use `deny` in the clinic (run `bedside prepare` once to fetch downloads) or `allow` in the lab.")
+            }
+            c.network = n
+        }
+        if let v = m["cache"] { c.cacheDirectory = try path(v, "\(key).cache") }
         if let v = m["python"] {
             let p = try string(v, "\(key).python")
             c.python = p.contains("/") ? try path(v, "\(key).python") : p

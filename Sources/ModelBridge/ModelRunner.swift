@@ -63,6 +63,7 @@ public final class ModelRunner: Service, Sendable {
         var s = ModelStatus(name: config.name)
         s.replicas = config.replicas
         s.upstream = config.upstream
+        s.network = config.network
         if let c = config.input.crop { s.crop = .init(x: c.x, y: c.y, width: c.width, height: c.height) }
         statusBox = Mutex(s)
         cropBox = Mutex(config.input.crop)
@@ -394,6 +395,28 @@ public final class ModelRunner: Service, Sendable {
                     logger.warning("model \(config.name) frame \(seq): \(err)", metadata: ["fault": "\(fault)"])
                 }
                 perform(next)
+            case "network":
+                // The research code tried the network (denied at once under `network: deny`): logged and shown.
+                for a in obj["attempts"] as? [[String: Any]] ?? [] {
+                    let attempt = ModelStatus.NetworkAttempt(
+                        host: a["host"] as? String ?? "?", port: (a["port"] as? NSNumber)?.intValue, url: a["url"] as? String,
+                        event: a["event"] as? String, location: a["where"] as? String, function: a["function"] as? String,
+                        count: (a["count"] as? NSNumber)?.intValue ?? 1, denied: a["denied"] as? Bool ?? false)
+                    let isNew = statusBox.withLock { s -> Bool in
+                        if let i = s.networkAttempts.firstIndex(where: { $0.key == attempt.key }) {
+                            s.networkAttempts[i] = attempt
+                            return false
+                        }
+                        if s.networkAttempts.count >= Self.maxNetworkAttempts { s.networkAttempts.removeFirst() }
+                        s.networkAttempts.append(attempt)
+                        return true
+                    }
+                    if isNew {
+                        let target = attempt.url ?? "\(attempt.host)\(attempt.port.map { ":\($0)" } ?? "")"
+                        logger.warning(
+                            "model \(config.name) tried the network: \(target) from \(attempt.location ?? "?") (\(attempt.denied ? "denied: network is deny; `bedside prepare` fetches downloads once" : "allowed"))")
+                    }
+                }
             case "log":
                 logger.info("[\(config.name) \(obj["stream"] as? String ?? "stdout")] \(obj["line"] as? String ?? "")")
             default:
@@ -541,6 +564,8 @@ public final class ModelRunner: Service, Sendable {
     static let protocolVersion = 1
     /// An idle worker sends a heartbeat every second; this long without any message and it is considered gone.
     static let heartbeatTimeout = 10.0
+    /// Distinct network attempts kept in status (the oldest go first).
+    static let maxNetworkAttempts = 50
 
     /// Largest result accepted from a model, in bytes of JSON.
     static let maxResultBytes = 4_000_000

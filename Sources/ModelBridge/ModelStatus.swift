@@ -36,6 +36,30 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var upstream: String?
     /// Remote workers refused at the CURVE handshake (a key not in authorized_workers).
     public var refusedWorkers = 0
+    /// `deny` or `allow` (the model's `network:`).
+    public var network = "deny"
+    /// The research code's network attempts the bridge saw (distinct host, port, URL and code line; counted).
+    public var networkAttempts: [NetworkAttempt] = []
+
+    public struct NetworkAttempt: Sendable, Codable, Equatable {
+        public var host: String
+        public var port: Int?
+        public var url: String?
+        public var event: String?
+        /// `file:line` in the research code that made the attempt.
+        public var location: String?
+        public var function: String?
+        public var count: Int
+        public var denied: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case host, port, url, event, function, count, denied
+            case location = "where"
+        }
+
+        /// One attempt is one (host, port, URL, code line); later reports update its count.
+        var key: String { "\(host)|\(port ?? -1)|\(url ?? "")|\(location ?? "")" }
+    }
 
     public struct Info: Sendable, Codable, Equatable {
         public var version: String?
@@ -67,5 +91,7 @@ public struct ModelStatus: Sendable, Codable, Equatable {
         case memoryMB = "memory_mb"
         case upstream
         case refusedWorkers = "refused_workers"
+        case network
+        case networkAttempts = "network_attempts"
     }
 }

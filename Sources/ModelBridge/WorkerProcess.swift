@@ -79,6 +79,15 @@ public final class WorkerProcess: @unchecked Sendable {
             args = bw + ["--", executable] + args
             executable = "/usr/bin/bwrap"
         }
+        // Offline by default: the bridge's audit hook fails network attempts at once under deny, and the model's
+        // download caches point into its own folder (filled once by `bedside prepare`).
+        env["BEDSIDE_NETWORK"] = config.network
+        if let cache = config.cacheDirectory {
+            try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+            env["BEDSIDE_MODEL_CACHE"] = cache
+        }
+        if let log = config.networkLog { env["BEDSIDE_NETWORK_LOG"] = log }
+        if let file = config.configFile { env["BEDSIDE_CONFIG"] = file }
         for (k, v) in config.env { env[k] = v }
         let directory = config.workdir.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         // The research code's output goes to Bedside's log, tagged with the model, line by line.
@@ -146,12 +155,20 @@ public final class WorkerProcess: @unchecked Sendable {
 
     deinit { killNow() }
 
+    /// This process's executable, wherever it was started from (a bare name found on PATH too): /proc/self/exe.
+    public static func executableURL() -> URL {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    }
+
     /// Finds the bridge package: `$BEDSIDE_BRIDGE_PATH`, beside the binary's checkout, or the installed share folder.
     public static func locateBridge() -> String? {
         let fm = FileManager.default
         var candidates: [String] = []
         if let env = ProcessInfo.processInfo.environment["BEDSIDE_BRIDGE_PATH"] { candidates.append(env) }
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let exe = WorkerProcess.executableURL()
         var dir = exe.deletingLastPathComponent()
         for _ in 0..<5 {
             candidates.append(dir.appendingPathComponent("bridge").path)

@@ -448,6 +448,19 @@ struct BedsideApp {
         (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
+    /// Fills in what depends on the machine and the file: each model's download cache
+    /// (`<state dir>/model-cache/<name>` unless `cache:` is set) and the config file's path.
+    static func withDefaults(_ config: BedsideConfig, configFile: String?) -> BedsideConfig {
+        var c = config
+        let state = stateDirectory()
+        let file = configFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        for i in c.models.indices {
+            if c.models[i].cacheDirectory == nil, let state { c.models[i].cacheDirectory = "\(state)/model-cache/\(c.models[i].name)" }
+            c.models[i].configFile = file
+        }
+        return c
+    }
+
     /// Where Bedside keeps its small state (paired tablets): `$BEDSIDE_STATE_DIR`, else
     /// `$XDG_STATE_HOME/bedside`, else `~/.local/state/bedside`. nil (nothing kept) when none can be made.
     static func stateDirectory() -> String? {

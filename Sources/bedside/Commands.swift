@@ -1,6 +1,7 @@
 import ArgumentParser
 import BedsideCore
 import Foundation
+import ModelBridge
 import Logging
 
 /// Options every running command shares.
@@ -55,6 +56,7 @@ struct Demo: AsyncParsableCommand {
             for i in config.models.indices { config.models[i].python = venv }
         }
         options.apply(to: &config)
+        config = BedsideApp.withDefaults(config, configFile: template)
         try await BedsideApp(config: config, options: options, configFile: template).run()
     }
 
@@ -62,7 +64,7 @@ struct Demo: AsyncParsableCommand {
         var candidates: [String] = []
         if let t = ProcessInfo.processInfo.environment["BEDSIDE_TEMPLATE"] { candidates.append(t) }
         candidates.append(FileManager.default.currentDirectoryPath + "/researcher-template/bedside.yaml")
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var dir = WorkerProcess.executableURL().deletingLastPathComponent()
         for _ in 0..<5 {
             candidates.append(dir.appendingPathComponent("researcher-template/bedside.yaml").path)
             dir = dir.deletingLastPathComponent()
@@ -83,6 +85,7 @@ struct Run: AsyncParsableCommand {
             throw ValidationError(e.description)
         }
         options.apply(to: &c)
+        c = BedsideApp.withDefaults(c, configFile: config)
         try await BedsideApp(config: c, options: options, configFile: config).run()
     }
 }
@@ -102,6 +105,7 @@ struct Check: AsyncParsableCommand {
             throw ExitCode(2)
         }
         if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
+        c = BedsideApp.withDefaults(c, configFile: config)
         print("✓ \(config) is valid")
         print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
         for m in c.models {
@@ -114,6 +118,34 @@ struct Check: AsyncParsableCommand {
         for m in c.models {
             print("\nmodel \(m.name): starting it and feeding one phantom frame...")
             if try await !ModelCheck(model: m, width: c.source.width, height: c.source.height).run() { failed = true }
+        }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+struct Prepare: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "On a machine with internet: run each model once with the network allowed, its downloads going into its cache folder, and write a manifest of every URL and file, so it starts offline in the clinic.")
+
+    @Option(name: .shortAndLong, help: "The config file.") var config: String
+    @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
+
+    func run() async throws {
+        var c: BedsideConfig
+        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
+            print("✗ \(e.description)")
+            throw ExitCode(2)
+        }
+        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
+        c = BedsideApp.withDefaults(c, configFile: config)
+        var failed = false
+        for m in c.models where m.remoteBind == nil {
+            guard let cache = m.cacheDirectory else {
+                print("✗ model \(m.name): no cache folder (set `cache:` for it, or BEDSIDE_STATE_DIR)")
+                failed = true
+                continue
+            }
+            if try await !ModelPrepare(model: m, cache: cache, width: c.source.width, height: c.source.height).run() { failed = true }
         }
         if failed { throw ExitCode(1) }
     }

@@ -3,12 +3,21 @@ import Capture
 import Foundation
 import Logging
 import ModelBridge
+import Recording
 
 /// Starts one model, feeds it a phantom frame until it answers (or fails), and explains the outcome.
-struct ModelCheck {
+final class ModelCheck {
     let model: ModelConfig
     let width: Int
     let height: Int
+    /// The model's status at the end of the check.
+    var status: ModelStatus?
+
+    init(model: ModelConfig, width: Int, height: Int) {
+        self.model = model
+        self.width = width
+        self.height = height
+    }
 
     func run() async throws -> Bool {
         let runtime = try BedsideApp.runtimeDirectory()
@@ -40,6 +49,8 @@ struct ModelCheck {
         runner.requestStop()
         _ = try? await task.value
         let s = runner.status
+        status = s
+        reportNetwork(s)
         if let p = runner.lastPrediction {
             print("  ✓ loaded in \(fmt(s.setupMs)) ms (import + setup), predict took \(fmt(p.modelMs)) ms, round trip \(fmt(p.roundTripMs)) ms")
             print("  returned: \(summary(p.resultJSON))")
@@ -63,6 +74,19 @@ struct ModelCheck {
         return false
     }
 
+    /// The research code's network attempts, and what to do about them in the clinic.
+    func reportNetwork(_ s: ModelStatus) {
+        guard !s.networkAttempts.isEmpty else { return }
+        print("  network: \(s.networkAttempts.count) attempt(s) by the research code (network: \(s.network)):")
+        for a in s.networkAttempts.prefix(10) {
+            let target = a.url ?? "\(a.host)\(a.port.map { ":\($0)" } ?? "")"
+            print("    \(a.denied ? "✗ denied" : "→ allowed") \(target) from \(a.location ?? "?")\(a.function.map { " (\($0))" } ?? "")\(a.count > 1 ? ", \(a.count) times" : "")")
+        }
+        if s.network == "deny" && s.networkAttempts.contains(where: { $0.denied }) {
+            print("    The clinic box has no internet: run `bedside prepare --config \(model.configFile ?? "<bedside.yaml>")` once on a machine with internet to fetch downloads into the model's cache (\(model.cacheDirectory ?? "?")).")
+        }
+    }
+
     func fmt(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "?" }
 
     /// One line a researcher can read: the keys, the plane, how many concepts, the label map size.
@@ -79,5 +103,64 @@ struct ModelCheck {
         if let g = obj["guidance"] as? [String: Any], let t = g["text"] { parts.append("guidance \"\(t)\"") }
         parts.append("keys: \(obj.keys.sorted().joined(separator: ", "))")
         return parts.joined(separator: "; ")
+    }
+}
+
+/// `bedside prepare` for one model: the check with the network allowed and every attempt logged, then a
+/// manifest of the URLs fetched and the files now in the model's cache (size, SHA-256).
+struct ModelPrepare {
+    let model: ModelConfig
+    let cache: String
+    let width: Int
+    let height: Int
+
+    func run() async throws -> Bool {
+        var m = model
+        m.network = "allow"
+        m.sandbox = false  // the sandbox has no network at all
+        m.cacheDirectory = cache
+        try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+        let log = cache + "/network-log.jsonl"
+        try? FileManager.default.removeItem(atPath: log)
+        m.networkLog = log
+        print("\nmodel \(m.name): starting it with the network allowed, downloads into \(cache)...")
+        let check = ModelCheck(model: m, width: width, height: height)
+        let ok = try await check.run()
+        var urls: [[String: Any]] = []
+        if let text = try? String(contentsOfFile: log, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
+                var u: [String: Any] = [:]
+                for k in ["url", "host", "port", "where", "function", "event"] { if let v = o[k] { u[k] = v } }
+                urls.append(u)
+            }
+        }
+        var files: [[String: Any]] = []
+        var total: Int64 = 0
+        let root = URL(fileURLWithPath: cache).standardizedFileURL.path
+        if let walker = FileManager.default.enumerator(atPath: root) {
+            for case let rel as String in walker {
+                if rel == "manifest.json" || rel == "network-log.jsonl" { continue }
+                let path = root + "/" + rel
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+                let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+                total += size
+                files.append(["path": rel, "size": size, "sha256": Digest.sha256(file: path) ?? NSNull()])
+            }
+        }
+        files.sort { ($0["path"] as? String ?? "") < ($1["path"] as? String ?? "") }
+        let manifest: [String: Any] = [
+            "model": m.name, "prepared_at": Date().formatted(.iso8601), "config": m.configFile ?? NSNull(),
+            "bedside_version": BedsideVersion.string, "answered": ok, "urls": urls, "files": files,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try data.write(to: URL(fileURLWithPath: root + "/manifest.json"), options: .atomic)
+        print("  fetched \(urls.count) URL(s); the cache holds \(files.count) file(s), \(total / 1_000_000) MB; manifest: \(root)/manifest.json")
+        for u in urls.prefix(10) { print("    \(u["url"] ?? u["host"] ?? "?")") }
+        if ok {
+            print("  ✓ ready for the clinic: with `network: deny` the model finds these files in its cache. Copy \(root) to the same place on the box (the offline bundle does).")
+        }
+        return ok
     }
 }

@@ -36,6 +36,16 @@
     }));
   }
 
+  // A model that tries the network on the clinic box is flagged: it will fail or phone home.
+  function networkText(m) {
+    const list = m.network_attempts || [];
+    if (!list.length) return `${m.network || 'deny'}, no attempts`;
+    const first = list[0];
+    const target = first.url || `${first.host}${first.port ? ':' + first.port : ''}`;
+    return `${list.length} attempt(s) (${m.network}): ${target}${list.length > 1 ? ' …' : ''} from ${first.where || '?'}` +
+      (first.denied ? ' — denied; run `bedside prepare` where there is internet' : ' — allowed');
+  }
+
   function render(o) {
     text($('code'), o.pairing_code || '––––––');
     const tbody = $('tablets').querySelector('tbody');
@@ -76,7 +86,8 @@
       dl(d, [['Rate', `${(m.rate_hz || 0).toFixed(1)} pred/s`], ['Latency', `${(m.latency_ms || 0).toFixed(0)} ms`],
         ['Model time', `${(m.model_ms || 0).toFixed(0)} ms`], ['Predictions', m.predictions], ['Errors', m.errors],
         ['Restarts', m.restarts], ['Memory', m.memory_mb ? `${m.memory_mb} MB` : ''],
-        ['Version', m.info && m.info.version], ['Last error', m.last_error]]);
+        ['Version', m.info && m.info.version], ['Last error', m.last_error],
+        ['Network', networkText(m), (m.network_attempts || []).length ? 'alert' : '']]);
       div.append(h, d);
       if (m.stderr_tail && m.stderr_tail.length) {
         const pre = document.createElement('pre');
