@@ -16,6 +16,8 @@ public final class Hub: Service, Sendable {
     let quality: Int
     let logger: Logger
     let encoded = Atomic<UInt64>(0)
+    /// Capture -> drawn latency, from what the pages report back (`viewers_latency` in the status).
+    public let latency = ViewerLatency()
 
     public init(displayWidth: Int?, quality: Int, logger: Logger) {
         frames = Mailbox(signal: wake)
@@ -35,15 +37,17 @@ public final class Hub: Service, Sendable {
     public var viewerCount: Int { viewers.withLock { $0.count } }
     public var framesEncoded: UInt64 { encoded.load(ordering: .relaxed) }
 
-    func addViewer() -> (Int, ViewerOutbox) {
+    func addViewer(label: String = "") -> (Int, ViewerOutbox) {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let o = ViewerOutbox()
+        latency.addViewer(id, label: label)
         viewers.withLock { $0[id] = o }
         return (id, o)
     }
 
     func removeViewer(_ id: Int) {
         let o = viewers.withLock { $0.removeValue(forKey: id) }
+        latency.removeViewer(id)
         o?.close()
     }
 
@@ -91,6 +95,7 @@ public final class Hub: Service, Sendable {
                 withUnsafeBytes(of: frame.ptsNanos.littleEndian) { msg.replaceSubrange(8..<16, with: $0) }
                 msg += jpeg
                 encoded.add(1, ordering: .relaxed)
+                latency.sent(seq: frame.seq, ptsNanos: frame.ptsNanos, sentNanos: BedsideCore.Clock.monotonicNanos())
                 for v in viewers.withLock({ Array($0.values) }) { v.sendFrame(msg) }
             } catch {
                 logger.error("cannot encode frame \(frame.seq) for viewers: \(error)")

@@ -242,14 +242,29 @@ public struct WebServer: Sendable {
             return .upgrade(headers)
         } onUpgrade: { inbound, outbound, context in
             let who = pairing.identify(Self.token(of: context.request))
-            let (id, outbox) = hub.addViewer()
+            let (id, outbox) = hub.addViewer(label: who.map(Self.describe) ?? "")
             logger.info("viewer \(id) connected", metadata: ["viewers": "\(hub.viewerCount)"])
             outbox.sendText(hello())
             outbox.sendText(status())
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // Drain what the page sends (nothing yet); ends when the viewer goes away.
-                    for try await _ in inbound {}
+                    // What the page sends: `drawn` reports (capture -> drawn latency). Ends when the viewer goes away.
+                    // Anything else, malformed, fragmented, binary or over 4 KiB is ignored, never a reason to
+                    // disconnect; past 50 messages a second the rest of that second is ignored unread.
+                    var second: UInt64 = 0, inSecond = 0
+                    for try await frame in inbound {
+                        let now = BedsideCore.Clock.monotonicNanos()
+                        guard frame.opcode == .text, frame.fin, frame.data.readableBytes <= ViewerLatency.maxMessageBytes
+                        else { continue }
+                        if now / 1_000_000_000 != second {
+                            second = now / 1_000_000_000
+                            inSecond = 0
+                        }
+                        inSecond += 1
+                        guard inSecond <= 50 else { continue }
+                        let bytes = frame.data.getBytes(at: frame.data.readerIndex, length: frame.data.readableBytes) ?? []
+                        hub.latency.report(viewer: id, bytes: bytes, receivedNanos: now)
+                    }
                 }
                 group.addTask {
                     // A revoked tablet is cut off at once (within a second), with a close code the page understands.

@@ -102,7 +102,7 @@ struct BedsideApp {
             study.modelStates(Dictionary(uniqueKeysWithValues: runners.map { ($0.config.name, $0.status.state) }))
             return Self.statusJSON(
                 started: started, capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount,
-                study: study.statusObject)
+                study: study.statusObject, viewersLatency: hub.latency.statusObject)
         }
         let adminPIN = config.web.adminPIN ?? Self.randomPIN()
         let recordingDirectory = config.recording.directory
@@ -396,7 +396,7 @@ struct BedsideApp {
 
     static func statusJSON(
         started: UInt64, capture: CaptureService, runners: [ModelRunner], recorder: Recorder?, viewers: Int,
-        study: [String: Any] = [:]
+        study: [String: Any] = [:], viewersLatency: [String: Any] = [:]
     ) -> String {
         let c = capture.snapshot
         var source: [String: Any] = [
@@ -441,6 +441,7 @@ struct BedsideApp {
             "type": "status", "version": BedsideVersion.string,
             "uptime_s": (Double(Clock.monotonicNanos() - started) / 1e8).rounded() / 10,
             "source": source, "models": models, "recording": rec, "viewers": viewers, "study": study,
+            "viewers_latency": viewersLatency,
         ])
     }
 

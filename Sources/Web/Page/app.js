@@ -200,6 +200,7 @@
       attempt = 0;
       S.lastMessageWall = performance.now();
       S.acceptAnySeq = true;
+      paint.done.length = 0;  // frames of an earlier connection (perhaps an earlier server) are not reported
       setConn('open', 'Live');
     };
     sock.onmessage = (ev) => {
@@ -385,12 +386,75 @@
     f.count++;
     f.seq = seq;
     f.pts = pts;
+    notePainted(seq);
     const now = performance.now();
     f.wall = now;
     S.fpsTimes.push(now);
     el.frameCount.textContent = String(f.count);
     if (el.videoMsg.dataset.shown === 'true') renderVideoMessage();
     updateStale();
+  }
+
+  // ------------------------------------------------------------------ drawn reports (capture -> screen latency)
+
+  // The page tells Bedside which frames reached the screen, and how long ago, so the server can measure
+  // capture -> drawn with its own clock: {"type":"drawn","frames":[{"seq":N,"ago_ms":D}, ...]}. A frame counts
+  // as painted after the animation frame that shows it (requestAnimationFrame, then a task after that frame's
+  // paint); a frame drawn over before that was never on screen and is not reported. At most one message per
+  // REPORT_MS, with up to REPORT_MAX frames; nothing is sent (or kept) while the socket is not open.
+  const REPORT_MS = 100;
+  const REPORT_MAX = 16;
+  const paint = { seq: null, rafPending: false, done: [], lastSent: 0, count: 0 };
+  const afterPaint = (() => {
+    try {
+      const ch = new MessageChannel();
+      let queue = [];
+      ch.port1.onmessage = () => { const q = queue; queue = []; for (const fn of q) fn(); };
+      return (fn) => { queue.push(fn); if (queue.length === 1) ch.port2.postMessage(0); };
+    } catch (_) {
+      return (fn) => setTimeout(fn, 0);
+    }
+  })();
+
+  function notePainted(seq) {
+    try {
+      if (!Number.isSafeInteger(seq)) return;
+      paint.seq = seq;
+      if (paint.rafPending) return;
+      paint.rafPending = true;
+      requestAnimationFrame(() => {
+        paint.rafPending = false;
+        const s = paint.seq;
+        paint.seq = null;
+        if (s === null) return;
+        afterPaint(() => framePainted(s, performance.now()));
+      });
+    } catch (_) { /* reporting must never break the video */ }
+  }
+
+  function framePainted(seq, at) {
+    try {
+      paint.count++;
+      paint.done.push({ seq, at });
+      if (paint.done.length > REPORT_MAX) paint.done.splice(0, paint.done.length - REPORT_MAX);
+      if (at - paint.lastSent >= REPORT_MS) sendDrawn();
+    } catch (_) { /* ignore */ }
+  }
+
+  function sendDrawn() {
+    try {
+      if (!paint.done.length) return;
+      const sock = ws;
+      if (!sock || sock.readyState !== 1 || S.conn !== 'open' || sock.bufferedAmount > 65536) {
+        paint.done.length = 0;
+        return;
+      }
+      const now = performance.now();
+      const frames = paint.done.map((p) => ({ seq: p.seq, ago_ms: Math.max(0, Math.round((now - p.at) * 10) / 10) }));
+      paint.done.length = 0;
+      paint.lastSent = now;
+      sock.send(JSON.stringify({ type: 'drawn', frames }));
+    } catch (_) { /* a closed socket: the reports are simply lost */ }
   }
 
   function setAspect(w, h) {
@@ -1175,6 +1239,7 @@
 
   function tick() {
     const now = performance.now();
+    if (paint.done.length && now - paint.lastSent >= REPORT_MS) sendDrawn();
     while (S.fpsTimes.length && now - S.fpsTimes[0] > 1000) S.fpsTimes.shift();
     const n = S.fpsTimes.length;
     let fps = 0;
@@ -1232,5 +1297,5 @@
   // For debugging from the console (never needed by the page itself).
   window.bedside = { state: S, reconnect: () => connect() };
   // For tests: feed a message as if it came from the server (the next real one replaces it).
-  window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S };
+  window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S, paint };
 })();
