@@ -196,7 +196,7 @@ def run_case(browser, args, tmp: Path, model: bool, viewers: int) -> dict:
         "cpu_script": (c1["script"] - c0["script"]) / TICK / elapsed * 100,
         "cpu_bedside": (bt1 - bt0) / TICK / elapsed * 100,
         "predictions_hz": s1["models"][0]["rate_hz"] if model and s1["models"] else None,
-        "version": s1.get("version", "?"), "errors": errors, "window": lat.get("window", "?"),
+        "version": s1.get("version", "?"), "errors": errors, "window": lat["window"], "window_s": lat["window_s"],
     }
 
 
@@ -250,8 +250,9 @@ def main() -> int:
         f"{load_before:.2f} before the run.",
         f"Phantom {args.width}x{args.height} at {args.fps} fps, JPEG for tablets at {min(args.display_width, args.width)} px "
         f"wide, no recording; Chromium pages (1280x800) on loopback, on the same {ncpu} CPUs as Bedside. "
-        f"{args.seconds:.0f} s per case after {args.warmup} s of warm-up. p50/p99 over each viewer's last "
-        f"{results[0]['window']} painted frames (the server's window), all viewers together.", "",
+        f"{args.seconds:.0f} s per case after {args.warmup} s of warm-up. p50/p99: the server's window at the end of "
+        f"the case (each viewer's painted frames of the last {results[0]['window_s']:.0f} s, at most "
+        f"{results[0]['window']}), all viewers together.", "",
         "| case | viewers | frames drawn /s per viewer | capture -> drawn p50 / p99 ms | of which capture -> sent p50 / p99 ms "
         "| CPU, % of one core: Bedside / model / Chromium / rest (other processes, kernel) | target: p50 <= "
         f"{target:.1f} ms (2 frame intervals) |",

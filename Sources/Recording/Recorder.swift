@@ -365,7 +365,8 @@ public final class Recorder: Service, Sendable {
         do {
             if let w = s.writer,
                 w.durationSeconds >= config.segmentSeconds || w.bytesWritten >= Int64(config.segmentMB) * 1_048_576
-                    || w.width != max(2, frame.width & ~1) || w.height != max(2, frame.height & ~1)  // a new input size: a new file
+                    || (frame.width > 0 && frame.height > 0
+                        && (w.width != max(2, frame.width & ~1) || w.height != max(2, frame.height & ~1)))  // a new input size: a new file
             {
                 try finishWriter(s)
             }
