@@ -1,5 +1,6 @@
 import BedsideCore
 import Foundation
+import Synchronization
 
 /// Plays a video file (anything libavformat reads) as if it were a capture box: at the pace of the
 /// stream's timestamps, optionally looping, with gapless `seq` and `ptsNanos` = the emission time.
@@ -18,6 +19,18 @@ public struct FileSource: FrameSource {
     public let nominalFPS: Double
     /// libavcodec's decoder name (`h264`, `mpeg4`, ...).
     public let codecName: String
+    /// Damaged packets or pictures skipped (a corrupt section): shown in the source's health.
+    private let damage = DamageCount()
+
+    final class DamageCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    public var health: SourceHealth {
+        let n = damage.value.load(ordering: .relaxed)
+        return SourceHealth(state: "ok", detail: n > 0 ? "\(n) damaged packet(s) skipped in the file" : nil)
+    }
+
     /// Frames more than this late re-anchor the pace (a slow machine plays on instead of rushing to catch up).
     static let maxLateSeconds = 0.5
 
@@ -51,7 +64,9 @@ public struct FileSource: FrameSource {
         var framesThisPass = 0
         var seq: UInt64 = 0
         while !Task.isCancelled {
-            guard let picture = try decoder.next(as: format) else {
+            let picture = try decoder.next(as: format)
+            if decoder.decodeErrors > 0 { damage.value.store(decoder.decodeErrors, ordering: .relaxed) }
+            guard let picture else {
                 guard loop, framesThisPass > 0 else { return }
                 try decoder.rewind()
                 passOffset = lastMedia + frameSeconds

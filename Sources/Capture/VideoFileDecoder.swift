@@ -97,11 +97,16 @@ public final class VideoFileDecoder {
             while true {
                 let r = avcodec_receive_frame(codec, frame)
                 if r == 0 {
+                    consecutiveErrors = 0
                     defer { av_frame_unref(frame) }
                     return try convert(frame!, to: outFormat)
                 }
                 if r == bedside_averror_eof { return nil }
-                if r != bedside_averror_eagain { try avCheck(r, "avcodec_receive_frame") }
+                if r != bedside_averror_eagain {
+                    // A damaged picture: counted and skipped, as players do; the file goes on.
+                    try damaged(r, "avcodec_receive_frame")
+                    continue
+                }
                 if draining { return nil }
                 let rr = av_read_frame(format, packet)
                 if rr < 0 {
@@ -113,12 +118,24 @@ public final class VideoFileDecoder {
                 }
                 defer { av_packet_unref(packet) }
                 if packet!.pointee.stream_index == streamIndex {
-                    try avCheck(avcodec_send_packet(codec, packet), "avcodec_send_packet")
+                    let sr = avcodec_send_packet(codec, packet)
+                    if sr < 0 && sr != bedside_averror_eagain { try damaged(sr, "avcodec_send_packet") }
                 }
             }
         } catch let e as AVError {
             throw FileSourceError(path: path, message: "\(path): decoding failed: \(e.description)")
         }
+    }
+
+    /// Damaged packets or pictures skipped so far (a corrupt section of the file).
+    public private(set) var decodeErrors = 0
+    private var consecutiveErrors = 0
+
+    /// Counts a decoding error and goes on; only a long run of them (nothing decodable any more) stops the file.
+    private func damaged(_ code: Int32, _ call: String) throws {
+        decodeErrors += 1
+        consecutiveErrors += 1
+        if consecutiveErrors > 300 { try avCheck(code, call) }
     }
 
     /// The number of packets in the file's video stream (one per frame for the codecs Bedside records),

@@ -352,7 +352,9 @@ public final class ModelRunner: Service, Sendable {
                 r.inFlight = nil
                 r.inFlightUpstream = nil
                 let received = Clock.monotonicNanos()
-                let modelMs = (obj["model_ms"] as? NSNumber)?.doubleValue ?? 0
+                // The worker's own timing: any number may come; kept within [0, one day] (never NaN).
+                let rawMs = (obj["model_ms"] as? NSNumber)?.doubleValue ?? 0
+                let modelMs = rawMs.isFinite ? min(max(rawMs, 0), 86_400_000) : 0
                 if type == "result", let result = obj["result"] as? [String: Any],
                     let rdata = try? JSONSerialization.data(withJSONObject: result)
                 {
@@ -550,7 +552,7 @@ public final class ModelRunner: Service, Sendable {
     /// The model's state is the best of its replicas': running if any runs.
     private func updateStatus(_ replicas: [Replica]) {
         let names = replicas.map { $0.supervisor.stateName }
-        let order = ["running", "starting", "restarting", "failing", "idle", "stopped"]
+        let order = ["running", "loading", "starting", "restarting", "failing", "idle", "stopped"]
         let state = order.first { names.contains($0) } ?? "stopped"
         statusBox.withLock {
             $0.state = state

@@ -36,7 +36,9 @@ public final class PredictionLog: Sendable {
             throw RecordingError("cannot create \(path): \(String(cString: strerror(errno)))")
         }
         state.withLock { s in
+            if s.fd >= 0 { _ = Glibc.close(s.fd) }  // a re-open (the folder was made again) replaces the old file
             s.fd = fd
+            s.closed = false
             let waiting = s.pending
             s.pending = []
             for line in waiting { Self.write(line, to: &s) }

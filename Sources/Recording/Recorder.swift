@@ -480,6 +480,10 @@ public final class Recorder: Service, Sendable {
     }
 
     private func checkDisk(_ s: OpenSession) {
+        if !FileManager.default.fileExists(atPath: s.folder) {
+            folderVanished(s)
+            return
+        }
         guard let free = Self.freeMB(s.folder) else { return }
         shared.withLock { $0.status.freeMB = free }
         if !s.paused && free < config.minFreeMB {
@@ -496,6 +500,27 @@ public final class Recorder: Service, Sendable {
             writeSession(s)
             logger.info("recording resumed: disk space is back", metadata: ["free_mb": "\(free)"])
         }
+    }
+
+    /// The session folder was deleted while recording (checked once a second): what was in it is gone, but
+    /// recording goes on at once in the folder made again, in a new file, and the operator is told.
+    private func folderVanished(_ s: OpenSession) {
+        try? finishWriter(s)  // into the deleted file: nothing to keep
+        let message =
+            "The recording folder \(s.folder) was deleted while recording: what it held is lost. Recording goes on in the same folder, made again."
+        do {
+            try Self.makeDirectories(s.folder)
+            try s.log?.open(path: (s.folder as NSString).appendingPathComponent("predictions.jsonl"))
+        } catch {
+            fail("the recording folder \(s.folder) was deleted and cannot be made again: \(error)")
+            return
+        }
+        shared.withLock { sh in
+            sh.status.alert = message
+            sh.session?.pauses.append(.init(atWall: SessionInfo.iso8601(BedsideCore.Clock.wallSeconds()), reason: message))
+        }
+        writeSession(s)
+        logger.error("\(message)")
     }
 
     private func pause(_ s: OpenSession, freeMB free: Int) {
@@ -551,6 +576,8 @@ public final class Recorder: Service, Sendable {
         shared.withLock { s in
             s.accepting = false
             s.status.state = .failed(message)
+            // The tablets and the admin page show it: nothing is being recorded until someone acts.
+            s.status.alert = "Recording stopped: \(message). Fix it, then start recording again on the admin page."
             s.session?.state = "failed"
             s.session?.error = message
         }

@@ -27,7 +27,8 @@ final class BedsideMetrics: Sendable {
     /// One model answer: its stages, from capture to the answer's arrival.
     func prediction(_ p: Prediction) {
         let dims = [("model", p.model)]
-        func ns(_ v: Double) -> Int64 { Int64(max(0, v) * 1e6) }  // ms -> ns
+        // ms -> ns, clamped to a day: a worker may report any number, and Int64(_:) traps on overflow.
+        func ns(_ v: Double) -> Int64 { v.isFinite ? Int64(min(max(0, v), 86_400_000) * 1e6) : 0 }
         Metrics.Timer(label: "bedside_model_round_trip_seconds", dimensions: dims).recordNanoseconds(ns(p.roundTripMs))
         Metrics.Timer(label: "bedside_model_time_seconds", dimensions: dims).recordNanoseconds(ns(p.modelMs))
         Metrics.Timer(label: "bedside_bridge_overhead_seconds", dimensions: dims).recordNanoseconds(ns(p.overheadMs))

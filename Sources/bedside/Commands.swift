@@ -57,6 +57,7 @@ struct Demo: AsyncParsableCommand {
         }
         options.apply(to: &config)
         config = BedsideApp.withDefaults(config, configFile: template)
+        try StartError.checkPort(config.web)
         try await BedsideApp(config: config, options: options, configFile: template).run()
     }
 
@@ -82,10 +83,11 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         var c: BedsideConfig
         do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
-            throw ValidationError(e.description)
+            throw StartError.exit(e.description)
         }
         options.apply(to: &c)
         c = BedsideApp.withDefaults(c, configFile: config)
+        try StartError.checkPort(c.web)
         try await BedsideApp(config: c, options: options, configFile: config).run()
     }
 }
@@ -148,5 +150,36 @@ struct Prepare: AsyncParsableCommand {
             if try await !ModelPrepare(model: m, cache: cache, width: c.source.width, height: c.source.height).run() { failed = true }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// A mistake found before anything starts (the config, the port): one message on stderr, exit status 2.
+enum StartError {
+    static func exit(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+
+    /// The page's port must be free before the recorder opens a session or a model starts: a second Bedside
+    /// on the same port stops here, touching nothing of the first.
+    static func checkPort(_ web: WebConfig) throws {
+        guard web.port != 0 else { return }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))  // as the server binds
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(web.port).bigEndian)
+        guard inet_pton(AF_INET, web.bind, &addr.sin_addr) == 1 else { return }  // not IPv4: the server says
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 {
+            let why = String(cString: strerror(errno))
+            throw exit(
+                "cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config.")
+        }
     }
 }
