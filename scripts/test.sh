@@ -20,9 +20,13 @@ mkdir -p artifacts/v4l2
 if [ "${BEDSIDE_SKIP_V4L2:-0}" = "1" ]; then
   echo "skipped (BEDSIDE_SKIP_V4L2=1)"
 else
+  rm -f artifacts/v4l2/reliability.jsonl
   Tests/v4l2/vm.sh --loopback --timeout 600 --out "$PWD/artifacts/v4l2" -- \
     "BEDSIDE_V4L2_OUT=\$BEDSIDE_VM_OUT .venv/bin/python Tests/v4l2/scenarios.py" || status_v4l2=1
 fi
+
+# The V4L2 scenarios' rows of docs/reliability.md join the others (scripts/reliability_report.py).
+[ -f artifacts/v4l2/reliability.jsonl ] && cat artifacts/v4l2/reliability.jsonl >> artifacts/reliability.jsonl
 
 # Each suite has its own conftest.py, so each runs in its own pytest process.
 status=${status_v4l2:-0}

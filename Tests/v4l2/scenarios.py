@@ -22,6 +22,11 @@ PY = sys.executable
 OUT = Path(os.environ.get("BEDSIDE_V4L2_OUT", tempfile.mkdtemp()))
 ONLY = set(sys.argv[1:])
 results: list[tuple[str, bool, str]] = []
+# Rows of docs/reliability.md (Tests/e2e/faults.py), written into the VM's output folder; scripts/test.sh adds them
+# to artifacts/reliability.jsonl.
+os.environ.setdefault("BEDSIDE_RELIABILITY_OUT", str(OUT / "reliability.jsonl"))
+sys.path.insert(0, str(REPO / "Tests" / "e2e"))
+from faults import record  # noqa: E402
 
 
 def ctl(*args: str, device: str = "/dev/video0", check: bool = True) -> str:
@@ -101,6 +106,7 @@ def scenario(fn):
     if ONLY and name not in ONLY:
         return fn
     t = time.monotonic()
+    os.environ["PYTEST_CURRENT_TEST"] = f"Tests/v4l2/scenarios.py::{name} (call)"
     try:
         detail = fn() or ""
         results.append((name, True, f"{detail} ({time.monotonic() - t:.1f} s)"))
@@ -170,13 +176,19 @@ def resolution_change_is_followed():
     try:
         b.wait(lambda s: "1280x720" in s["source"].get("mode", ""), 30, "720p first")
         hdmi_mode(16)
+        t = time.monotonic()
         s = b.wait(lambda s: "1920x1080" in s["source"].get("mode", "") and s["source"]["state"] == "ok", 30,
                    "Bedside to follow the change to 1080p")
+        followed = time.monotonic() - t
         before = s["source"]["frames_captured"]
         s = b.wait(lambda s: s["source"]["frames_captured"] > before + 30, 30, "frames after the change")
         assert b.proc.poll() is None
     finally:
         b.stop()
+    record("capture", "resolution change on the HDMI input (vivid: 720p60 -> 1080p60, DV timings)",
+           f"followed: renegotiated the format ({s['source'].get('renegotiations')} renegotiation(s)), now "
+           f"{s['source']['mode']}, capture going on",
+           "the frames of the switch itself (the driver stops streaming while the timings change)", followed)
     return f"720p -> {s['source']['mode']}, renegotiations {s['source'].get('renegotiations')}"
 
 
@@ -198,6 +210,9 @@ def signal_loss_and_recovery():
         back_after = time.monotonic() - t
     finally:
         b.stop()
+    record("capture", "no signal on the HDMI input (vivid: signal mode 'no signal'), then the signal back",
+           f"status `no signal` {lost_after:.1f} s after the loss ({s['source'].get('detail')}); kept running and "
+           "serving; streaming again by itself", "the frames while there was no signal (none exist)", back_after)
     return f"'no signal' after {lost_after:.1f} s ({s['source'].get('detail')}); recovered {back_after:.1f} s after the signal returned"
 
 
