@@ -195,7 +195,8 @@ def run_case(browser, args, tmp: Path, model: bool, viewers: int) -> dict:
         "cpu_all_bedside": (c1["bedside"] - c0["bedside"]) / TICK / elapsed * 100,
         "cpu_script": (c1["script"] - c0["script"]) / TICK / elapsed * 100,
         "cpu_bedside": (bt1 - bt0) / TICK / elapsed * 100,
-        "predictions_hz": s1["models"][0]["rate_hz"] if model and s1["models"] else None,
+        "predictions_hz": (s1["models"][0]["predictions"] - s0["models"][0]["predictions"]) / elapsed
+        if model and s1["models"] else None,
         "version": s1.get("version", "?"), "errors": errors, "window": lat["window"], "window_s": lat["window_s"],
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 import time
 from typing import Any
 
@@ -61,42 +62,56 @@ def test_page_reports_drawn_frames_and_status_shows_capture_to_drawn(bedside: An
 def test_malformed_and_oversized_messages_are_ignored(bedside: Any) -> None:
     ignored0 = _latency(bedside)["ignored_reports"]
     with connect(f"ws://127.0.0.1:{bedside.port}/ws?token={bedside.token}", max_size=None, open_timeout=10) as ws:
-        def next_frame() -> tuple[int, int]:
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                msg = ws.recv(timeout=10)
+        # Read all the time, like a page: a client that stops reading holds up its own pongs (and so its reports).
+        latest: list[int] = []
+        stop = threading.Event()
+
+        def reader() -> None:
+            while not stop.is_set():
+                try:
+                    msg = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    continue
+                except Exception:  # noqa: BLE001 - closed: the assertions below say so
+                    return
                 if isinstance(msg, bytes):
-                    return struct.unpack_from("<QQ", msg)
-            raise AssertionError("no video frame")
+                    latest.append(struct.unpack_from("<Q", msg)[0])
 
-        next_frame()
-        junk = [
-            "not json", "{", "[]", "null", '"drawn"', "{}", '{"type":"drawn"}', '{"type":"drawn","frames":"x"}',
-            '{"type":"drawn","frames":[{"seq":-1,"ago_ms":1}]}', '{"type":"drawn","frames":[{"seq":1e400,"ago_ms":1}]}',
-            '{"type":"drawn","frames":[{"seq":5,"ago_ms":1e308}]}', '{"type":"drawn","frames":[{"seq":"5","ago_ms":1}]}',
-            '{"type":"drawn","frames":[' + ",".join(['{"seq":1,"ago_ms":0}'] * 100) + "]}",
-            '{"type":"other","frames":[]}', "{" * 3000, "\u00e9\u0000\ud7ff",
-            '{"type":"drawn","frames":[{"seq":1,"ago_ms":0}],"pad":"' + "x" * 200_000 + '"}',  # over 4 KiB
-        ]
-        for m in junk:
-            ws.send(m)
-        ws.send(b"\x00\x01binary")
-        ws.send(iter(['{"type":"drawn",', '"frames":[]}']))  # fragmented: ignored too
-        for _ in range(300):  # a flood: past 50 a second the rest is dropped unread
-            ws.send('{"type":"drawn","frames":[]}')
-        ws.ping().wait(10)
+        thread = threading.Thread(target=reader, daemon=True)
+        thread.start()
+        try:
+            wait_for(lambda: latest, 10, what="a video frame")
+            junk = [
+                "not json", "{", "[]", "null", '"drawn"', "{}", '{"type":"drawn"}', '{"type":"drawn","frames":"x"}',
+                '{"type":"drawn","frames":[{"seq":-1,"ago_ms":1}]}', '{"type":"drawn","frames":[{"seq":1e400,"ago_ms":1}]}',
+                '{"type":"drawn","frames":[{"seq":5,"ago_ms":1e308}]}', '{"type":"drawn","frames":[{"seq":"5","ago_ms":1}]}',
+                '{"type":"drawn","frames":[' + ",".join(['{"seq":1,"ago_ms":0}'] * 100) + "]}",
+                '{"type":"other","frames":[]}', "{" * 3000, "\u00e9\u0000\ud7ff",
+                '{"type":"drawn","frames":[{"seq":1,"ago_ms":0}],"pad":"' + "x" * 200_000 + '"}',  # over 4 KiB
+            ]
+            for m in junk:
+                ws.send(m)
+            ws.send(b"\x00\x01binary")
+            ws.send(iter(['{"type":"drawn",', '"frames":[]}']))  # fragmented: ignored too
+            for _ in range(300):  # a flood: past 50 a second the rest is dropped unread
+                ws.send('{"type":"drawn","frames":[]}')
+            assert ws.ping().wait(10), "no pong: the connection is stuck"
 
-        # Still connected, still fed; a well-formed report of a frame just received is measured (a second later,
-        # past the flood's second).
-        time.sleep(1.1)
-        seq, _pts = next_frame()
-        ws.send(json.dumps({"type": "drawn", "frames": [{"seq": seq, "ago_ms": 0}]}))
-        ws.ping().wait(10)
-        next_frame()
-        lat = wait_for(lambda: (lambda v: v if any(p["who"] == "console" and p["n"] >= 1 for p in v["per_viewer"])
-                                else None)(_latency(bedside)), 10, what="the raw client's sample")
-        mine = [p for p in lat["per_viewer"] if p["who"] == "console" and p["n"] >= 1]
-        assert 0 <= mine[0]["p50"] < 5000, lat
-        assert lat["ignored_reports"] >= ignored0 + 10, lat
+            # Still connected, still fed; a well-formed report of a frame just received is measured (a second
+            # later, past the flood's second).
+            time.sleep(1.1)
+            n = len(latest)
+            wait_for(lambda: len(latest) > n + 3, 10, what="more video frames")
+            ws.send(json.dumps({"type": "drawn", "frames": [{"seq": latest[-1], "ago_ms": 0}]}))
+            assert ws.ping().wait(10), "no pong: the connection is stuck"
+            lat = wait_for(lambda: (lambda v: v if any(p["who"] == "console" and p["n"] >= 1 for p in v["per_viewer"])
+                                    else None)(_latency(bedside)), 10, what="the raw client's sample")
+            mine = [p for p in lat["per_viewer"] if p["who"] == "console" and p["n"] >= 1]
+            assert 0 <= mine[0]["p50"] < 5000, lat
+            assert lat["ignored_reports"] >= ignored0 + 10, lat
+            assert thread.is_alive(), "the connection was closed"
+        finally:
+            stop.set()
+            thread.join(5)
     assert bedside.proc.poll() is None, "bedside is still running"
     assert bedside.status()["type"] == "status"
