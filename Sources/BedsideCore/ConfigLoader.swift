@@ -40,6 +40,7 @@ public enum ConfigLoader {
     public static func parse(yaml: String, file: String = "bedside.yaml", baseDirectory: String = ".") throws
         -> BedsideConfig
     {
+        try checkNesting(yaml, file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -98,6 +99,59 @@ public enum ConfigLoader {
         if let rec = top["recording"] { config.recording = try r.recording(rec) }
         if let w = top["web"] { config.web = try r.web(w) }
         return config
+    }
+}
+
+extension ConfigLoader {
+    /// The YAML parser recurses once per level: a file nested thousands of levels deep (a broken generator, a
+    /// fuzzer) would overflow the stack and crash. A config needs a handful of levels; refuse beyond 64.
+    static let maxNesting = 64
+
+    static func checkNesting(_ text: String, file: String) throws {
+        var depth = 0, line = 1
+        var quote: UInt8? = nil
+        var escaped = false, comment = false, atLineStart = true, indent = 0
+        for c in text.utf8 {
+            if c == 0x0A {
+                line += 1
+                comment = false
+                atLineStart = true
+                indent = 0
+                if quote == 0x27 { quote = nil }  // a single-quoted scalar on one line
+                continue
+            }
+            if comment { continue }
+            if atLineStart {
+                if c == 0x20 || c == 0x2D {  // spaces and list dashes open block levels
+                    indent += 1
+                    if indent / 2 > maxNesting * 4 { break }
+                    continue
+                }
+                atLineStart = false
+            }
+            if let q = quote {
+                if escaped { escaped = false } else if c == 0x5C && q == 0x22 { escaped = true } else if c == q { quote = nil }
+                continue
+            }
+            switch c {
+            case 0x22, 0x27: quote = c
+            case 0x23: comment = true
+            case 0x5B, 0x7B:
+                depth += 1
+                if depth > maxNesting {
+                    throw ConfigError(
+                        file: file, line: line, key: "(syntax)", problem: "brackets nested more than \(maxNesting) levels deep",
+                        fix: "A Bedside config needs a few levels: look for unbalanced [ or { around this line.")
+                }
+            case 0x5D, 0x7D: depth = max(0, depth - 1)
+            default: break
+            }
+        }
+        if indent / 2 > maxNesting * 4 {
+            throw ConfigError(
+                file: file, line: line, key: "(syntax)", problem: "indented more than \(maxNesting * 4) levels deep",
+                fix: "A Bedside config needs a few levels of indentation: check this line.")
+        }
     }
 }
 

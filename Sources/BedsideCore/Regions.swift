@@ -69,6 +69,7 @@ public struct Regions: Sendable, Equatable {
 extension ConfigLoader {
     /// Reads a regions file (see `Regions`), with the same clear errors as the config.
     public static func parseRegions(yaml: String, file: String, models: [String]) throws -> Regions {
+        try checkNesting(yaml, file: file)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -426,13 +426,18 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
-        /// What happened to a remote worker's connections: logged, and a refused key shows in status.
+        /// What happened to a remote worker's connections: logged, and a refused key shows in status. A peer
+        /// that retries a failing handshake is logged once per 10 s, not at every retry.
+        var lastHandshakeWarning = -1e9
+        var quietHandshakes = 0
+        var authenticated = false
         func connectionEvents(_ r: Replica) {
             while let m = r.monitor, let parts = try? m.receive(timeoutMs: 0), let e = ZMQSocket.MonitorEvent(parts) {
                 switch e.event {
                 case ZMQSocket.MonitorEvent.accepted:
-                    logger.info("model \(config.name): a worker connects to \(e.endpoint)")
+                    break  // the handshake's outcome is what is logged (a retrying stranger would flood the log)
                 case ZMQSocket.MonitorEvent.handshakeSucceeded:
+                    authenticated = true
                     logger.info("model \(config.name): remote worker authenticated on \(e.endpoint)")
                 case ZMQSocket.MonitorEvent.handshakeFailedAuth:
                     logger.warning(
@@ -443,10 +448,18 @@ public final class ModelRunner: Service, Sendable {
                             "waiting for the remote worker to connect to \(remote ?? ""); refused \($0.refusedWorkers) connection(s) with a key not in authorized_workers"
                     }
                 case ZMQSocket.MonitorEvent.handshakeFailedProtocol, ZMQSocket.MonitorEvent.handshakeFailedNoDetail:
+                    guard Self.now() - lastHandshakeWarning >= 10 else {
+                        quietHandshakes += 1
+                        continue
+                    }
+                    lastHandshakeWarning = Self.now()
+                    if quietHandshakes > 0 { logger.warning("model \(config.name): \(quietHandshakes) more failed handshakes in the last 10 s") }
+                    quietHandshakes = 0
                     logger.warning(
                         "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?")
                 case ZMQSocket.MonitorEvent.disconnected:
-                    logger.info("model \(config.name): a worker's connection on \(e.endpoint) closed")
+                    if authenticated { logger.info("model \(config.name): the remote worker's connection on \(e.endpoint) closed") }
+                    authenticated = false
                 default: break
                 }
             }

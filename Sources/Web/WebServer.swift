@@ -141,24 +141,50 @@ public struct WebServer: Sendable {
         router.get("/regions.js") { _, _ in try Self.page("regions.js", type: "text/javascript; charset=utf-8") }
         router.get("/admin.css") { _, _ in try Self.page("admin.css", type: "text/css; charset=utf-8") }
         router.get("/healthz") { _, _ in "ok\n" }
+        let adminPIN = self.adminPIN
+        let pinGuard = AdminPINGuard()
+        let refusals = RefusalLog()
+        let log = logger
+        /// The admin PIN of a request, checked with the per-caller lockout; nil when it may go on, else the answer.
+        @Sendable func pinRefusal(_ request: Request, caller: String, fix: String) -> Response? {
+            let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first
+                ?? request.uri.queryParameters.get("pin").map { String($0) }
+            let correct = !adminPIN.isEmpty && Self.tokenMatches(pin, adminPIN)
+            switch pinGuard.check(caller: caller, correct: correct) {
+            case .ok: return nil
+            case .wrong(let left):
+                log.warning("wrong admin PIN for \(request.uri.path) from \(caller): \(left) more tries before a lockout")
+                return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"\#(fix)"}"#)
+            case .locked(let seconds):
+                if let line = refusals.note("pin-locked-\(caller)", "admin PIN checks locked for \(caller) (\(seconds) s left) after repeated wrong PINs") {
+                    log.warning("\(line)")
+                }
+                return Self.json(429, #"{"error":"too many wrong admin PINs from this device: locked for \#(seconds) s","fix":"wait, then enter the PIN Bedside printed at start-up"}"#)
+            }
+        }
+        /// A request without a valid token: refused, and logged (at most one line per 10 s).
+        @Sendable func refuse(_ request: Request) -> Response {
+            if let line = refusals.note("token", "refused \(request.method) \(request.uri.path): no valid pairing token") { log.notice("\(line)") }
+            return Self.unauthorized()
+        }
+        /// A POST from another site's page (its Origin): refused like the WebSocket, so no page elsewhere can act.
+        @Sendable func foreign(_ request: Request) -> Response? {
+            guard !Self.originAllowed(request) else { return nil }
+            log.warning("\(request.method) \(request.uri.path) from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")"])
+            return Self.json(403, #"{"error":"request from another site's page","fix":"use Bedside's own pages"}"#)
+        }
         router.get("/api/status") { request, _ -> Response in
-            guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
+            guard pairing.identify(Self.token(of: request)) != nil else { return refuse(request) }
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: status())))
         }
-        let adminPIN = self.adminPIN
         for (path, action) in actions {
             router.post(RouterPath("/api/\(path)")) { request, _ -> Response in
-                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
-                if action.admin {
-                    let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first ?? request.uri.queryParameters.get("pin").map { String($0) }
-                    guard !adminPIN.isEmpty, Self.tokenMatches(pin, adminPIN) else {
-                        return Self.json(
-                            403,
-                            #"{"error":"admin PIN missing or wrong","fix":"send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header"}"#)
-                    }
-                }
+                if let r = foreign(request) { return r }
+                guard let who = pairing.identify(Self.token(of: request)) else { return refuse(request) }
+                if action.admin, let r = pinRefusal(request, caller: "\(who)",
+                    fix: "send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header") { return r }
                 var query: [String: String] = [:]
                 for (k, v) in request.uri.queryParameters where k != "token" && k != "pin" { query[String(k)] = String(v) }
                 let (status, body) = await action.perform(query)
@@ -167,12 +193,8 @@ public struct WebServer: Sendable {
         }
         if let reviewImage {
             router.get("/api/review/image") { request, _ -> Response in
-                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
-                let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first
-                    ?? request.uri.queryParameters.get("pin").map { String($0) }
-                guard !adminPIN.isEmpty, Self.tokenMatches(pin, adminPIN) else {
-                    return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"open the review page with the admin PIN"}"#)
-                }
+                guard let who = pairing.identify(Self.token(of: request)) else { return refuse(request) }
+                if let r = pinRefusal(request, caller: "\(who)", fix: "open the review page with the admin PIN") { return r }
                 var q: [String: String] = [:]
                 for (k, v) in request.uri.queryParameters { q[String(k)] = String(v) }
                 guard let bytes = reviewImage(q) else {
@@ -185,7 +207,7 @@ public struct WebServer: Sendable {
         }
         if let metrics {
             router.get("/metrics") { request, _ -> Response in
-                guard pairing.identify(Self.token(of: request)) != nil else { return Self.unauthorized() }
+                guard pairing.identify(Self.token(of: request)) != nil else { return refuse(request) }
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                     body: .init(byteBuffer: ByteBuffer(string: metrics())))
@@ -193,6 +215,7 @@ public struct WebServer: Sendable {
         }
         // Pairing: the code shown on the console / admin page, once per tablet; the answer sets the cookie.
         router.post("/api/pair") { request, context -> Response in
+            if let r = foreign(request) { return r }
             struct Body: Decodable {
                 var code: String
                 var name: String?

@@ -194,14 +194,42 @@ def test_admin_actions_need_the_pin_and_a_foreign_origin_is_refused(secured):
     b = secured
     status, _, cookie = pair(b, current_code(b), "ward tablet")
     assert status == 200
-    viewers = {"console token": {"token": b.token}, "paired tablet": {"headers": {"Cookie": cookie}}}
     pin = b.admin_pin
+    pair_code = current_code(b)
+
+    # Foreign Origin first (the PIN lockout below would refuse current_code afterwards): the WebSocket and every
+    # POST, with full credentials, refused and logged.
+    log1 = _log_len(b)
+    origins = ["http://evil.example", "null", f"http://127.0.0.1.evil.example:{b.port}", f"http://evil.example:{b.port}"]
+    ws_refused = sum(_ws_refused(b, f"?token={b.token}", origin=o) for o in origins)
+    ws_same_site_ok = not _ws_refused(b, f"?token={b.token}", origin=f"http://127.0.0.1:{b.port}")
+    post_results: dict[str, int] = {}
+    for route in [f"/api/{r}" for r in VIEWER_POST + ADMIN_POST]:
+        post_results[route] = _attempt(b, route, "POST", {"token": b.token, "headers": {
+            "Origin": "http://evil.example", "X-Admin-PIN": pin, "Sec-Fetch-Site": "cross-site"}})
+    pair_foreign = urllib.request.Request(f"{b.base_url}/api/pair", method="POST",
+                                          data=json.dumps({"code": pair_code, "name": "from evil"}).encode(),
+                                          headers={"Content-Type": "application/json", "Origin": "http://evil.example"})
+    try:
+        with urllib.request.urlopen(pair_foreign, timeout=10) as r:
+            post_results["/api/pair (right code)"] = r.status
+    except urllib.error.HTTPError as e:
+        post_results["/api/pair (right code)"] = e.code
+    time.sleep(0.3)
+    lines = b.output().splitlines()[log1:]
+    ws_logged = len([l for l in lines if "WebSocket from another site refused" in l])
+    posts_logged = len([l for l in lines if "from another site refused" in l and "WebSocket" not in l])
+    posts_refused = sum(1 for c in post_results.values() if c in (401, 403))
+    posts_accepted = sorted(r for r, c in post_results.items() if c < 300)
+
+    # Every admin action with a viewer credential and no or a wrong PIN: 403, and 429 once that device is locked.
+    viewers = {"console token": {"token": b.token}, "paired tablet": {"headers": {"Cookie": cookie}}}
     wrong_pins = {"no PIN": None, "empty PIN": "", "000000": "000000" if pin != "000000" else "111111",
                   "PIN + 0": pin + "0", "PIN minus a digit": pin[:-1], "PIN reversed": pin[::-1] if pin[::-1] != pin else "123456"[: len(pin)],
                   "wrong ?pin=": "?" + ("999999" if pin != "999999" else "888888")}
     admin_routes = [(f"/api/{r}", "POST") for r in ADMIN_POST] + [(PROTECTED_GET[2], "GET")]
     log0 = _log_len(b)
-    attempts, refused, wrong = 0, 0, []
+    attempts, refused, locked, wrong = 0, 0, 0, []
     for vname, viewer in viewers.items():
         for pname, p in wrong_pins.items():
             for route, method in admin_routes:
@@ -213,67 +241,45 @@ def test_admin_actions_need_the_pin_and_a_foreign_origin_is_refused(secured):
                     cred["headers"]["X-Admin-PIN"] = p
                 code = _attempt(b, r, method, cred)
                 attempts += 1
-                if code == 403:
+                if code in (403, 429):
                     refused += 1
+                    locked += code == 429
                 else:
                     wrong.append(f"{method} {route} as {vname} with {pname}: {code}")
     time.sleep(0.5)
-    pin_logged = _log_refusals(b, log0)
+    pin_logged = [l for l in b.output().splitlines()[log0:] if "wrong admin PIN" in l or "admin PIN checks locked" in l]
 
-    # No lockout: 30 more wrong PINs from the tablet, then the right one works; their rate bounds a brute force.
+    # A brute force from the tablet: locked out, and the right PIN waits too.
     t0 = time.monotonic()
     brute = [_attempt(b, "/api/admin/overview", "POST", {"headers": {"Cookie": cookie, "X-Admin-PIN": f"{i:06d}"}})
              for i in range(30) if f"{i:06d}" != pin]
     rate = len(brute) / (time.monotonic() - t0)
     right = _attempt(b, "/api/admin/overview", "POST", {"headers": {"Cookie": cookie, "X-Admin-PIN": pin}})
-    locked_out = right != 200
-
-    # Foreign Origin: the WebSocket (refused and logged), and every POST with full credentials.
-    log1 = _log_len(b)
-    origins = ["http://evil.example", "null", f"http://127.0.0.1.evil.example:{b.port}", f"http://evil.example:{b.port}"]
-    ws_refused = sum(_ws_refused(b, f"?token={b.token}", origin=o) for o in origins)
-    ws_logged = len([l for l in b.output().splitlines()[log1:] if "WebSocket from another site refused" in l])
-    ws_same_site_ok = not _ws_refused(b, f"?token={b.token}", origin=f"http://127.0.0.1:{b.port}")
-    post_results: dict[str, int] = {}
-    for route in [f"/api/{r}" for r in VIEWER_POST + ADMIN_POST]:
-        post_results[route] = _attempt(b, route, "POST", {"token": b.token, "headers": {
-            "Origin": "http://evil.example", "X-Admin-PIN": pin, "Sec-Fetch-Site": "cross-site"}})
-    pair_code = current_code(b)
-    pair_foreign = urllib.request.Request(f"{b.base_url}/api/pair", method="POST",
-                                          data=json.dumps({"code": pair_code, "name": "from evil"}).encode(),
-                                          headers={"Content-Type": "application/json", "Origin": "http://evil.example"})
-    try:
-        with urllib.request.urlopen(pair_foreign, timeout=10) as r:
-            post_results["/api/pair (right code)"] = r.status
-    except urllib.error.HTTPError as e:
-        post_results["/api/pair (right code)"] = e.code
-    posts_refused = sum(1 for c in post_results.values() if c in (401, 403))
-    posts_accepted = sorted(r for r, c in post_results.items() if c < 300)
     assert b.status()["type"] == "status" and b.proc.poll() is None
     code = b.stop()
-    print(f"\nadmin PIN matrix: {attempts} attempts, {refused} refused (403), {len(wrong)} not; {len(pin_logged)} log "
-          f"lines; {len(brute)} more wrong PINs at {rate:.0f}/s, then the right PIN: {right}")
+    print(f"\nadmin PIN matrix: {attempts} attempts, {refused} refused ({locked} of them 429 locked), {len(wrong)} not; "
+          f"{len(pin_logged)} log lines; brute force: {brute.count(429)} of {len(brute)} answered 429, then the right PIN: {right}")
     print(f"foreign Origin: WebSocket {ws_refused}/{len(origins)} refused, {ws_logged} logged; POST with full "
-          f"credentials: {posts_refused}/{len(post_results)} refused, accepted: {posts_accepted}")
+          f"credentials: {posts_refused}/{len(post_results)} refused, {posts_logged} logged, accepted: {posts_accepted}")
     assert code == 0
     record("security", f"admin actions ({len(admin_routes)}: every admin POST and the review image) with a valid "
-           f"viewer credential (console token, paired tablet) and no/wrong admin PIN ({len(wrong_pins)} kinds)",
-           f"{refused} of {attempts} refused (403), {len(wrong)} let through; logged: {len(pin_logged)} lines "
-           f"(finding: wrong PINs are not logged); no lockout (finding): {len(brute)} more wrong PINs at {rate:.0f}/s "
-           f"from one tablet, then the right PIN {'was refused' if locked_out else 'worked'}: all 10^6 PINs take "
-           f"{1e6 / rate / 60:.0f} min at that rate",
+           f"viewer credential (console token, paired tablet) and no/wrong admin PIN ({len(wrong_pins)} kinds), then "
+           "a brute force from one tablet",
+           f"{refused} of {attempts} refused (403 wrong PIN; 429 once the device was locked: {locked}), {len(wrong)} let "
+           f"through; {len(pin_logged)} log lines (each wrong PIN, each lockout); brute force: {brute.count(429)} of "
+           f"{len(brute)} tries answered 429 (locked after 5 wrong PINs, 60 s doubling to 15 min per device), and the "
+           f"right PIN during the lockout got {right}: 10^6 PINs would take years",
            "nothing", cases=attempts + len(brute) + 1, crashes=0)
     record("security", f"foreign Origin: the WebSocket ({len(origins)} origins: another site, `null`, a look-alike "
            f"host, another host on the same port) and every POST action ({len(post_results)}) sent with full credentials "
            "and Origin: http://evil.example",
-           f"WebSocket: {ws_refused} of {len(origins)} refused, {ws_logged} logged (`WebSocket from another site "
-           f"refused`), same-site still accepted: {ws_same_site_ok}; POST: {posts_refused} of {len(post_results)} "
-           f"refused - finding: POSTs do not check Origin ({len(posts_accepted)} accepted with 2xx from another site, "
-           "e.g. /api/pair with the right code); the cookie is SameSite=Strict, so a browser does not send it "
-           "cross-site, but ?token= and the pairing code do not depend on it",
+           f"WebSocket: {ws_refused} of {len(origins)} refused, {ws_logged} logged; POST: {posts_refused} of "
+           f"{len(post_results)} refused (403), {posts_logged} logged; same-site still accepted: {ws_same_site_ok}",
            "nothing", cases=len(origins) + 1 + len(post_results), crashes=0)
     assert not wrong, "\n".join(wrong)
     assert ws_refused == len(origins) and ws_same_site_ok and ws_logged >= len(origins)
+    assert posts_refused == len(post_results) and not posts_accepted
+    assert pin_logged and locked > 0 and 429 in brute and right == 429
 
 
 def test_review_image_and_review_actions_refuse_path_traversal(secured):

@@ -240,14 +240,18 @@ def decode(data: bytes) -> Message:
         body = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"message is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("message is nested too deeply") from None
     if not isinstance(body, dict):
         raise ProtocolError("message is not a JSON object")
-    cls = MESSAGE_TYPES.get(body.get("type"))  # type: ignore[arg-type]
+    kind = body.get("type")
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(f"unknown message type {body.get('type')!r}")
     if "protocol" in body:
         check_protocol(body["protocol"])
-    if cls is Frame and "stride" not in body and body.get("format") in FORMATS and isinstance(body.get("width"), int):
+    if (cls is Frame and "stride" not in body and isinstance(body.get("format"), str) and body["format"] in FORMATS
+            and isinstance(body.get("width"), int)):
         body = {**body, "stride": body["width"] * FORMATS[body["format"]]}  # packed rows by default
     hints = _HINTS[cls]
     kwargs: Dict[str, Any] = {}
