@@ -150,6 +150,10 @@ public struct WebServer: Sendable {
             let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first
                 ?? request.uri.queryParameters.get("pin").map { String($0) }
             let correct = !adminPIN.isEmpty && Self.tokenMatches(pin, adminPIN)
+            // No PIN at all is not a guess: refused, but it does not count toward the lockout.
+            if !correct, (pin ?? "").isEmpty {
+                return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"\#(fix)"}"#)
+            }
             switch pinGuard.check(caller: caller, correct: correct) {
             case .ok: return nil
             case .wrong(let left):
