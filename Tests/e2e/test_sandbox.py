@@ -1,4 +1,4 @@
-"""`sandbox: true`: research code cannot reach the network; without it, it can."""
+"""`sandbox: true`: research code cannot reach the network even with `network: allow`; without it, it can."""
 from __future__ import annotations
 
 import json
@@ -22,6 +22,7 @@ def test_sandbox_blocks_the_network(tmp_path, sandbox):
         "source: {kind: phantom, width: 320, height: 240, fps: 10}\n"
         "models:\n  - name: telemetry\n    entry: " + str(REPO / "Tests/e2e/models/phone_home.py") + ":predict\n"
         f"    sandbox: {'true' if sandbox else 'false'}\n    env: {{PHONE_HOME_PORT: '{port}'}}\n"
+        "    network: allow\n"  # the bridge's own deny would block it too: here only the OS sandbox decides
         "    input: {format: gray, width: 32, height: 24}\n"
         "recording: {enabled: false}\n"
     )
