@@ -40,15 +40,7 @@ public enum ConfigLoader {
     public static func parse(yaml: String, file: String = "bedside.yaml", baseDirectory: String = ".") throws
         -> BedsideConfig
     {
-        try checkNesting(yaml, file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigError(
-                file: file, line: nil, key: "(syntax)", problem: "not valid YAML: \(error)",
-                fix: "Fix the YAML syntax (indentation uses spaces).")
-        }
+        let root = try compose(yaml, file: file, fix: "Fix the YAML syntax (indentation uses spaces).")
         var config = BedsideConfig()
         guard let root else { return config }
         let r = Reader(file: file, base: baseDirectory)
@@ -106,6 +98,16 @@ extension ConfigLoader {
     /// The YAML parser recurses once per level: a file nested thousands of levels deep (a broken generator, a
     /// fuzzer) would overflow the stack and crash. A config needs a handful of levels; refuse beyond 64.
     static let maxNesting = 64
+
+    /// The YAML tree of a config or regions file, after the nesting check; a syntax error names the file and `fix`.
+    static func compose(_ yaml: String, file: String, fix: String) throws -> Node? {
+        try checkNesting(yaml, file: file)
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: "(syntax)", problem: "not valid YAML: \(error)", fix: fix)
+        }
+    }
 
     static func checkNesting(_ text: String, file: String) throws {
         var depth = 0, line = 1

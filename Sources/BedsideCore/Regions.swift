@@ -69,15 +69,7 @@ public struct Regions: Sendable, Equatable {
 extension ConfigLoader {
     /// Reads a regions file (see `Regions`), with the same clear errors as the config.
     public static func parseRegions(yaml: String, file: String, models: [String]) throws -> Regions {
-        try checkNesting(yaml, file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigError(
-                file: file, line: nil, key: "(syntax)", problem: "not valid YAML: \(error)",
-                fix: "Fix it, or delete the file to go back to the config's masks and crops.")
-        }
+        let root = try compose(yaml, file: file, fix: "Fix it, or delete the file to go back to the config's masks and crops.")
         var regions = Regions()
         guard let root else { return regions }
         let r = Reader(file: file, base: ".")

@@ -101,13 +101,7 @@ struct Check: AsyncParsableCommand {
     @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
 
     func run() async throws {
-        var c: BedsideConfig
-        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
-            print("✗ \(e.description)")
-            throw ExitCode(2)
-        }
-        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
-        c = BedsideApp.withDefaults(c, configFile: config)
+        let c = try loadForTool(config, python: python)
         print("✓ \(config) is valid")
         print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
         for m in c.models {
@@ -125,6 +119,17 @@ struct Check: AsyncParsableCommand {
     }
 }
 
+/// `check` and `prepare`: the config (a mistake: one line, exit 2), `--python` for every model, the machine's defaults.
+func loadForTool(_ path: String, python: String?) throws -> BedsideConfig {
+    var c: BedsideConfig
+    do { c = try ConfigLoader.load(path: path) } catch let e as ConfigError {
+        print("✗ \(e.description)")
+        throw ExitCode(2)
+    }
+    if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
+    return BedsideApp.withDefaults(c, configFile: path)
+}
+
 struct Prepare: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "On a machine with internet: run each model once with the network allowed, its downloads going into its cache folder, and write a manifest of every URL and file, so it starts offline in the clinic.")
@@ -133,13 +138,7 @@ struct Prepare: AsyncParsableCommand {
     @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
 
     func run() async throws {
-        var c: BedsideConfig
-        do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
-            print("✗ \(e.description)")
-            throw ExitCode(2)
-        }
-        if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
-        c = BedsideApp.withDefaults(c, configFile: config)
+        let c = try loadForTool(config, python: python)
         var failed = false
         for m in c.models where m.remoteBind == nil {
             guard let cache = m.cacheDirectory else {
