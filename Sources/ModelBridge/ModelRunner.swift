@@ -117,6 +117,11 @@ public final class ModelRunner: Service, Sendable {
         /// A remote worker's connection events (accepted, authenticated, refused, dropped), for the log and status.
         var monitor: ZMQSocket?
         var endpointPath: String?
+        /// The folder of the worker's socket (one per start), removed with the socket.
+        var socketFolder: String?
+        /// The folder in /dev/shm for this replica's frame rings: `bedside-<pid>-...` so that a later Bedside can
+        /// tell the leftovers of a killed one.
+        let ringFolderName: String
         var worker: WorkerProcess?
         var sawHello = false
         var scaler: FrameScaler?
@@ -131,9 +136,15 @@ public final class ModelRunner: Service, Sendable {
         var dispatchedAt: UInt64 = 0
         var pixels: [UInt8] = []
 
-        init(index: Int, supervisor: SupervisorStateMachine) {
+        init(index: Int, supervisor: SupervisorStateMachine, ringFolderName: String) {
             self.index = index
             self.supervisor = supervisor
+            self.ringFolderName = ringFolderName
+        }
+
+        deinit {
+            ring = nil  // unlinks the ring file first
+            rmdir("/dev/shm/\(ringFolderName)")
         }
     }
 
@@ -141,7 +152,9 @@ public final class ModelRunner: Service, Sendable {
 
     private func loop() {
         let replicas = (0..<max(1, config.replicas)).map {
-            Replica(index: $0, supervisor: SupervisorStateMachine(startupTimeout: config.startupTimeoutSeconds))
+            Replica(
+                index: $0, supervisor: SupervisorStateMachine(startupTimeout: config.startupTimeoutSeconds),
+                ringFolderName: "bedside-\(getpid())-\(config.name)-\(instance)-\($0)")
         }
         var dispatch = DispatchStateMachine(workers: replicas.count, timeout: config.timeoutSeconds)
         var freeze = config.trigger == "freeze" ? FreezeDetector(stillSeconds: config.freezeSeconds) : nil
@@ -197,16 +210,23 @@ public final class ModelRunner: Service, Sendable {
                 return
             }
             // Unique per runner too: a runner of the same name started while an old one still tears down (its
-            // unlink) must not lose its socket file.
-            let path = "\(runtimeDirectory)/\(config.name)-\(instance)-\(r.index)-\(r.generation).sock"
+            // unlink) must not lose its socket file. Each worker's socket and frame ring sit in folders of their
+            // own, so that a sandboxed worker is shown only those two and never another model's.
+            let socketFolder = "\(runtimeDirectory)/\(config.name)-\(instance)-\(r.index)-\(r.generation)"
+            let path = "\(socketFolder)/worker.sock"
+            let ringFolder = "/dev/shm/\(r.ringFolderName)"
             do {
+                for folder in [socketFolder, ringFolder] where mkdir(folder, 0o700) != 0 && errno != EEXIST {
+                    throw SharedFrameRing.SystemError(call: "mkdir(\(folder))", errno: errno)
+                }
+                r.socketFolder = socketFolder
                 let socket = try ZMQSocket(.dealer)
                 try socket.bind("ipc://\(path)")
                 r.socket = socket
                 r.endpointPath = path
                 r.worker = try WorkerProcess(
-                    config: config, endpoint: "ipc://\(path)", runtimeDirectory: runtimeDirectory, bridgePath: bridgePath,
-                    logger: logger)
+                    config: config, endpoint: "ipc://\(path)", runtimeDirectory: runtimeDirectory,
+                    privateFolders: [socketFolder, ringFolder], bridgePath: bridgePath, logger: logger)
             } catch {
                 fail(r, "\(error)")
             }
@@ -224,7 +244,7 @@ public final class ModelRunner: Service, Sendable {
                     r.ringCount += 1
                     r.ring = nil  // unmap and unlink the old slots before making new ones
                     if remote == nil { r.ring = try SharedFrameRing(
-                        name: "bedside-\(getpid())-\(config.name)-\(instance)-\(r.index)-\(r.ringCount)",
+                        name: "\(r.ringFolderName)/ring-\(r.ringCount)",
                         slotSize: r.scaler!.outputByteCount, slots: 2) }
                 } else if r.scaler!.crop != crop {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)  // same size: the slots stay
@@ -552,6 +572,8 @@ public final class ModelRunner: Service, Sendable {
             r.socket?.unbind("ipc://\(path)")
             unlink(path)
         }
+        if let folder = r.socketFolder { rmdir(folder) }
+        r.socketFolder = nil
         if let remote = config.remoteBind { r.socket?.unbind(remote) }
         r.socket?.stopMonitor()
         r.monitor = nil

@@ -21,7 +21,12 @@ public final class WorkerProcess: @unchecked Sendable {
         var description: String
     }
 
-    init(config: ModelConfig, endpoint: String, runtimeDirectory: String, bridgePath: String?, logger: Logger) throws {
+    /// - Parameter privateFolders: the worker's own socket folder and frame-ring folder: the only parts of
+    ///   Bedside's runtime folder and of /dev/shm a sandboxed worker sees.
+    init(
+        config: ModelConfig, endpoint: String, runtimeDirectory: String, privateFolders: [String], bridgePath: String?,
+        logger: Logger
+    ) throws {
         var args = [
             "-u", "-m", "bridge", "--endpoint", endpoint, "--entry", config.entry, "--name", config.name,
             "--idle-timeout", "0",
@@ -59,8 +64,11 @@ public final class WorkerProcess: @unchecked Sendable {
         env["PYTHONUNBUFFERED"] = "1"
         env["BEDSIDE_PROCESS_GROUP"] = config.sandbox ? "0" : "1"
         if config.sandbox {
-            // No network, a read-only filesystem except the working directory and a private /tmp; the socket
-            // folder and /dev/shm (frames) are shared. bwrap's own PID namespace takes every child with it.
+            // No network, a read-only filesystem except the working directory and a private /tmp. Of Bedside's
+            // runtime folder and /dev/shm it sees only its own socket and frame-ring folders: a Unix socket on a
+            // read-only mount still accepts connections, so the rest is hidden behind empty tmpfs mounts (every
+            // Bedside runtime folder there is now, for other Bedside processes' models too). bwrap's own PID
+            // namespace takes every child with it.
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else {
                 throw LaunchError(
                     description: "model \(config.name): `sandbox: true` needs bubblewrap: apt-get install bubblewrap")
@@ -70,11 +78,10 @@ public final class WorkerProcess: @unchecked Sendable {
             let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
             try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
             env["TMPDIR"] = tmp
-            var bw = [
-                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--bind", "/dev/shm", "/dev/shm", "--bind", runtimeDirectory, runtimeDirectory,
-                "--unshare-net", "--unshare-pid", "--die-with-parent",
-            ]
+            var bw = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            for folder in Self.runtimeFolders(besides: runtimeDirectory) { bw += ["--tmpfs", folder] }
+            for folder in privateFolders + [tmp] { bw += ["--bind", folder, folder] }
+            bw += ["--unshare-net", "--unshare-pid", "--die-with-parent"]
             if let wd = config.workdir { bw += ["--bind", wd, wd, "--chdir", wd] }
             args = bw + ["--", executable] + args
             executable = "/usr/bin/bwrap"
@@ -118,6 +125,25 @@ public final class WorkerProcess: @unchecked Sendable {
         }
         t.name = "bedside-output-\(config.name)"
         t.start()
+    }
+
+    /// The file in every Bedside runtime folder that names the Bedside process it belongs to.
+    public static let runtimeMarker = "bedside.pid"
+
+    /// Bedside runtime folders (`bedside-*` beside this one with a marker, this one first) that a sandbox must hide.
+    static func runtimeFolders(besides runtimeDirectory: String) -> [String] {
+        let base = (runtimeDirectory as NSString).deletingLastPathComponent
+        let others = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [])
+            .filter { $0.hasPrefix("bedside-") }.map { "\(base)/\($0)" }
+            .filter { $0 != runtimeDirectory && (try? FileManager.default.destinationOfSymbolicLink(atPath: $0)) == nil }
+            .filter { path in
+                // Ours carry the marker; older Bedside versions made `bedside-XXXXXX` (mkdtemp) without one.
+                let name = (path as NSString).lastPathComponent
+                var isDir: ObjCBool = false
+                return FileManager.default.fileExists(atPath: "\(path)/\(runtimeMarker)")
+                    || (name.count == 14 && FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
+            }
+        return [runtimeDirectory] + others.sorted()
     }
 
     /// Exit status once the process has ended (signals as 128+N), nil while it runs.

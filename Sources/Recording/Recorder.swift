@@ -189,6 +189,7 @@ public final class Recorder: Service, Sendable {
         }
         let thread = Thread { [self] in
             ThreadName.set("recorder")
+            markInterruptedSessions()
             encodeLoop()
             encoderDone.fire()
         }
@@ -200,6 +201,17 @@ public final class Recorder: Service, Sendable {
             stop()
         }
         await encoderDone.wait()
+    }
+
+    /// Sessions a killed Bedside left in state `recording` are marked `interrupted`, once, before recording.
+    private func markInterruptedSessions() {
+        let base = URL(fileURLWithPath: directory).standardizedFileURL.path
+        let marked = SessionInfo.markInterrupted(in: base, now: BedsideCore.Clock.wallSeconds()) { pid in
+            pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH)
+        }
+        for folder in marked {
+            logger.warning("a previous Bedside stopped without finishing its session; marked it interrupted (its video plays up to its last fragment)", metadata: ["folder": "\(folder)"])
+        }
     }
 
     // MARK: Encoder thread
@@ -290,6 +302,7 @@ public final class Recorder: Service, Sendable {
                     bedsideVersion: version, source: sourceDescription, startWall: SessionInfo.iso8601(start),
                     startEpoch: start, fps: nominalFPS, models: models)
                 info.mode = config.mode
+                info.pid = getpid()
                 info.configFile = configFile
                 info.configSha256 = configDigest
                 info.privacy = .init(allowUnmasked: !requireMasks, changes: [Self.maskSet(sh.privacy)])

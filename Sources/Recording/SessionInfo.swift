@@ -5,8 +5,11 @@ import BedsideCore
 struct SessionInfo: Codable, Sendable {
     var bedsideVersion: String
     var source: String
-    /// `recording`, `finished` or `failed`.
+    /// `recording`, `finished`, `failed`, or `interrupted` (set by the next Bedside when the one recording it was
+    /// killed or lost power: the video plays up to its last fragment).
     var state = "recording"
+    /// The Bedside process writing the session: a later Bedside tells a killed session from a live one by it.
+    var pid: Int32?
     var error: String?
     /// ISO 8601 UTC, and seconds since 1970.
     var startWall: String
@@ -83,5 +86,38 @@ struct SessionInfo: Codable, Sendable {
         var data = try encoder.encode(self)
         data.append(0x0A)
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Marks sessions left in state `recording` by a Bedside that no longer runs as `interrupted` (state, error,
+    /// `interrupted_found_wall`); the rest of each file is kept as it is. A session whose writer still runs (another
+    /// Bedside on the same folder) is left alone; so is one without a `pid` (older versions) whose file changed in
+    /// the last 30 s (it is rewritten every 10 s while recording). Returns the folders marked.
+    static func markInterrupted(in directory: String, now: Double, isAlive: (Int32) -> Bool) -> [String] {
+        let fm = FileManager.default
+        var marked: [String] = []
+        for name in ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).sorted() {
+            let path = (directory as NSString).appendingPathComponent(name) + "/session.json"
+            guard let data = fm.contents(atPath: path),
+                var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                object["state"] as? String == "recording"
+            else { continue }
+            if let pid = (object["pid"] as? NSNumber)?.int32Value {
+                if isAlive(pid) { continue }
+            } else {
+                let modified = (try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+                if now - modified < 30 { continue }
+            }
+            object["state"] = "interrupted"
+            object["error"] = "Bedside stopped without finishing this session (killed, crashed or the power went); "
+                + "the video plays up to its last fragment, frames_written and the segments' lengths are from the last update"
+            object["interrupted_found_wall"] = iso8601(now)
+            guard var out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            else { continue }
+            out.append(0x0A)
+            if (try? out.write(to: URL(fileURLWithPath: path), options: .atomic)) != nil {
+                marked.append((directory as NSString).appendingPathComponent(name))
+            }
+        }
+        return marked
     }
 }

@@ -497,7 +497,28 @@ struct BedsideApp {
         guard let made = mkdtemp(&template) else {
             throw BedsideError("cannot create a private folder in \(base): \(String(cString: strerror(errno)))")
         }
-        return String(cString: made)
+        let folder = String(cString: made)
+        _ = FileManager.default.createFile(atPath: "\(folder)/\(WorkerProcess.runtimeMarker)", contents: Data("\(getpid())\n".utf8))
+        removeLeftovers(runtimeBase: base)
+        return folder
+    }
+
+    /// What a Bedside that was killed (SIGKILL, power loss) left behind: its runtime folder (sockets) and its
+    /// frame rings in /dev/shm. Only those of processes that no longer exist.
+    static func removeLeftovers(runtimeBase: String) {
+        let fm = FileManager.default
+        func dead(_ pid: Int32?) -> Bool { guard let pid, pid > 0 else { return false }; return kill(pid, 0) != 0 && errno == ESRCH }
+        for name in (try? fm.contentsOfDirectory(atPath: runtimeBase)) ?? [] where name.hasPrefix("bedside-") {
+            let folder = "\(runtimeBase)/\(name)"
+            guard let text = try? String(contentsOfFile: "\(folder)/\(WorkerProcess.runtimeMarker)", encoding: .utf8),
+                dead(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            else { continue }
+            try? fm.removeItem(atPath: folder)
+        }
+        for name in (try? fm.contentsOfDirectory(atPath: "/dev/shm")) ?? [] where name.hasPrefix("bedside-") {
+            let pid = name.dropFirst("bedside-".count).prefix { $0.isNumber }
+            if dead(Int32(pid)) { try? fm.removeItem(atPath: "/dev/shm/\(name)") }
+        }
     }
 
     /// The first non-loopback IPv4 address, for the URL printed when serving the network.

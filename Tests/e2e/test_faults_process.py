@@ -117,6 +117,12 @@ def test_sigkill_mid_recording_then_restart(tmp_path):
     assert len(times) >= s["recording"]["frames_written"] - fps, "more than 1 s lost before the last status"
     assert lost_s <= 1.5, f"{lost_s:.2f} s lost"
     assert info["state"] == "recording", "a killed session says it was never finished"
+    # What the killed process left in /dev/shm (frame rings) and /tmp (its runtime folder with the sockets).
+    pid = b.proc.pid
+    shm_left = [p for p in Path("/dev/shm").glob(f"bedside-{pid}-*")]
+    runtime_left = [p.parent for p in Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")).glob("bedside-*/bedside.pid")
+                    if p.read_text().strip() == str(pid)]
+    assert shm_left and runtime_left, "a SIGKILLed Bedside cannot clean up: the test expects leftovers"
 
     # Restart with the same recordings folder.
     t0 = time.monotonic()
@@ -136,12 +142,19 @@ def test_sigkill_mid_recording_then_restart(tmp_path):
     info2 = json.loads((new / "session.json").read_text())
     n2 = len(ffprobe_frames(new / "video-000.mp4"))
     assert code == 0 and info2["state"] == "finished" and n2 == info2["frames_written"], (code, info2["state"], n2)
-    assert json.loads((killed / "session.json").read_text())["state"] == "recording", "the restart left it alone"
+    after = json.loads((killed / "session.json").read_text())
+    assert after["state"] == "interrupted" and "interrupted_found_wall" in after, after
+    assert "stopped without finishing" in after["error"], after
+    assert "marked it interrupted" in b2.output()
+    still = [str(p) for p in shm_left + runtime_left if p.exists()]
+    assert not still, f"the restart did not remove the killed process's leftovers: {still}"
     record_row("process", "SIGKILL of Bedside mid-recording (phantom 640x480@30 + a model), then restart",
            f"killed session's mp4 plays: {len(times)} frames decodable up to {times[-1]:.2f} s (killed at "
-           f"{killed_at_s:.2f} s), its session.json stays state `recording` (frames_written {info['frames_written']}, "
-           f"written every 10 s); model worker exited {orphan_s:.1f} s after the kill; restart opened a new session "
-           f"folder beside it, first frame written {restart_s:.1f} s after the restart command, finished cleanly ({n2} frames, all decodable)",
+           f"{killed_at_s:.2f} s), its session.json (frames_written {info['frames_written']}, written every 10 s) "
+           f"marked `interrupted` by the restart; model worker exited {orphan_s:.1f} s after the kill; the restart "
+           f"removed the killed process's {len(shm_left)} frame ring folder(s) in /dev/shm and its runtime folder, opened "
+           f"a new session folder beside it, first frame written {restart_s:.1f} s after the restart command, finished "
+           f"cleanly ({n2} frames, all decodable)",
            f"{lost_s:.2f} s of recording ({round(lost_s * fps)} frames: the last fragment), {gaps} frames missing inside "
            f"the file, 0 frames of the next session",
            recovery_s=restart_s, crashes=0)

@@ -446,11 +446,12 @@ HOME_TARGET = os.environ["ESCAPE_HOME"]
 results = None
 
 
-def _write(path):
+def _write(path, keep=False):
     try:
         with open(path, "w") as f:
             f.write("escaped")
-        os.remove(path)
+        if not keep:
+            os.remove(path)
         return True
     except OSError:
         return False
@@ -468,8 +469,24 @@ def predict(image):
     global results
     if results is None:
         endpoint = sys.argv[sys.argv.index("--endpoint") + 1] if "--endpoint" in sys.argv else ""
-        runtime = os.path.dirname(endpoint.replace("ipc://", "")) if endpoint.startswith("ipc://") else ""
-        others = [p for p in glob.glob(os.path.join(runtime, "*.sock")) if p != endpoint.replace("ipc://", "")]
+        own = endpoint.replace("ipc://", "")
+        # Bedside's runtime folder: the socket's folder, or the one above it (one folder per worker).
+        runtime = os.path.dirname(own) if endpoint.startswith("ipc://") else ""
+        if runtime and not os.path.basename(runtime).startswith("bedside-"):
+            runtime = os.path.dirname(runtime)
+        others = [p for p in glob.glob(os.path.join(runtime, "*.sock")) + glob.glob(os.path.join(runtime, "*", "*.sock"))
+                  + glob.glob("/tmp/bedside-*/**/*.sock", recursive=True) if p != own]
+        others = sorted(set(others))
+        rings = []  # other models' frame rings in /dev/shm, readable
+        for p in glob.glob("/dev/shm/bedside-*") + glob.glob("/dev/shm/bedside-*/*"):
+            if "-escape-" in p or os.path.isdir(p):
+                continue
+            try:
+                with open(p, "rb") as f:
+                    f.read(1)
+                rings.append(p)
+            except OSError:
+                pass
         unix_ok = False
         for p in others:
             try:
@@ -500,8 +517,12 @@ def predict(image):
             "write_tmp": _write("/tmp/bedside-escape-%d.txt" % os.getpid()),
             "write_recordings": _write(os.path.join(os.environ["ESCAPE_RECORDINGS"], "escape.txt")),
             "write_tmpdir": _write(os.path.join(os.environ.get("TMPDIR", "/nonexistent"), "x.txt")),
-            "write_dev_shm": _write("/dev/shm/bedside-escape-%d" % os.getpid()),
-            "write_runtime_dir": _write(os.path.join(runtime, "escape.txt")) if runtime else False,
+            # Left in place: the test looks from outside whether they landed in the host's folders or in the
+            # sandbox's private tmpfs.
+            "mark_dev_shm": _write("/dev/shm/bedside-escape-mark", keep=True),
+            "mark_runtime_dir": _write(os.path.join(runtime, "escape-mark.txt"), keep=True) if runtime else False,
+            "runtime_dir": runtime,
+            "other_model_rings_read": len(rings),
             "other_model_sockets_seen": len(others),
             "other_model_socket_connect": unix_ok,
             "other_model_socket_zmq_sent": poisoned,
@@ -553,32 +574,41 @@ def test_a_sandboxed_model_cannot_reach_the_network_or_write_outside_its_folder(
         time.sleep(1)
         neighbour = next(m for m in b.status()["models"] if m["name"] == "neighbour")
         alive = b.status()["type"] == "status"
+        # Marks the model left: in the host's /dev/shm or Bedside's runtime folder they would be shared places.
+        host_marks = [p for p in [Path("/dev/shm/bedside-escape-mark"), Path(got["runtime_dir"] or "/nonexistent") / "escape-mark.txt"]
+                      if p.exists()]
     finally:
         code = b.stop()
         server.close()
     leftovers = [p for p in [tmp_path / "outside.txt", home_target, recordings / "escape.txt"] if p.exists()]
-    for p in leftovers:
-        p.unlink()
-    print(f"\nsandboxed model: {got}; neighbour: restarts {neighbour['restarts']}, last error {neighbour['last_error']}")
-    neighbour_killed = neighbour["restarts"] > 0 and "cannot read" in (neighbour["last_error"] or "")
+    for p in leftovers + host_marks:
+        p.unlink(missing_ok=True)
+    print(f"\nsandboxed model: {got}; neighbour: restarts {neighbour['restarts']}, last error {neighbour.get('last_error')}")
+    neighbour_killed = neighbour["restarts"] > 0 and "cannot read" in (neighbour.get("last_error") or "")
     blocked = ["net_loopback_listener", "net_bedside_web", "write_parent", "write_home", "write_tmp", "write_recordings"]
     allowed = ["write_workdir", "write_tmpdir"]
     escaped = [k for k in blocked if got[k]]
-    shared = [k for k in ["write_dev_shm", "write_runtime_dir", "other_model_socket_connect"] if got.get(k)]
+    shared = [str(p) for p in host_marks] + [k for k in ["other_model_socket_connect", "other_model_socket_zmq_sent",
+                                                          "other_model_rings_read"] if got.get(k)]
     assert code == 0 and alive
     record("security", "a sandboxed model (`sandbox: true`, `network: allow` so that only the OS sandbox stands in "
            "the way) trying the network (a listener on the host's loopback, Bedside's own port) and writing outside "
            "its folder (the folder above, $HOME, /tmp, the recordings), beside a second model",
            f"{len(blocked) - len(escaped)} of {len(blocked)} attempts blocked" + (f", NOT blocked: {escaped}" if escaped else "")
            + f"; its own folder and private TMPDIR writable ({sum(bool(got[k]) for k in allowed)} of 2); "
-           + (f"finding: writable shared places: {shared} ({got['other_model_sockets_seen']} other model socket(s) "
-              "visible in the shared runtime folder, so a sandboxed model can reach another model's ZeroMQ socket "
-              "and /dev/shm frame rings" + ("; it sent the other model's socket a message Bedside cannot read and "
-                                            f"Bedside restarted that other model ({neighbour['restarts']} restart(s), "
-                                            f"last_error `{neighbour['last_error']}`)" if neighbour_killed else "") + ")"
-              if shared else "no shared place writable")
+           + (f"NOT isolated: {shared} ({got['other_model_sockets_seen']} other model socket(s) and "
+              f"{got['other_model_rings_read']} other frame ring(s) visible" + (
+                  "; it sent the other model's socket a message Bedside cannot read and Bedside restarted that other "
+                  f"model ({neighbour['restarts']} restart(s), last_error `{neighbour.get('last_error')}`)"
+                  if neighbour_killed else "") + ")"
+              if shared else
+              f"other models isolated: {got['other_model_sockets_seen']} other model socket(s) and "
+              f"{got['other_model_rings_read']} other frame ring(s) visible, its writes to /dev/shm and to Bedside's "
+              "runtime folder stayed in its private tmpfs, the neighbour model never restarted")
            + "; Bedside kept serving, exit 0",
-           "nothing", cases=len(blocked) + len(allowed) + 3, crashes=0)
+           "nothing", cases=len(blocked) + len(allowed) + 5, crashes=0)
     assert not escaped, got
     assert all(got[k] for k in allowed), got
     assert not leftovers
+    assert not shared, got
+    assert neighbour["restarts"] == 0, neighbour
