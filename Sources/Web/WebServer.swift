@@ -322,10 +322,43 @@ public struct WebServer: Sendable {
         }
         let onListening = self.onListening
         let bind = config.bind, port = config.port
-        var server: HTTPServerBuilder = .http1WebSocketUpgrade(
-            webSocketRouter: wsRouter, configuration: .init(ws: .init(maxFrameSize: 1 << 20)))
-        if let cert = config.tlsCertificate, let key = config.tlsKey {
-            server = try .tls(server, tlsConfiguration: Self.tlsConfiguration(certificate: cert, key: key))
+        // A WebSocket upgrade is judged at the gate, before Hummingbird (which answers a refused upgrade with a bare
+        // 400): no token -> 401 and the fix, another site's page -> 403; both logged.
+        @Sendable func judgeUpgrade(_ head: RequestHeadCheck.Head, peer: String) -> RequestHeadCheck.Refusal? {
+            guard head.isWebSocketUpgrade, let http = head.request else { return nil }
+            let request = Request(head: http, body: .init(buffer: ByteBuffer()))
+            guard request.uri.path == "/ws" else { return nil }
+            guard Self.originAllowed(request) else {
+                log.warning("WebSocket from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")", "from": "\(peer)"])
+                return .init(status: 403, reason: "Forbidden", error: "WebSocket from another site's page", fix: "use Bedside's own page")
+            }
+            guard pairing.identify(Self.token(of: request)) != nil else {
+                if let line = refusals.note("token", "refused the live WebSocket from \(peer): no valid pairing token") { log.notice("\(line)") }
+                return .init(
+                    status: 401, reason: "Unauthorized", error: "pairing token missing or wrong",
+                    fix: "open the link with ?token=... that Bedside printed at start-up, or pair this tablet with the code")
+            }
+            return nil
+        }
+        let wsResponder = wsRouter.buildResponder()
+        let tls = try config.tlsCertificate.flatMap { cert in
+            try config.tlsKey.map { try Self.tlsConfiguration(certificate: cert, key: $0) }
+        }
+        let server = HTTPServerBuilder { responder in
+            // Idle keep-alive connections are closed after 60 s; the first request head must come within 10 s.
+            let base = HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: wsResponder,
+                configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: .init(maxFrameSize: 1 << 20)))
+            let gated = GatedChannel(
+                base: base, check: RequestHeadCheck(), headTimeout: .seconds(10), judge: judgeUpgrade,
+                onRefuse: { refusal, peer in
+                    guard refusal.status != 401, refusal.status != 403 else { return }  // logged by the judge
+                    if let line = refusals.note("http-\(refusal.status)", "refused a connection from \(peer): HTTP \(refusal.status), \(refusal.body)") {
+                        log.notice("\(line)")
+                    }
+                })
+            if let tls { return try TLSChannel(gated, tlsConfiguration: tls) }
+            return gated
         }
         return Application(
             router: router,

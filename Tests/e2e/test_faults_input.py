@@ -425,33 +425,46 @@ def test_malformed_and_oversized_http_is_refused_and_bedside_stays_up(served):
     for n, a in answers.items():
         assert not (isinstance(a, bytes) and b"root:" in a), f"{n} served /etc/passwd"
     # The answers that are 200 are the ones that are fine HTTP (a long header, a valid token beside junk).
-    assert set(ok200) <= {"header 64 KiB", "bad percent-encoding beside a valid token", "non-UTF-8 header value",
-                          "obsolete line folding", "header without colon", "Host header missing", "bare LF line ends",
-                          "non-UTF-8 query", "method lowercase get"}, sorted(ok200)
+    assert set(ok200) <= {"bad percent-encoding beside a valid token", "non-UTF-8 header value",
+                          "Host header missing", "bare LF line ends", "non-UTF-8 query"}, sorted(ok200)
+    # Every request gets an answer: a refusal with a reason, or a page (the gate in front of the HTTP parser).
+    assert not held and not closed, (held, closed)
     assert b.proc.poll() is None, "Bedside exited"
     assert _status_ok(b)
     assert watcher.still_receiving(), "the other viewer stopped receiving frames"
     assert rss_after < rss_before + 200, f"memory grew from {rss_before:.0f} to {rss_after:.0f} MB"
 
-    # Finding: a request the HTTP parser rejects gets no 400 and its connection is held open until the client
-    # goes; 100 of them hold 100 file descriptors (no idle timeout), and Bedside keeps serving meanwhile.
+    # 100 connections with an unknown method, 20 that send half a request head and stop, 20 that send nothing:
+    # the first are answered at once and closed, the others get 408 after the 10 s allowed for a request head.
     fds0 = _fds(pid)
-    idle = [_open(b, b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(100)]
+    bad = [_open(b, b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n") for _ in range(100)]
+    half = [_open(b, b"GET /healthz HTTP/1.1\r\nHost: x\r\n") for _ in range(20)]
+    silent = [_open(b, b"") for _ in range(20)]
     time.sleep(1.5)
-    held_fds = _fds(pid) - fds0
-    still_open = sum(1 for s in idle if _answer(s, 0.05) == "held")
+    bad_answers = [_answer(s, 1.0) for s in bad]
+    unknown_method_501 = sum(1 for a in bad_answers if status_code(a) == 501)
+    t0 = time.monotonic()
+    slow_answers = [_answer(s, 15.0) for s in half + silent]
+    timeout_s = time.monotonic() - t0 + 1.5
+    slow_408 = sum(1 for a in slow_answers if status_code(a) == 408)
     time.sleep(0.5)
+    held_fds = _fds(pid) - fds0
+    assert unknown_method_501 == 100, bad_answers[:3]
+    assert slow_408 == 40, slow_answers[:3]
+    assert held_fds <= 2, f"{held_fds} descriptors still held"
+    assert "refused a connection from 127.0.0.1: HTTP 501" in b.output()
     assert _status_ok(b) and watcher.still_receiving()
     watcher.close()
     assert b.stop() == 0
     record("input", f"oversized and malformed HTTP ({len(answers)} requests: headers of 64 KiB/1 MiB/10,000 lines, "
-           "URL 1 MiB, unknown/wrong methods, bad percent-encoding, `..` and encoded `%2e%2e` paths, non-UTF-8 path/"
+           "URL 1 MiB, unknown/wrong methods, slow and silent connections, bad percent-encoding, `..` and encoded `%2e%2e` paths, non-UTF-8 path/"
            "query/header/cookie, NUL, bad Content-Length/chunking, JSON 100,000 deep, 50 MiB POST bodies)",
-           f"{len(refused)} refused with 4xx, {len(ok200)} well-formed enough to answer 200 (no data without the "
-           f"token), {len(closed)} closed; {len(held)} got no answer and were held open (finding: no 400, no idle "
-           f"timeout: {still_open} of 100 such connections still open after 1.5 s, holding {held_fds} fds); no file "
-           f"outside the page served; RSS {rss_before:.0f} -> {rss_after:.0f} MB; status OK and the other viewer kept "
-           "receiving frames after each; exit 0 on SIGTERM",
+           f"{len(refused)} refused with 4xx/5xx and a JSON reason, {len(ok200)} well-formed enough to answer 200 (no "
+           f"data without the token), {len(closed)} closed without an answer, {len(held)} held; then 100 connections "
+           f"with an unknown method: {unknown_method_501} answered 501 at once and closed; 40 that sent half a head or "
+           f"nothing: {slow_408} answered 408 and closed within {timeout_s:.1f} s (10 s allowed for a request head), "
+           f"{held_fds} descriptors held afterwards; no file outside the page served; RSS {rss_before:.0f} -> "
+           f"{rss_after:.0f} MB; status OK and the other viewer kept receiving frames after each; exit 0 on SIGTERM",
            "0 frames for the other viewer", cases=len(answers), crashes=0)
 
 

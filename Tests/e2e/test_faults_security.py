@@ -62,7 +62,7 @@ def _log_len(b) -> int:
     return len(b.output().splitlines())
 
 
-WS_CODES: list[int] = []  # the HTTP status of each refused upgrade (400 today: a finding, 401/403 expected)
+WS_CODES: list[int] = []  # the HTTP status of each refused upgrade: 401 (token) or 403 (Origin), with a JSON reason
 
 
 def _ws_refused(b, query: str = "", headers: dict | None = None, origin: str | None = None) -> bool:
@@ -73,7 +73,7 @@ def _ws_refused(b, query: str = "", headers: dict | None = None, origin: str | N
             return False
     except InvalidStatus as e:
         WS_CODES.append(e.response.status_code)
-        return e.response.status_code in (400, 401, 403)
+        return e.response.status_code in (401, 403) and b"fix" in (e.response.body or b"")
     except Exception:  # noqa: BLE001 - closed at once also counts as refused
         return True
 
@@ -181,13 +181,13 @@ def test_every_route_refuses_missing_revoked_and_forged_credentials(secured):
            f"{len(VIEWER_POST + ADMIN_POST)} POST actions, + /ws) without a token, with wrong/near-miss tokens, "
            "forged cookies (random and of the right shape), a wrong Bearer, and a revoked tablet's token (cookie, "
            "?token=, Bearer)",
-           f"{refused} of {attempts} refused (401; the WebSocket upgrade with HTTP "
-           f"{'/'.join(str(c) for c in sorted(set(WS_CODES)))} and an empty body - finding: 400, not 401), "
-           f"{len(wrong)} let through; "
-           f"logged: {len(logged)} log lines for {attempts} refusals (finding: 401s are not logged); "
+           f"{refused} of {attempts} refused (401 with the error and the fix, the WebSocket upgrade too: HTTP "
+           f"{'/'.join(str(c) for c in sorted(set(WS_CODES)))}), {len(wrong)} let through; "
+           f"logged: {len(logged)} log lines for {attempts} refusals (at most one line per 10 s, with the count); "
            f"{len(PUBLIC_GET)} public page files serve no token or PIN; exit 0 on SIGTERM",
            "nothing", cases=attempts, crashes=0)
     assert not wrong, "\n".join(wrong)
+    assert set(WS_CODES) == {401}, WS_CODES
 
 
 def test_admin_actions_need_the_pin_and_a_foreign_origin_is_refused(secured):
