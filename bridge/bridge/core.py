@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 PROTOCOL_VERSION = 1
 
 FORMATS: Dict[str, int] = {"gray8": 1, "rgb24": 3, "bgr24": 3}  # format -> bytes per pixel
-STAGES = ("import", "setup", "protocol")
+STAGES = ("import", "setup", "signature", "protocol")
 FATAL_FAULTS = ("researcher", "bridge")
 ERROR_FAULTS = ("researcher", "result")
 PLANE_STATUSES = ("standard", "close", "unknown")

@@ -62,7 +62,34 @@ def load(entry: str, setup: Optional[str] = None, workdir: Optional[str] = None)
                 raise TypeError(f"{type(target).__name__} instances are not callable: define __call__(self, image)")
     except (Exception, SystemExit) as exc:
         raise LoadError("setup", exc) from exc
-    return Model(target, state, describe(target, entry))
+    model = Model(target, state, describe(target, entry))
+    try:
+        check_signature(model, entry)
+    except TypeError as exc:
+        raise LoadError("signature", exc) from exc
+    return model
+
+
+def check_signature(model: Model, entry: str) -> None:
+    """TypeError naming the fix when the per-frame callable cannot take what Bedside passes (found at start-up,
+    not as an error on every frame)."""
+    try:
+        sig = inspect.signature(model.fn)
+    except (TypeError, ValueError):  # a builtin or C callable without a signature: the first frame will tell
+        return
+    args = ("image", "state") if model.pass_state else ("image",)
+    kwargs = {"upstream": None} if model.takes_upstream else {}
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        name = entry.rpartition(":")[2] or "predict"
+        call = f"{name}({', '.join(args)}{', upstream=...' if kwargs else ''})"
+        raise TypeError(
+            f"{name}{sig} cannot be called as {call}: {exc}. Bedside calls the entry with one image (a numpy array)"
+            + (", then the state your setup returned" if model.pass_state else "")
+            + ". Fix: point `entry:` at a function taking (image), or add a small adapter file that calls your "
+            "code with the other arguments (docs/researchers.md, section 3: wrap your code without editing it)"
+        ) from None
 
 
 # What a research module or model object may declare about itself, and the names it may use for it.

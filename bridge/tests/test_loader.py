@@ -143,3 +143,38 @@ def test_resolve_returns_the_object(module_dir: Path) -> None:
 def test_model_without_state_calls_with_image_only() -> None:
     assert Model(lambda image: image * 2)(4) == 8
     assert Model(lambda image, state: (image, state), state="s")(1) == (1, "s")
+
+
+@pytest.mark.parametrize(
+    "signature, setup, fine",
+    [
+        ("", False, False),
+        ("image, spacing, depth", False, False),
+        ("image, spacing", False, False),  # no setup: only the image is passed
+        ("image, spacing", True, True),  # setup returns state: (image, state)
+        ("image, *, threshold", False, False),  # a required keyword Bedside never passes
+        ("image, upstream", False, True),  # upstream is passed by keyword
+        ("image, spacing=1.0, *rest, **kw", False, True),
+        ("*args", False, True),
+    ],
+)
+def test_a_signature_bedside_cannot_call_is_refused_at_load(module_dir: Path, signature: str, setup: bool, fine: bool) -> None:
+    path = write(module_dir, f"def load():\n    return 'S'\ndef predict({signature}):\n    return {{}}\n")
+    if fine:
+        load(f"{path}:predict", f"{path}:load" if setup else None)
+        return
+    with pytest.raises(LoadError) as info:
+        load(f"{path}:predict", f"{path}:load" if setup else None)
+    assert info.value.stage == "signature"
+    message = str(info.value.cause)
+    assert f"predict({signature})" in message and "cannot be called as predict(image" in message
+    assert "Fix:" in message
+
+
+def test_a_callable_class_instance_is_checked_without_self(module_dir: Path) -> None:
+    path = write(module_dir, "class Net:\n    def __call__(self, image):\n        return {}\n"
+                             "class Bad:\n    def __call__(self, image, extra):\n        return {}\n")
+    load(f"{path}:Net")
+    with pytest.raises(LoadError) as info:
+        load(f"{path}:Bad")
+    assert info.value.stage == "signature" and "(image, extra)" in str(info.value.cause)
