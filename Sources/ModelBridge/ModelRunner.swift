@@ -478,8 +478,14 @@ public final class ModelRunner: Service, Sendable {
                     logger.warning(
                         "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?")
                 case ZMQSocket.MonitorEvent.disconnected:
-                    if authenticated { logger.info("model \(config.name): the remote worker's connection on \(e.endpoint) closed") }
+                    guard authenticated else { continue }
                     authenticated = false
+                    // Gone (killed, unplugged, rebooted): noticed now, not at timeout_s or the 10 s heartbeat. The
+                    // frame it had is given up, and Bedside listens again for the worker to come back.
+                    let had = r.inFlight.map { " while it had frame \($0.seq)" } ?? ""
+                    logger.warning("model \(config.name): the remote worker's connection on \(e.endpoint) closed\(had)")
+                    fail(r, "the remote worker disconnected\(had); waiting for it to connect again to \(remote ?? "")")
+                    return
                 default: break
                 }
             }

@@ -363,9 +363,13 @@ def test_remote_worker_killed_mid_frame_and_started_again(tmp_path):
         worker.wait(timeout=5)
         at_kill = m["predictions"]
         states = []
+        noticed_s = None
         while time.monotonic() - t0 < 1.0:
-            states.append(b.status()["models"][0]["state"])
-            time.sleep(0.1)
+            st = b.status()["models"][0]
+            states.append(st["state"])
+            if noticed_s is None and "disconnected" in (st.get("last_error") or ""):
+                noticed_s = time.monotonic() - t0
+            time.sleep(0.05)
         worker2 = start_worker(port, server_pub, keys / "worker.key", (tmp_path / "worker2.log").open("w"))
         m2 = wait_for(lambda: (lambda m: m if m["predictions"] > at_kill + 1 else None)(b.status()["models"][0]), 40,
                       interval=0.05, what="answers from the restarted worker")
@@ -388,8 +392,10 @@ def test_remote_worker_killed_mid_frame_and_started_again(tmp_path):
           f"the kill (worker restarted after 1 s); {m2['restarts']} restarts; last_error {m2.get('last_error')!r}; "
           f"frames sent without an answer {lost_frames}; not-back detection {not_back}")
     record("model", "remote worker (TCP + CURVE) killed mid-frame (300 ms model), started again 1 s later",
-           f"status showed `{'`/`'.join(sorted(set(states)))}` while it was gone (the frame in flight is only given up "
-           f"at timeout_s, default 10 s, or when a worker says ready again); the restarted worker reconnected and said "
+           f"the disconnect was noticed {f'{noticed_s:.2f} s' if noticed_s is not None else 'NOT within 1 s'} after "
+           f"the kill (ZeroMQ's disconnect event; the frame in "
+           f"flight given up then, not at timeout_s), status showed `{'`/`'.join(sorted(set(states)))}` while it was "
+           f"gone, last_error `{(m2.get('last_error') or '')[:80]}`; the restarted worker reconnected and said "
            f"hello/ready, and got the newest frame: answers again {recovery_s:.1f} s after the kill, "
            f"{m2['restarts']} restarts of the model's socket"
            + (f"; a worker that does not come back: state left `running` {not_back:.1f} s after the kill" if not_back else ""),
@@ -397,4 +403,5 @@ def test_remote_worker_killed_mid_frame_and_started_again(tmp_path):
            f"{recovery_s:.1f} s; capture and the page unaffected (recording off in this config)",
            recovery_s=recovery_s, crashes=0 if code == 0 else 1)
     assert code == 0
+    assert noticed_s is not None and noticed_s < 1.0, f"the disconnect was not noticed within 1 s: {states}"
     assert lost_frames <= 2
