@@ -9,6 +9,14 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
     public var problem: String
     public var fix: String
 
+    public init(file: String, line: Int?, key: String, problem: String, fix: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = problem
+        self.fix = fix
+    }
+
     public var description: String {
         let at = line.map { "\(file):\($0)" } ?? file
         return "\(at): `\(key)`: \(problem). \(fix)"
@@ -18,11 +26,24 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// Reads `bedside.yaml`, rejecting unknown keys and wrong types with the key and line.
 public enum ConfigLoader {
     public static func load(path: String) throws -> BedsideConfig {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
             throw ConfigError(
-                file: path, line: nil, key: "(file)", problem: "cannot read the config file",
-                fix: "Check the path; `bedside demo` runs without a config.")
+                file: path, line: nil, key: "(file)", problem: isDir.boolValue ? "this is a folder, not a config file" : "no such file",
+                fix: "Check the path (researcher-template/bedside.yaml is an example); `bedside demo` runs without a config.")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(
+                file: path, line: nil, key: "(file)", problem: "the file cannot be read (permissions)",
+                fix: "Make it readable by the user Bedside runs as.")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            // Where the first byte that is not UTF-8 is, so the editor can find it (a Latin-1 umlaut in a comment).
+            let (line, offset) = firstInvalidUTF8(Array(data))
+            throw ConfigError(
+                file: path, line: line, key: "(file)",
+                problem: "the file is not UTF-8 text (byte \(offset): 0x\(String(data[data.startIndex + offset], radix: 16, uppercase: true)))",
+                fix: "Save it as UTF-8 in your editor (often a character such as ä or µ written as Latin-1).")
         }
         // Paths in the file are relative to the file, made absolute here so a worker's chdir cannot change them.
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
@@ -48,26 +69,39 @@ public enum ConfigLoader {
         if let pv = top["privacy"] { config.privacy = try r.privacy(pv) }
         if let st = top["study"] { config.study = try r.study(st) }
         if let s = top["source"] { config.source = try r.source(s) }
-        if let m = top["model"] { config.models = [try r.model(m, index: 0)] }
+        var modelNodes: [Node] = []
+        if let m = top["model"] {
+            config.models = [try r.model(m, index: 0)]
+            modelNodes = [m]
+        }
         if let ms = top["models"] {
             guard case .sequence(let seq) = ms else {
                 throw r.error(ms, "models", "must be a list of models", "Write `models:` followed by `- name: ...` items.")
             }
             config.models = try seq.enumerated().map { try r.model($0.element, index: $0.offset) }
+            modelNodes = Array(seq)
+        }
+        /// The line of a model's key (its item when the key is not written).
+        func line(_ index: Int, _ key: String) -> Int? {
+            guard index < modelNodes.count else { return nil }
+            return (modelNodes[index][key] ?? modelNodes[index]).mark?.line
         }
         let names = config.models.map(\.name)
-        if Set(names).count != names.count {
-            throw ConfigError(
-                file: file, line: nil, key: "models", problem: "two models have the same name",
-                fix: "Give every model a distinct `name`.")
+        for (i, name) in names.enumerated() {
+            if let first = names.firstIndex(of: name), first < i {
+                throw ConfigError(
+                    file: file, line: line(i, "name"), key: "models[\(i)].name",
+                    problem: "`\(name)` is already the name of models[\(first)]\(line(first, "name").map { " (line \($0))" } ?? "")",
+                    fix: "Give every model a distinct `name` (it names its status, its predictions and its log lines).")
+            }
         }
         // Pipelines: every `upstream` names another model, and following them never comes back (no cycle).
         let byName = Dictionary(uniqueKeysWithValues: config.models.map { ($0.name, $0) })
-        for m in config.models {
+        for (i, m) in config.models.enumerated() {
             guard let up = m.upstream else { continue }
             guard byName[up] != nil, up != m.name else {
                 throw ConfigError(
-                    file: file, line: nil, key: "models[\(m.name)].upstream",
+                    file: file, line: line(i, "upstream"), key: "models[\(i)].upstream",
                     problem: up == m.name ? "a model cannot be its own upstream" : "there is no model named `\(up)`",
                     fix: "Name another model of this file (\(names.filter { $0 != m.name }.joined(separator: ", "))), or remove `upstream`.")
             }
@@ -77,14 +111,15 @@ public enum ConfigLoader {
                 seen.insert(cur)
                 if seen.contains(next) {
                     throw ConfigError(
-                        file: file, line: nil, key: "models[\(m.name)].upstream", problem: "the upstream models form a cycle",
-                        fix: "A pipeline must start at a model without `upstream`.")
+                        file: file, line: line(i, "upstream"), key: "models[\(i)].upstream",
+                        problem: "the upstream models form a cycle (\(([m.name] + Array(seen.subtracting([m.name])).sorted()).joined(separator: " -> ")) ...)",
+                        fix: "A pipeline must start at a model without `upstream`: remove `upstream` from one of them.")
                 }
                 cur = next
             }
             if byName[up]?.trigger == "freeze" && m.trigger == "freeze" {
                 throw ConfigError(
-                    file: file, line: nil, key: "models[\(m.name)].trigger", problem: "a pipeline model cannot wait for a freeze itself",
+                    file: file, line: line(i, "trigger"), key: "models[\(i)].trigger", problem: "a pipeline model cannot wait for a freeze itself",
                     fix: "Leave `trigger` out: it runs whenever `\(up)` answers.")
             }
         }
@@ -95,6 +130,19 @@ public enum ConfigLoader {
 }
 
 extension ConfigLoader {
+    /// The line (from 1) and byte offset of the first byte that does not belong to valid UTF-8.
+    static func firstInvalidUTF8(_ b: [UInt8]) -> (line: Int, offset: Int) {
+        var i = 0, line = 1
+        while i < b.count {
+            let c = b[i]
+            let n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0
+            guard n > 0, i + n <= b.count, b[(i + 1)..<(i + n)].allSatisfy({ $0 & 0xC0 == 0x80 }) else { return (line, i) }
+            if c == 0x0A { line += 1 }
+            i += n
+        }
+        return (line, max(0, b.count - 1))
+    }
+
     /// The YAML parser recurses once per level: a file nested thousands of levels deep (a broken generator, a
     /// fuzzer) would overflow the stack and crash. A config needs a handful of levels; refuse beyond 64.
     static let maxNesting = 64
@@ -173,6 +221,7 @@ struct Reader {
         for (k, v) in m {
             let name = k.string ?? "?"
             guard allowed.contains(name) else {
+                let name = name.isEmpty ? "\"\"" : name  // an empty key, shown as one
                 let guess = allowed.min { editDistance($0, name) < editDistance($1, name) }
                 let hint = guess.map { editDistance($0, name) <= 3 ? "Did you mean `\($0)`? " : "" } ?? ""
                 throw error(

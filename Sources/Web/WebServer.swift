@@ -109,6 +109,11 @@ public struct WebServer: Sendable {
     public var usesTLS: Bool { config.tlsCertificate != nil && config.tlsKey != nil }
 
     /// Reads `web.tls`; the error names the file and what is wrong with it.
+    /// Throws the message `run` would give for `web.tls` (certificate and key readable and PEM), without serving.
+    public static func checkTLS(certificate: String, key: String) throws {
+        _ = try tlsConfiguration(certificate: certificate, key: key)
+    }
+
     static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
         let chain: [NIOSSLCertificate]
         do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {

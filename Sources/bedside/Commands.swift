@@ -3,6 +3,7 @@ import BedsideCore
 import Foundation
 import ModelBridge
 import Logging
+import Web
 
 /// Options every running command shares.
 struct RunOptions: ParsableArguments {
@@ -87,7 +88,15 @@ struct Run: AsyncParsableCommand {
         }
         options.apply(to: &c)
         c = BedsideApp.withDefaults(c, configFile: config)
-        try StartError.checkPort(c.web)
+        // What the config points at: a source that is not there stops the start; a model's missing folder or
+        // key is said now and shown on the page, and capture and recording go on without that model.
+        let problems = ConfigLoader.checkReferences(c, file: config) + tlsProblems(c, file: config)
+        let fatal = problems.filter { $0.model == nil }
+        if !fatal.isEmpty { throw StartError.exit(fatal.map(\.description).joined(separator: "\nerror: ")) }
+        for p in problems {
+            FileHandle.standardError.write(Data("warning: \(p.description) (model \(p.model ?? "?") will show this on the page; capture and recording go on)\n".utf8))
+        }
+        try StartError.checkPort(c.web, configFile: config)
         try await BedsideApp(config: c, options: options, configFile: config).run()
     }
 }
@@ -102,6 +111,11 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let c = try loadForTool(config, python: python)
+        let problems = ConfigLoader.checkReferences(c, file: config) + tlsProblems(c, file: config)
+        if !problems.isEmpty {
+            for p in problems { print("✗ \(p.description)") }
+            throw ExitCode(2)
+        }
         print("✓ \(config) is valid")
         print("  source: \(c.source.kind.rawValue) \(c.source.width)x\(c.source.height)@\(c.source.fps)")
         for m in c.models {
@@ -116,6 +130,25 @@ struct Check: AsyncParsableCommand {
             if try await !ModelCheck(model: m, width: c.source.width, height: c.source.height).run() { failed = true }
         }
         if failed { throw ExitCode(1) }
+    }
+}
+
+/// `web.tls`: the certificate and key must be readable PEM files (the check `run` makes when it starts serving).
+func tlsProblems(_ c: BedsideConfig, file: String) -> [ConfigProblem] {
+    guard let cert = c.web.tlsCertificate, let key = c.web.tlsKey else { return [] }
+    do {
+        try WebServer.checkTLS(certificate: cert, key: key)
+        return []
+    } catch {
+        let text = "\(error)"
+        let which = text.hasPrefix("web.tls.key") ? "web.tls.key" : "web.tls.cert"
+        let lines = ConfigLoader.keyLines(path: file)
+        let parts = text.dropFirst(which.count + 2).components(separatedBy: " Fix: ")
+        return [ConfigProblem(
+            error: ConfigError(
+                file: file, line: lines[which] ?? lines["web.tls"], key: which, problem: parts[0].trimmingCharacters(in: CharacterSet(charactersIn: ". ")),
+                fix: parts.count > 1 ? "Fix: " + parts[1] : "Give PEM files."),
+            model: nil)]
     }
 }
 
@@ -161,7 +194,8 @@ enum StartError {
 
     /// The page's port must be free before the recorder opens a session or a model starts: a second Bedside
     /// on the same port stops here, touching nothing of the first.
-    static func checkPort(_ web: WebConfig) throws {
+    /// - Parameter configFile: the config, to name the line of `web.port` when the port came from it.
+    static func checkPort(_ web: WebConfig, configFile: String? = nil) throws {
         guard web.port != 0 else { return }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return }
@@ -177,8 +211,10 @@ enum StartError {
         }
         if rc != 0 {
             let why = String(cString: strerror(errno))
+            let line = configFile.flatMap { ConfigLoader.keyLines(path: $0)["web.port"] }
+            let at = configFile.flatMap { file in line.map { "\(file):\($0): `web.port`: " } } ?? ""
             throw exit(
-                "cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config.")
+                "\(at)cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config.")
         }
     }
 }

@@ -1,4 +1,5 @@
 import BedsideCore
+import Foundation
 import Testing
 
 @Suite("Config loading")
@@ -125,12 +126,13 @@ struct ConfigLoaderTests {
 
         @Test func duplicateModelNames() throws {
             let e = try #require(error("models:\n  - {name: a, entry: a.py:f}\n  - {name: a, entry: b.py:f}\n"))
-            #expect(e.key == "models")
+            #expect(e.key == "models[1].name" && e.line == 3)
+            #expect(e.problem.contains("models[0] (line 2)"))
         }
 
         @Test func upstreamMustNameAnotherModel() throws {
             let e = try #require(error("models:\n  - {name: a, entry: a.py:f}\n  - {name: b, entry: b.py:f, upstream: c}\n"))
-            #expect(e.key == "models[b].upstream")
+            #expect(e.key == "models[1].upstream" && e.line == 3)
             #expect(e.problem.contains("no model named `c`"))
             #expect(e.fix.contains("a"))
             let own = try #require(error("models:\n  - {name: a, entry: a.py:f, upstream: a}\n"))
@@ -140,7 +142,52 @@ struct ConfigLoaderTests {
         @Test func upstreamCycle() throws {
             let e = try #require(
                 error("models:\n  - {name: a, entry: a.py:f, upstream: b}\n  - {name: b, entry: b.py:f, upstream: a}\n"))
-            #expect(e.problem.contains("cycle"))
+            #expect(e.problem.contains("cycle") && e.key == "models[0].upstream" && e.line == 2)
+        }
+
+        @Test func aFileThatIsNotUTF8SaysWhereAndWhy() throws {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("latin1-\(UUID()).yaml").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try Data(Array("source:\n  kind: phantom\n  # caf".utf8) + [0xE9, 0x0A]).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try ConfigLoader.load(path: path)
+                Issue.record("loaded")
+            } catch let e as ConfigError {
+                #expect(e.line == 3 && e.problem.contains("not UTF-8") && e.problem.contains("0xE9") && e.fix.contains("UTF-8"))
+            }
+        }
+
+        @Test func whatTheConfigPointsAtIsChecked() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("refs-\(UUID())")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let file = dir.appendingPathComponent("bedside.yaml").path
+            try """
+                source: {kind: phantom, width: 320, height: 240}
+                models:
+                  - name: ok
+                    entry: ok.py:predict
+                    input: {crop: {x: 0, y: 0, width: 320, height: 240}}
+                  - name: bad
+                    entry: missing.py:predict
+                    workdir: nowhere
+                    input: {crop: {x: 300, y: 0, width: 100, height: 10}}
+                  - name: gpu
+                    entry: x.py:f
+                    remote: {bind: 'tcp://127.0.0.1:5555', keys: no-keys}
+                """.write(toFile: file, atomically: true, encoding: .utf8)
+            try "def predict(image):\n    return {}\n".write(toFile: dir.appendingPathComponent("ok.py").path, atomically: true, encoding: .utf8)
+            let problems = ConfigLoader.checkReferences(try ConfigLoader.load(path: file), file: file)
+            #expect(problems.map(\.error.key) == [
+                "models[1].workdir", "models[1].entry", "models[1].input.crop", "models[2].remote.keys", "models[2].remote.keys",
+            ])
+            #expect(problems.map(\.error.line) == [8, 7, 9, 12, 12])
+            #expect(problems.allSatisfy { $0.model != nil && !$0.error.fix.isEmpty })
+            #expect(problems[2].error.problem.contains("not inside the 320x240 frame"))
+
+            try "source: {kind: file, path: gone.mp4}\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let source = ConfigLoader.checkReferences(try ConfigLoader.load(path: file), file: file)
+            #expect(source.count == 1 && source[0].model == nil && source[0].error.key == "source.path" && source[0].error.line == 1)
         }
 
         @Test func commandAndPythonTogether() throws {
