@@ -82,5 +82,7 @@ public final class BoundedQueue<Element: Sendable>: Sendable {
     }
 
     public var count: Int { state.withLock { $0.items.count - $0.head } }
+    /// Whether `close()` was called.
+    public var isClosed: Bool { state.withLock { $0.closed } }
     public var dropped: UInt64 { state.withLock { $0.dropped } }
 }

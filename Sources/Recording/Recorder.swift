@@ -37,7 +37,12 @@ public final class Recorder: Service, Sendable {
         var predictions: PredictionLog?
         var modelVersions: [String: String] = [:]
         var privacy: PrivacyMask
+        /// In `always` mode, when a failed session is tried again (monotonic ns); nil when no retry is due.
+        var retryAt: UInt64?
     }
+
+    /// How long `always` mode waits before trying a failed recording again (a folder made writable, a disk back).
+    public static let retrySeconds: UInt64 = 10
 
     /// Where session folders are created.
     public let directory: String
@@ -139,6 +144,7 @@ public final class Recorder: Service, Sendable {
         shared.withLock { s in
             guard !s.accepting else { return false }
             guard queue.push(.start, force: true) else { return false }
+            s.retryAt = nil
             s.accepting = true
             s.originNanos = nil
             s.predictions = PredictionLog()
@@ -150,6 +156,10 @@ public final class Recorder: Service, Sendable {
     @discardableResult
     public func stopSession() -> Bool {
         shared.withLock { s in
+            if s.retryAt != nil, !s.accepting {  // a failed session waiting for its retry: no retry then
+                s.retryAt = nil
+                return true
+            }
             guard s.accepting else { return false }
             s.accepting = false
             queue.push(.end, force: true)
@@ -169,7 +179,10 @@ public final class Recorder: Service, Sendable {
 
     /// Ends any session and lets `run()` return (as a graceful shutdown does).
     public func stop() {
-        shared.withLock { $0.accepting = false }
+        shared.withLock {
+            $0.accepting = false
+            $0.retryAt = nil
+        }
         queue.close()
         shutdownRequested.fire()
     }
@@ -266,6 +279,22 @@ public final class Recorder: Service, Sendable {
                 checkDisk(s)
                 if since(s.lastSessionWrite) >= 10_000_000_000 { writeSession(s) }
             }
+            // `always` mode: a failed session is tried again every 10 s in a new folder, until it works.
+            if session == nil, let at = shared.withLock({ $0.retryAt }), now >= at {
+                let again = shared.withLock { s -> Bool in
+                    guard s.retryAt != nil, !s.accepting else { return false }
+                    s.retryAt = nil
+                    s.accepting = true
+                    s.originNanos = nil
+                    s.predictions = PredictionLog()
+                    return true
+                }
+                if again {
+                    logger.info("trying to record again after the failure")
+                    session = openSession()
+                    lastRetention = 0
+                }
+            }
             if config.keepGB != nil, since(lastRetention) >= 60_000_000_000 {
                 lastRetention = now
                 applyRetention(keeping: session?.folder)
@@ -309,9 +338,11 @@ public final class Recorder: Service, Sendable {
                 sh.session = info
                 let mode = sh.status.mode
                 let sessions = sh.status.sessions + 1
+                let failures = sh.status.failures
                 sh.status = RecorderStatus()
                 sh.status.mode = mode
                 sh.status.sessions = sessions
+                sh.status.failures = failures
                 sh.status.sessionDirectory = folder
                 sh.status.state = .recording
             }
@@ -586,11 +617,19 @@ public final class Recorder: Service, Sendable {
 
     /// Records a failure: status, log, `session.json` fields; the session stops taking frames.
     private func fail(_ message: String) {
+        let always = config.mode == "always"
         shared.withLock { s in
             s.accepting = false
             s.status.state = .failed(message)
-            // The tablets and the admin page show it: nothing is being recorded until someone acts.
-            s.status.alert = "Recording stopped: \(message). Fix it, then start recording again on the admin page."
+            s.status.failures += 1
+            // The tablets and the admin page show it. In `always` mode it is tried again every 10 s (a disk that
+            // comes back, a folder made writable); in `manual` mode nothing is recorded until someone acts.
+            if always, !queue.isClosed {
+                s.retryAt = Clock.monotonicNanos() + Self.retrySeconds * 1_000_000_000
+                s.status.alert = "Recording stopped: \(message). Bedside tries again every \(Self.retrySeconds) s; fix it (or stop recording on the admin page)."
+            } else {
+                s.status.alert = "Recording stopped: \(message). Fix it, then start recording again on the admin page."
+            }
             s.session?.state = "failed"
             s.session?.error = message
         }

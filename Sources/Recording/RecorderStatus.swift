@@ -38,6 +38,8 @@ public struct RecorderStatus: Sendable, Equatable {
     public var alert: String?
     /// Sessions recorded since start-up.
     public var sessions = 0
+    /// Recording failures since start-up (a folder that cannot be made, an encoder error).
+    public var failures = 0
 
     public init() {}
 

@@ -138,9 +138,23 @@ struct BedsideApp {
         }
         if let recorder {
             actions["recording/start"] = WebAction(admin: true) { _ in
+                let before = recorder.status
                 let started = recorder.startSession()
                 actionLog.info("recording start requested", metadata: ["started": "\(started)"])
-                return (200, Self.json(["started": started, "state": recorder.status.stateName]))
+                // Answer with what happened: the session open (or refused at once: a folder that cannot be made).
+                let deadline = Date().addingTimeInterval(3)
+                var st = recorder.status
+                while started, st.sessions == before.sessions, st.failures == before.failures, Date() < deadline {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    st = recorder.status
+                }
+                if started, st.failures > before.failures, case .failed(let message) = st.state {
+                    return (500, Self.json([
+                        "started": false, "state": "failed", "error": message,
+                        "fix": "make the recording folder writable (or free the disk), then start again",
+                    ]))
+                }
+                return (200, Self.json(["started": started, "state": st.stateName]))
             }
             actions["recording/stop"] = WebAction(admin: true) { _ in
                 let stopped = recorder.stopSession()
@@ -435,6 +449,8 @@ struct BedsideApp {
             rec["file"] = s.currentFile ?? NSNull()
             rec["frames_written"] = s.framesWritten
             rec["frames_dropped"] = s.framesDropped
+            rec["sessions"] = s.sessions
+            rec["failures"] = s.failures
             rec["bytes_written"] = s.bytesWritten
         }
         return json([
