@@ -57,6 +57,7 @@ class Bedside:
                      ":predict\n    input: {format: gray, width: 64, height: 36}\n    timeout_s: 30\n")
         cfg.write_text(text)
         ready = self.dir / "ready.json"
+        ready.unlink(missing_ok=True)  # a stale one from an earlier run in the same folder would be read as this one's
         self.log = (self.dir / "bedside.log").open("w")
         env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"))
         self.proc = subprocess.Popen(
@@ -214,6 +215,140 @@ def signal_loss_and_recovery():
            f"status `no signal` {lost_after:.1f} s after the loss ({s['source'].get('detail')}); kept running and "
            "serving; streaming again by itself", "the frames while there was no signal (none exist)", back_after)
     return f"'no signal' after {lost_after:.1f} s ({s['source'].get('detail')}); recovered {back_after:.1f} s after the signal returned"
+
+
+def vmctl(request: str, timeout: float = 40, wait: bool = True) -> None:
+    """Ask the VM's /init to unload or load vivid (modules cannot be loaded from this chroot)."""
+    d = Path("/run/vmctl")
+    (d / "done").unlink(missing_ok=True)
+    (d / "request.tmp").write_text(request)
+    (d / "request.tmp").rename(d / "request")
+    if wait:
+        vmctl_done(request, timeout)
+
+
+def vmctl_done(request: str, timeout: float = 40) -> None:
+    d = Path("/run/vmctl")
+    deadline = time.monotonic() + timeout
+    while not (d / "done").exists():
+        assert time.monotonic() < deadline, f"the VM did not answer {request!r}"
+        time.sleep(0.1)
+    rc = (d / "done").read_text().strip()
+    err = (d / "err").read_text().strip() if (d / "err").exists() else ""
+    assert rc == "0", f"{request!r} failed ({rc}): {err}"
+
+
+def wait_path(path: str, present: bool, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while Path(path).exists() != present:
+        assert time.monotonic() < deadline, f"{path} {'did not appear' if present else 'is still there'}"
+        time.sleep(0.05)
+
+
+@scenario
+def stall_without_an_error():
+    """The driver keeps the device open and streaming but delivers no buffer (vivid drops 100 %)."""
+    hdmi_mode(9)
+    b = Bedside("stall", "{kind: v4l2, device: /dev/video0}")
+    try:
+        b.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > 10, 30, "streaming")
+        ctl("-c", "percentage_of_dropped_buffers=100")
+        t = time.monotonic()
+        s = b.wait(lambda s: s["source"]["state"] != "ok", 30, "Bedside to notice the stall")
+        noticed = time.monotonic() - t
+        assert b.proc.poll() is None and b.status()["type"] == "status", "Bedside keeps serving"
+        ctl("-c", "percentage_of_dropped_buffers=0")
+        t = time.monotonic()
+        before = b.status()["source"]["frames_captured"]
+        b.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > before + 10, 30, "recovery")
+        back = time.monotonic() - t
+    finally:
+        b.stop()
+    record("capture", "capture device that stalls without an error (vivid: 100 % of buffers dropped, the device "
+           "open and streaming)",
+           f"status `{s['source']['state']}` ({s['source'].get('detail')}) {noticed:.1f} s after the stall began; kept "
+           "serving; reopened the device with backoff; streaming again by itself when buffers came back",
+           "the frames while the driver delivered none (none exist)", back)
+    return f"stall noticed after {noticed:.1f} s ({s['source'].get('detail')}); streaming {back:.1f} s after buffers returned"
+
+
+@scenario
+def second_bedside_on_the_same_device():
+    hdmi_mode(9)
+    a = Bedside("first", "{kind: v4l2, device: /dev/video0}", record=True)
+    b = None
+    try:
+        a.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > 10, 30, "the first streaming")
+        rate_before = a.rate(3)
+        b = Bedside("second", "{kind: v4l2, device: /dev/video0}")
+        s2 = b.wait(lambda s: s["source"]["state"] not in ("ok", "connecting"), 30, "the second to say why it gets nothing")
+        rate_during = a.rate(3)
+        s1 = a.status()
+        assert s1["source"]["state"] == "ok" and s1["recording"]["state"] == "recording", s1["source"]
+        assert rate_during > 0.8 * rate_before, (rate_before, rate_during)
+        assert "busy" in (s2["source"].get("detail") or "").lower(), s2["source"]
+        assert s2["source"]["frames_captured"] == 0
+    finally:
+        if b:
+            b.stop()
+        a.stop()
+    record("process", "a second Bedside on the same capture device (the first streaming and recording)",
+           f"the second serves its page and says `{s2['source']['state']}`: {s2['source'].get('detail')!r}, retrying "
+           f"with backoff; the first kept streaming ({rate_before:.1f} fps before, {rate_during:.1f} fps during) and "
+           "recording; both exit 0", "nothing for the first; the second gets no frames (the device is taken)", None)
+    return f"second: {s2['source'].get('detail')}; first {rate_before:.1f} -> {rate_during:.1f} fps"
+
+
+@scenario
+def unplug_then_replug_as_another_node():
+    """The capture box is pulled out (vivid's Disconnect), then comes back as /dev/video3 (module reloaded with
+    another node number), as a USB box plugged into another port does."""
+    hdmi_mode(9)
+    b = Bedside("unplug", "{kind: v4l2, device: /dev/video0}", record=True)
+    try:
+        s = b.wait(lambda s: s["source"]["state"] == "ok" and s["recording"]["frames_written"] > 10, 60,
+                   "streaming and recording")
+        session = s["recording"]["session"]
+        # A real unplug takes the node away; vivid's Disconnect only fails the open handles (the node comes back
+        # once they are closed). So the driver is unloaded as soon as Bedside has let go: the unload is asked
+        # first, and it retries until Bedside's handle is closed after the Disconnect.
+        vmctl("unload vivid", wait=False)
+        ctl("-c", "disconnect=1")
+        t = time.monotonic()
+        vmctl_done("unload vivid")
+        wait_path("/dev/video0", False)
+        gone = b.wait(lambda s: s["source"]["state"] == "disconnected", 30, "'disconnected'")
+        noticed = time.monotonic() - t
+        time.sleep(1)
+        written = b.status()["recording"]["frames_written"]
+        vmctl("load vivid vid_cap_nr=3")
+        wait_path("/dev/video3", True)
+        t = time.monotonic()
+        before = b.status()["source"]["frames_captured"]
+        back = b.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > before + 10, 60,
+                      "capture from /dev/video3")
+        back_s = time.monotonic() - t
+        rec = b.wait(lambda s: s["recording"]["frames_written"] > written + 10, 60, "recording again")["recording"]
+        log = (b.dir / "bedside.log").read_text()
+        assert "using /dev/video3" in log, log[-2000:]
+        assert b.proc.poll() is None
+    finally:
+        b.stop()
+        # Put the driver back as the other scenarios expect it (/dev/video0).
+        try:
+            vmctl("unload vivid")
+            vmctl("load vivid")
+            wait_path("/dev/video0", True)
+        except AssertionError as e:
+            print(f"could not restore vivid: {e}", flush=True)
+    record("capture", "capture box unplugged while streaming and recording (vivid's Disconnect), then plugged back "
+           "in as another node (/dev/video3 instead of /dev/video0)",
+           f"status `disconnected` {noticed:.1f} s after the unplug ({gone['source'].get('detail')!r}); kept serving "
+           f"and the recording session open; found the same box (its card name) at /dev/video3 and streamed "
+           f"{back_s:.1f} s after it appeared; recording went on in the same session "
+           f"({'same folder' if rec['session'] == session else 'a new folder'})",
+           "the frames while it was unplugged (none exist)", back_s)
+    return f"disconnected after {noticed:.1f} s; back on /dev/video3 {back_s:.1f} s after it appeared"
 
 
 @scenario

@@ -135,6 +135,27 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts || fail "devpts f
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm || fail "/dev/shm failed"
 mkdir -p $R/tmp/bedside-vm-tmp && mount -t tmpfs -o mode=1777 tmpfs $R/tmp/bedside-vm-tmp || fail "tmpfs for TMPDIR failed"
 mkdir -p "$R$HOSTOUT" && mount -o bind /out "$R$HOSTOUT" || fail "mounting the results share at $HOSTOUT failed"
+# Driver control for the scenarios (unplug and replug): the chroot cannot load modules (they live in this
+# initramfs), so it writes a request to /run/vmctl/request and this loop answers in /run/vmctl/done.
+mkdir -p /vmctl $R/run/vmctl && mount -t tmpfs tmpfs /vmctl && mount -o bind /vmctl $R/run/vmctl || fail "vmctl failed"
+(
+  while :; do
+    if [ -f /vmctl/request ]; then
+      req="$(cat /vmctl/request)"; rm -f /vmctl/request
+      rc=0
+      case "$req" in
+        "unload vivid")
+          # Retried until the last user (Bedside) closes the device, for up to 30 s.
+          end=$(( $(date +%s) + 30 ))
+          until rmmod vivid 2>/vmctl/err; do [ "$(date +%s)" -ge "$end" ] && { rc=1; break; }; done ;;
+        "load vivid"*) modprobe vivid ${req#load vivid} 2>/vmctl/err || rc=1 ;;
+        *) echo "unknown request: $req" >/vmctl/err; rc=2 ;;
+      esac
+      echo "$rc" >/vmctl/done.tmp && mv /vmctl/done.tmp /vmctl/done
+    fi
+    sleep 0.1
+  done
+) &
 set +x
 chroot $R /bin/bash --noprofile --norc "$HOSTOUT/$CTL/cmd.sh" </dev/null
 echo $? >"/out/$CTL/rc"
