@@ -397,10 +397,36 @@ public struct WebServer: Sendable {
                 )))
     }
 
+    /// The page files (`bedside_Web.resources/Page`), found beside the running binary or at
+    /// `$BEDSIDE_WEB_RESOURCES`. Not `Bundle.module`: SwiftPM's accessor ends the process (fatalError) when the
+    /// folder is missing, which would take capture and recording down with the first page request.
+    public static let pageFolder: String? = {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["BEDSIDE_WEB_RESOURCES"] { candidates.append(env) }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        candidates.append(exe.appendingPathComponent("bedside_Web.resources").path)
+        if let main = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent() {
+            candidates.append(main.appendingPathComponent("bedside_Web.resources").path)
+        }
+        return candidates.map { "\($0)/Page" }.first { FileManager.default.fileExists(atPath: "\($0)/index.html") }
+    }()
+
+    /// What to say when `pageFolder` is nil.
+    public static var missingPageFiles: String {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+        return "Bedside's page files are missing: no bedside_Web.resources/Page/index.html beside the binary in \(exe). "
+            + "Copy the bedside_Web.resources folder from the build (.build/release) next to the binary "
+            + "(`bedside install` does), or set BEDSIDE_WEB_RESOURCES to it."
+    }
+
     static func page(_ name: String, type: String) throws -> Response {
-        guard let url = Bundle.module.url(forResource: "Page/\(name)", withExtension: nil),
-            let data = FileManager.default.contents(atPath: url.path)
-        else { throw HTTPError(.notFound) }
+        guard let folder = pageFolder else {
+            // Without its page files Bedside still captures, records and serves the API; the page says what is wrong.
+            return Response(
+                status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: missingPageFiles + "\n")))
+        }
+        guard let data = FileManager.default.contents(atPath: "\(folder)/\(name)") else { throw HTTPError(.notFound) }
         return Response(
             status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -389,6 +389,7 @@ struct BedsideApp {
         logger.info(
             "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
                 "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
+        if WebServer.pageFolder == nil { logger.error("\(WebServer.missingPageFiles) Capture and recording go on.") }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

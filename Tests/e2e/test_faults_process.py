@@ -256,3 +256,44 @@ def test_a_second_bedside_on_the_same_port_leaves_the_first_alone(tmp_path):
     assert str(b.port) in out or "in use" in out, out
     if litter:
         pytest.xfail(f"bug: the refused second Bedside left a session folder in the recordings folder: {litter_desc}")
+
+
+def test_missing_page_files_leave_capture_and_recording_running(tmp_path, monkeypatch):
+    """The binary copied without its bedside_Web.resources folder (a hand-made install): the page answers 500 with
+    what is missing and the fix; capture, recording and the API go on (SwiftPM's resource accessor used to end the
+    process at the first page request)."""
+    import shutil
+    import urllib.error
+    import urllib.request
+
+    import conftest
+    lone = tmp_path / "bin" / "bedside"
+    lone.parent.mkdir()
+    shutil.copy2(BIN, lone)
+    monkeypatch.setattr(conftest, "BIN", lone)
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text("source: {kind: phantom, width: 320, height: 240, fps: 15}\nmodels: []\n")
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    answers = {}
+    try:
+        for path in ["/", "/app.js", "/admin"]:
+            try:
+                with urllib.request.urlopen(f"{b.base_url}{path}?token={b.token}", timeout=10) as r:
+                    answers[path] = (r.status, r.read().decode())
+            except urllib.error.HTTPError as e:
+                answers[path] = (e.code, e.read().decode())
+        s = wait_for(lambda: (lambda s: s if s["recording"]["frames_written"] >= 30 else None)(b.status()), 30,
+                     what="recording to go on")
+        assert b.proc.poll() is None
+    finally:
+        code = b.stop()
+    print(f"\npage answers without the page files: { {p: a[0] for p, a in answers.items()} }; recorded "
+          f"{s['recording']['frames_written']} frames")
+    assert code == 0
+    assert all(a[0] == 500 and "bedside_Web.resources" in a[1] and "bedside install" in a[1] for a in answers.values()), answers
+    assert "page files are missing" in b.output()
+    record_row("process", "the binary started without its page files (bedside_Web.resources missing beside it)",
+               f"start-up logs what is missing and the fix; every page request answered 500 with the same text "
+               f"({len(answers)} tried); capture, the API and recording went on ({s['recording']['frames_written']} "
+               "frames written); exit 0 on SIGTERM",
+               "the page (until the folder is copied); no frames", recovery_s=None, crashes=0 if code == 0 else 1)
