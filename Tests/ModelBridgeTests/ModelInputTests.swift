@@ -63,6 +63,16 @@ struct ModelInputTests {
         #expect(px == expected)
     }
 
+    @Test("a crop without a size in `input` arrives at the crop's own size, not stretched to the frame's")
+    func cropWithoutSize() async throws {
+        let crop = CropRect(x: 40, y: 20, width: 64, height: 48)
+        let (shape, px) = try await received(input: ModelInput(format: .rgb24, crop: crop))
+        #expect(shape == [48, 64, 3])
+        var expected: [Int] = []
+        for y in 20..<68 { for x in 40..<104 { expected += [x, y, x ^ y] } }
+        #expect(px == expected)
+    }
+
     @Test("BGR swaps the channels for OpenCV-style code")
     func bgr() async throws {
         let crop = CropRect(x: 0, y: 0, width: 16, height: 8)
