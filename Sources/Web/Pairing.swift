@@ -120,7 +120,7 @@ public struct PairingState: Sendable, Equatable, Codable {
     }
 }
 
-/// The pairing state with its randomness, its clock and its file (`web.pairing_file`, mode 0600, so paired
+/// The pairing state with its randomness, its clock and its file (`<state dir>/viewers.json`, mode 0600, so paired
 /// tablets stay paired across restarts).
 public final class Pairing: Sendable {
     private let state: Mutex<PairingState>

@@ -362,7 +362,10 @@ struct BedsideApp {
                 let host = bind == "0.0.0.0" ? Self.hostAddress() : bind
                 let base = "\(scheme)://\(host):\(port)"
                 let url = "\(base)/?token=\(token)"
-                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
+                // On a box with several networks (clinic Wi-Fi, a cable to the hospital), every address it has.
+                let others = bind == "0.0.0.0" ? Self.hostAddresses().filter { $0 != host } : []
+                let also = others.isEmpty ? "" : "\n    (the same on this box's other networks: \(others.map { "\(scheme)://\($0):\(port)/?token=\(token)" }.joined(separator: ", ")))\n"
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
                 fflush(nil)
                 if let readyFile {
                     let info = Self.json([
@@ -539,9 +542,13 @@ struct BedsideApp {
     }
 
     /// The first non-loopback IPv4 address, for the URL printed when serving the network.
-    static func hostAddress() -> String {
+    static func hostAddress() -> String { hostAddresses().first ?? "0.0.0.0" }
+
+    /// Every non-loopback IPv4 address of this machine, in interface order, without duplicates.
+    static func hostAddresses() -> [String] {
+        var out: [String] = []
         var addrs: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&addrs) == 0, let first = addrs else { return "0.0.0.0" }
+        guard getifaddrs(&addrs) == 0, let first = addrs else { return [] }
         defer { freeifaddrs(addrs) }
         var p: UnsafeMutablePointer<ifaddrs>? = first
         while let a = p {
@@ -549,11 +556,11 @@ struct BedsideApp {
                 var host = [CChar](repeating: 0, count: 64)
                 getnameinfo(sa, socklen_t(MemoryLayout<sockaddr_in>.size), &host, 64, nil, 0, NI_NUMERICHOST)
                 let s = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                if !s.hasPrefix("127.") { return s }
+                if !s.hasPrefix("127."), !out.contains(s) { out.append(s) }
             }
             p = a.pointee.ifa_next
         }
-        return "0.0.0.0"
+        return out
     }
 }
 

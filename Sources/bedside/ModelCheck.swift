@@ -57,9 +57,10 @@ final class ModelCheck {
             if let i = s.info {
                 var parts: [String] = []
                 if let v = i.version { parts.append("version \(v)") }
-                if let c = i.classes { parts.append("\(c.count) segmentation classes") }
-                if let c = i.concepts { parts.append("\(c.count) concepts") }
-                if let c = i.planes { parts.append("\(c.count) planes") }
+                func count(_ n: Int, _ one: String, _ many: String) -> String { "\(n) \(n == 1 ? one : many)" }
+                if let c = i.classes { parts.append(count(c.count, "segmentation class", "segmentation classes")) }
+                if let c = i.concepts { parts.append(count(c.count, "concept", "concepts")) }
+                if let c = i.planes { parts.append(count(c.count, "plane", "planes")) }
                 if !parts.isEmpty { print("  declares: \(parts.joined(separator: ", "))") }
             }
             return true
