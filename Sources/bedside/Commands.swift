@@ -86,6 +86,12 @@ struct Run: AsyncParsableCommand {
         do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
             throw StartError.exit(e.description)
         }
+        // Left out of the file, recordings go beside the config (as every other path in it), not into whatever
+        // folder Bedside happened to be started from.
+        if c.recording.directory == RecordingConfig().directory {
+            let folder = URL(fileURLWithPath: config).standardizedFileURL.deletingLastPathComponent()
+            c.recording.directory = folder.appendingPathComponent(RecordingConfig().directory).path
+        }
         options.apply(to: &c)
         c = BedsideApp.withDefaults(c, configFile: config)
         // What the config points at: a source that is not there stops the start; a model's missing folder or
