@@ -10,6 +10,8 @@ public struct CaptureLinkStateMachine: Sendable, Equatable {
         case streaming
         case noSignal(String)
         case disconnected(String)
+        /// The device is there but another program (another Bedside) is capturing from it.
+        case inUse(String)
     }
 
     public enum Action: Sendable, Equatable {
@@ -47,6 +49,12 @@ public struct CaptureLinkStateMachine: Sendable, Equatable {
         return backoff()
     }
 
+    /// The device answered EBUSY: someone else streams from it. Retried like a lost device.
+    public mutating func deviceBusy(_ reason: String) -> Action {
+        state = .inUse(reason)
+        return backoff()
+    }
+
     /// No frame for `idleSeconds` while streaming or connecting.
     public mutating func idle(for idleSeconds: Double) -> Action {
         guard idleSeconds >= stallSeconds else { return .none }
@@ -65,13 +73,14 @@ public struct CaptureLinkStateMachine: Sendable, Equatable {
         return .reopen(after: min(maxDelay, baseDelay * Double(1 << min(failures - 1, 16))))
     }
 
-    /// For the page and `/api/status`: ok, connecting, no signal, disconnected.
+    /// For the page and `/api/status`: ok, connecting, no signal, disconnected, in use.
     public var summary: (state: String, detail: String?) {
         switch state {
         case .connecting: ("connecting", nil)
         case .streaming: ("ok", nil)
         case .noSignal(let d): ("no signal", d)
         case .disconnected(let d): ("disconnected", d)
+        case .inUse(let d): ("in use", d)
         }
     }
 }

@@ -74,6 +74,8 @@ public final class V4L2Source: FrameSource, Sendable {
                 switch e.errno {
                 case ENOLINK, ENOLCK, ERANGE:
                     action = link.signalLost(Self.signalText(e.errno))
+                case EBUSY:
+                    action = link.deviceBusy(e.description)
                 default:
                     action = link.deviceLost(e.description)
                 }

@@ -26,6 +26,16 @@ struct CaptureLinkStateMachineTests {
         #expect(m.summary.state == "disconnected")
     }
 
+    @Test("a device another program streams from is 'in use', retried with backoff, and streams once free")
+    func busy() {
+        var m = CaptureLinkStateMachine()
+        #expect(m.deviceBusy("/dev/video0: VIDIOC_S_FMT failed: Device or resource busy.") == .reopen(after: 0.25))
+        #expect(m.summary.state == "in use" && m.summary.detail?.contains("busy") == true)
+        #expect(m.deviceBusy("again") == .reopen(after: 0.5))
+        m.frameArrived()
+        #expect(m.summary.state == "ok")
+    }
+
     @Test("a stall longer than the limit counts as signal loss; a short gap does not")
     func stall() {
         var m = CaptureLinkStateMachine(stallSeconds: 2)

@@ -286,7 +286,7 @@ def second_bedside_on_the_same_device():
         s1 = a.status()
         assert s1["source"]["state"] == "ok" and s1["recording"]["state"] == "recording", s1["source"]
         assert rate_during > 0.8 * rate_before, (rate_before, rate_during)
-        assert "busy" in (s2["source"].get("detail") or "").lower(), s2["source"]
+        assert s2["source"]["state"] == "in use" and "busy" in (s2["source"].get("detail") or "").lower(), s2["source"]
         assert s2["source"]["frames_captured"] == 0
     finally:
         if b:

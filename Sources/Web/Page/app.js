@@ -53,6 +53,8 @@
       fallback: 'The capture box gets no picture from the scanner.' },
     disconnected: { title: 'CAPTURE BOX DISCONNECTED', short: 'Capture box disconnected',
       fallback: 'Bedside cannot reach the video capture box.' },
+    'in use': { title: 'CAPTURE BOX IN USE', short: 'Capture box used by another program',
+      fallback: 'Another program (or another Bedside) is capturing from the box: close it.' },
     connecting: { title: 'CONNECTING TO THE CAPTURE BOX…', short: 'Connecting to the capture box',
       fallback: 'Waiting for video from the capture box.' },
     ended: { title: 'VIDEO ENDED', short: 'Video ended', fallback: 'The video source has no more frames.' },
