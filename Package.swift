@@ -92,10 +92,12 @@ let package = Package(
             ],
             swiftSettings: strict),
 
-        .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore"], swiftSettings: strict),
+        // What the Swift test targets share: the reliability table's row writer (docs/reliability.md).
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "BedsideCoreTests", dependencies: ["BedsideCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Capture", "BedsideCore"], swiftSettings: strict),
-        .testTarget(name: "ModelBridgeTests", dependencies: ["ModelBridge", "BedsideCore"], swiftSettings: strict),
+        .testTarget(name: "ModelBridgeTests", dependencies: ["ModelBridge", "BedsideCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "WebTests",
             dependencies: [
