@@ -21,6 +21,9 @@ public struct Prediction: Sendable {
     public var upstreamModel: String?
     /// The bridge's own clock readings for this frame, when it sent them.
     public var worker: WorkerTimes?
+    /// The crop the model's input was cut from (source pixels), nil for the whole frame: where its answer goes
+    /// over the video, even when the region editor changed the crop while the frame was with the model.
+    public var crop: CropRect?
 
     /// Monotonic ns inside the worker: frame message received, research function called, and returned.
     /// `sameClock` when the worker runs on this machine (CLOCK_MONOTONIC is shared); otherwise only the

@@ -130,6 +130,8 @@ public final class ModelRunner: Service, Sendable {
         var slot = 0
         var inFlight: Frame?
         var inFlightUpstream: Prediction?
+        /// The crop `inFlight` was cut with.
+        var inFlightCrop: CropRect?
         /// When the last message of any kind came from this worker (monotonic seconds).
         var lastHeard = 0.0
         var lastMemoryCheck = 0.0
@@ -162,7 +164,7 @@ public final class ModelRunner: Service, Sendable {
         var latestUpstream: Prediction?
         var retriedSeq: UInt64?
         var lastShownSeq: UInt64?
-        var lastAnswerAt = Self.now()
+        var answerTimes: [Double] = []  // when the last answers came (monotonic s), for rate_hz
 
         func fail(_ r: Replica, _ reason: String) {
             let lost = r.inFlight
@@ -281,6 +283,7 @@ public final class ModelRunner: Service, Sendable {
                 guard try socket.send(parts) else { return fail(r, "worker is not reading its socket") }
                 r.inFlight = f
                 r.inFlightUpstream = upstream
+                r.inFlightCrop = crop
                 r.dispatchedAt = sentAt
                 statusBox.withLock { $0.framesSent += 1 }
             } catch {
@@ -382,14 +385,20 @@ public final class ModelRunner: Service, Sendable {
                 if type == "result", let result = obj["result"] as? [String: Any],
                     let rdata = try? JSONSerialization.data(withJSONObject: result)
                 {
-                    let dt = max(1e-3, now - lastAnswerAt)
-                    lastAnswerAt = now
+                    // Answers per second over the last 5 s (at most 60 answers): a count over time, not an average of
+                    // 1/dt, which jitter biases upwards.
+                    answerTimes.append(now)
+                    answerTimes.removeAll { now - $0 > 5 }
+                    if answerTimes.count > 60 { answerTimes.removeFirst(answerTimes.count - 60) }
+                    let rate = answerTimes.count >= 2
+                        ? Double(answerTimes.count - 1) / max(1e-3, answerTimes.last! - answerTimes.first!) : 0
                     let plane = result["plane"] as? [String: Any]
                     var p = Prediction(
                         model: config.name, seq: seq, ptsNanos: f.ptsNanos, dispatchedNanos: r.dispatchedAt,
                         receivedNanos: received, modelMs: modelMs, resultJSON: String(decoding: rdata, as: UTF8.self),
                         plane: plane?["name"] as? String, status: plane?["status"] as? String, truth: f.truth)
                     p.upstreamModel = upstream?.model
+                    p.crop = r.inFlightCrop
                     if let a = (obj["received_ns"] as? NSNumber)?.uint64Value,
                         let b = (obj["start_ns"] as? NSNumber)?.uint64Value,
                         let c = (obj["end_ns"] as? NSNumber)?.uint64Value, a <= b, b <= c
@@ -401,7 +410,7 @@ public final class ModelRunner: Service, Sendable {
                     statusBox.withLock { s in
                         s.predictions += 1
                         if !inOrder { s.lateResults += 1 }
-                        s.rateHz = s.rateHz == 0 ? 1 / dt : 0.8 * s.rateHz + 0.2 / dt
+                        s.rateHz = rate
                         s.latencyMs = s.latencyMs == 0 ? p.roundTripMs : 0.8 * s.latencyMs + 0.2 * p.roundTripMs
                         s.modelMs = s.modelMs == 0 ? modelMs : 0.8 * s.modelMs + 0.2 * modelMs
                     }

@@ -61,12 +61,9 @@ struct BedsideApp {
         let followedModel = config.models.first(where: { $0.upstream == nil })?.name ?? config.models.first?.name
         // What each model shows now, for snapshots.
         let shown = Mutex<[String: String]>([:])
-        // Each model's crop, for placing its answer over the video; the region editor changes them live.
-        let liveCrops = Mutex<[String: CropRect]>(
-            config.models.reduce(into: [:]) { d, m in if let c = m.input.crop { d[m.name] = c } })
         let runners: [ModelRunner] = config.models.map { m in
             return ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
-                let crop = liveCrops.withLock { $0[p.model] }
+                let crop = p.crop  // the crop this frame was cut with: where the answer goes over the video
                 recorder?.log(p)
                 metrics.prediction(p)
                 study.observe(p, followed: p.model == followedModel)
@@ -326,7 +323,6 @@ struct BedsideApp {
             for r in runners {
                 guard let crop = update.crops[r.config.name] else { continue }
                 r.setCrop(crop)
-                liveCrops.withLock { $0[r.config.name] = crop }
             }
             actionLog.notice(
                 "region editor: saved",
