@@ -176,6 +176,14 @@ def main() -> int:
         f"| RSS first -> last minute, max | {rss[0]:.0f} -> {rss[-1]:.0f} MB, max {max(rss):.0f} MB ({growth:+.1f} %) | < 5 % growth |",
         f"| open descriptors first -> last | {fds[0]} -> {fds[-1]} | flat |",
     ]
+    # Over time: ten points across the run (each the mean of the minute ending there, or of what there is).
+    if len(rss) >= 20:
+        lines += ["", "RSS and open descriptors over the run:", "",
+                  "| at | RSS (MB, mean of the minute before) | descriptors |", "|---|---|---|"]
+        for k in range(1, 11):
+            end = round(len(rss) * k / 10)
+            window = rss[max(0, end - 60):end]
+            lines.append(f"| {end / 60:.1f} min | {sum(window) / len(window):.1f} | {fds[end - 1]} |")
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:
