@@ -116,6 +116,12 @@ public final class ModelRunner: Service, Sendable {
         var socket: ZMQSocket?
         /// A remote worker's connection events (accepted, authenticated, refused, dropped), for the log and status.
         var monitor: ZMQSocket?
+        /// The remote socket's connections by descriptor (the value of ACCEPTED and DISCONNECTED): accepted with
+        /// the handshake not yet decided (oldest first), and authenticated. A refused stranger's connection is
+        /// disconnected too; only the loss of an authenticated one is the worker going away. libzmq's handshake
+        /// events carry no descriptor: the oldest undecided connection is taken to be the one that succeeded.
+        var undecided: [UInt32] = []
+        var authenticated: Set<UInt32> = []
         var endpointPath: String?
         /// The folder of the worker's socket (one per start), removed with the socket.
         var socketFolder: String?
@@ -463,14 +469,15 @@ public final class ModelRunner: Service, Sendable {
         /// that retries a failing handshake is logged once per 10 s, not at every retry.
         var lastHandshakeWarning = -1e9
         var quietHandshakes = 0
-        var authenticated = false
         func connectionEvents(_ r: Replica) {
             while let m = r.monitor, let parts = try? m.receive(timeoutMs: 0), let e = ZMQSocket.MonitorEvent(parts) {
                 switch e.event {
                 case ZMQSocket.MonitorEvent.accepted:
-                    break  // the handshake's outcome is what is logged (a retrying stranger would flood the log)
+                    // The handshake's outcome is what is logged (a retrying stranger would flood the log).
+                    r.undecided.append(e.value)
+                    if r.undecided.count > 64 { r.undecided.removeFirst(r.undecided.count - 64) }
                 case ZMQSocket.MonitorEvent.handshakeSucceeded:
-                    authenticated = true
+                    if !r.undecided.isEmpty { r.authenticated.insert(r.undecided.removeFirst()) }
                     logger.info("model \(config.name): remote worker authenticated on \(e.endpoint)")
                 case ZMQSocket.MonitorEvent.handshakeFailedAuth:
                     logger.warning(
@@ -491,8 +498,8 @@ public final class ModelRunner: Service, Sendable {
                     logger.warning(
                         "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?")
                 case ZMQSocket.MonitorEvent.disconnected:
-                    guard authenticated else { continue }
-                    authenticated = false
+                    r.undecided.removeAll { $0 == e.value }
+                    guard r.authenticated.remove(e.value) != nil else { continue }  // a refused or unfinished one
                     // Gone (killed, unplugged, rebooted): noticed now, not at timeout_s or the 10 s heartbeat. The
                     // frame it had is given up, and Bedside listens again for the worker to come back.
                     let had = r.inFlight.map { " while it had frame \($0.seq)" } ?? ""
@@ -596,6 +603,8 @@ public final class ModelRunner: Service, Sendable {
         if let remote = config.remoteBind { r.socket?.unbind(remote) }
         r.socket?.stopMonitor()
         r.monitor = nil
+        r.undecided = []
+        r.authenticated = []
         r.socket = nil
         r.endpointPath = nil
         r.inFlight = nil

@@ -87,6 +87,38 @@ def test_worker_with_an_unknown_key_is_refused(tmp_path):
         assert b.stop() == 0
 
 
+def test_a_refused_stranger_does_not_disturb_the_working_worker(tmp_path):
+    """A stranger's refused connection is disconnected by ZeroMQ too: only the authorised worker's own
+    disconnect may restart the model (else anyone on the network could knock the model over)."""
+    keys = tmp_path / "keys"
+    server_pub = make_keys(keys)
+    intruder_keys = tmp_path / "intruder"
+    make_keys(intruder_keys)
+    b, port = bedside_with_remote(tmp_path, keys)
+    worker = start_worker(port, server_pub, keys / "worker.key", (tmp_path / "worker.log").open("w"))
+    strangers = []
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] >= 3, 30, what="the worker's answers")
+        before = b.status()["models"][0]
+        for i in range(3):  # each retries its handshake (and is refused) until stopped
+            strangers.append(start_worker(port, server_pub, intruder_keys / "worker.key",
+                                          (tmp_path / f"stranger{i}.log").open("w")))
+        wait_for(lambda: b.status()["models"][0]["refused_workers"] >= 3, 60, what="the strangers to be refused")
+        for w in strangers:
+            w.terminate()
+            w.wait(timeout=10)
+        time.sleep(2)
+        after = b.status()["models"][0]
+    finally:
+        for w in [worker, *strangers]:
+            if w.poll() is None:
+                w.terminate()
+                w.wait(timeout=10)
+        assert b.stop() == 0
+    assert after["restarts"] == before["restarts"] == 0, after
+    assert after["state"] == "running" and after["predictions"] > before["predictions"] + 5, (before, after)
+
+
 def test_remote_worker_rejoins_a_restarted_bedside(tmp_path):
     """The GPU box's worker outlives Bedside: after a restart on the same port it says hello again by itself."""
     keys = tmp_path / "keys"
