@@ -137,6 +137,13 @@ extension ConfigLoader {
             let c = b[i]
             let n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0
             guard n > 0, i + n <= b.count, b[(i + 1)..<(i + n)].allSatisfy({ $0 & 0xC0 == 0x80 }) else { return (line, i) }
+            // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
+            if n > 1 {
+                let second = b[i + 1]
+                let bad = (c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) || (c == 0xF0 && second < 0x90)
+                    || (c == 0xF4 && second > 0x8F)
+                if bad { return (line, i) }
+            }
             if c == 0x0A { line += 1 }
             i += n
         }

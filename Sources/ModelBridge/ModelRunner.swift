@@ -119,7 +119,8 @@ public final class ModelRunner: Service, Sendable {
         /// The remote socket's connections by descriptor (the value of ACCEPTED and DISCONNECTED): accepted with
         /// the handshake not yet decided (oldest first), and authenticated. A refused stranger's connection is
         /// disconnected too; only the loss of an authenticated one is the worker going away. libzmq's handshake
-        /// events carry no descriptor: the oldest undecided connection is taken to be the one that succeeded.
+        /// events carry no descriptor: the newest undecided connection is taken to be the one that succeeded (a
+        /// stranger that stalls its handshake stays the oldest until ZeroMQ's handshake timeout drops it).
         var undecided: [UInt32] = []
         var authenticated: Set<UInt32> = []
         var endpointPath: String?
@@ -477,7 +478,7 @@ public final class ModelRunner: Service, Sendable {
                     r.undecided.append(e.value)
                     if r.undecided.count > 64 { r.undecided.removeFirst(r.undecided.count - 64) }
                 case ZMQSocket.MonitorEvent.handshakeSucceeded:
-                    if !r.undecided.isEmpty { r.authenticated.insert(r.undecided.removeFirst()) }
+                    if !r.undecided.isEmpty { r.authenticated.insert(r.undecided.removeLast()) }
                     logger.info("model \(config.name): remote worker authenticated on \(e.endpoint)")
                 case ZMQSocket.MonitorEvent.handshakeFailedAuth:
                     logger.warning(

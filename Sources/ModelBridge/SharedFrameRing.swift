@@ -24,7 +24,12 @@ public final class SharedFrameRing: @unchecked Sendable {
         path = "/dev/shm/\(name)"
         self.slotSize = slotSize
         self.slots = slots
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        // A new file, never one that is there already (or a link planted in its place): O_EXCL | O_NOFOLLOW.
+        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+        if fd < 0 && errno == EEXIST {
+            unlink(path)
+            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+        }
         guard fd >= 0 else { throw SystemError(call: "open(\(path))", errno: errno) }
         let total = slotSize * slots
         if ftruncate(fd, off_t(total)) != 0 {

@@ -63,29 +63,6 @@ public final class WorkerProcess: @unchecked Sendable {
         }
         env["PYTHONUNBUFFERED"] = "1"
         env["BEDSIDE_PROCESS_GROUP"] = config.sandbox ? "0" : "1"
-        if config.sandbox {
-            // No network, a read-only filesystem except the working directory and a private /tmp. Of Bedside's
-            // runtime folder and /dev/shm it sees only its own socket and frame-ring folders: a Unix socket on a
-            // read-only mount still accepts connections, so the rest is hidden behind empty tmpfs mounts (every
-            // Bedside runtime folder there is now, for other Bedside processes' models too). bwrap's own PID
-            // namespace takes every child with it.
-            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else {
-                throw LaunchError(
-                    description: "model \(config.name): `sandbox: true` needs bubblewrap: apt-get install bubblewrap")
-            }
-            // A private, writable temp folder inside Bedside's runtime folder (TMPDIR); /tmp itself stays visible
-            // read-only, since the researcher's venv may live there.
-            let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
-            try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-            env["TMPDIR"] = tmp
-            var bw = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-            for folder in Self.runtimeFolders(besides: runtimeDirectory) { bw += ["--tmpfs", folder] }
-            for folder in privateFolders + [tmp] { bw += ["--bind", folder, folder] }
-            bw += ["--unshare-net", "--unshare-pid", "--die-with-parent"]
-            if let wd = config.workdir { bw += ["--bind", wd, wd, "--chdir", wd] }
-            args = bw + ["--", executable] + args
-            executable = "/usr/bin/bwrap"
-        }
         // Offline by default: the bridge's audit hook fails network attempts at once under deny, and the model's
         // download caches point into its own folder (filled once by `bedside prepare`).
         env["BEDSIDE_NETWORK"] = config.network
@@ -96,6 +73,55 @@ public final class WorkerProcess: @unchecked Sendable {
         if let log = config.networkLog { env["BEDSIDE_NETWORK_LOG"] = log }
         if let file = config.configFile { env["BEDSIDE_CONFIG"] = file }
         for (k, v) in config.env { env[k] = v }
+        if config.sandbox {
+            // No network; a read-only filesystem except the working directory and private temporary folders; none
+            // of the machine's sockets. /tmp and /run (the X server, D-Bus, ssh-agent, $XDG_RUNTIME_DIR, every
+            // Bedside runtime folder) and /dev/shm are empty private tmpfs mounts: a Unix socket on a read-only
+            // mount still accepts connections. Shown again, read-only: the worker's own socket and frame-ring
+            // folders, and what it needs that lives there (its interpreter's environment, the bridge, the entry's
+            // folder); read-write: its working folder, its model cache, its TMPDIR. bwrap's own PID namespace takes
+            // every child with it.
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") else {
+                throw LaunchError(
+                    description: "model \(config.name): `sandbox: true` needs bubblewrap: apt-get install bubblewrap")
+            }
+            let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
+            try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            env["TMPDIR"] = tmp
+            let hidden = ["/tmp", "/run", "/var/tmp"]
+            var bw = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            for h in hidden where FileManager.default.fileExists(atPath: h) { bw += ["--tmpfs", h] }
+            for folder in Self.runtimeFolders(besides: runtimeDirectory) where !hidden.contains(where: { folder.hasPrefix($0 + "/") }) {
+                bw += ["--tmpfs", folder]
+            }
+            func underHidden(_ path: String) -> Bool { hidden.contains { path.hasPrefix($0 + "/") } }
+            var shown: Set<String> = []
+            func show(_ path: String?, writable: Bool = false, always: Bool = false) {
+                guard let path, path.hasPrefix("/"), !shown.contains(path), writable || always || underHidden(path),
+                    FileManager.default.fileExists(atPath: path)
+                else { return }
+                shown.insert(path)
+                bw += [writable ? "--bind" : "--ro-bind", path, path]
+            }
+            // What the worker needs from under /tmp or /run (a venv, a checkout or a test's folder can live there).
+            let exe = URL(fileURLWithPath: executable).resolvingSymlinksInPath().path
+            show(((executable as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent)  // venv/bin/python
+            show((exe as NSString).deletingLastPathComponent)
+            for p in (env["PYTHONPATH"] ?? "").split(separator: ":") { show(String(p)) }
+            for spec in [config.entry, config.setup].compactMap({ $0 }) {
+                let file = String(spec[..<(spec.lastIndex(of: ":") ?? spec.endIndex)])
+                if file.hasSuffix(".py") { show((file as NSString).deletingLastPathComponent) }
+            }
+            if let file = config.configFile { show((file as NSString).deletingLastPathComponent) }
+            for folder in privateFolders { show(folder, always: true) }  // read-only: the worker only connects and maps
+            show(tmp, writable: true)
+            show(env["BEDSIDE_MODEL_CACHE"], writable: true)
+            if let log = env["BEDSIDE_NETWORK_LOG"] { show((log as NSString).deletingLastPathComponent, writable: true) }
+            bw += ["--unshare-net", "--unshare-pid", "--die-with-parent"]
+            if let wd = config.workdir { bw += ["--bind", wd, wd, "--chdir", wd] }
+            args = bw + ["--", executable] + args
+            executable = "/usr/bin/bwrap"
+        }
         let directory = config.workdir.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }
         // The research code's output goes to Bedside's log, tagged with the model, line by line.
         let out = try ChildPipe()

@@ -158,6 +158,7 @@ public final class Recorder: Service, Sendable {
         shared.withLock { s in
             if s.retryAt != nil, !s.accepting {  // a failed session waiting for its retry: no retry then
                 s.retryAt = nil
+                s.status.alert = nil
                 return true
             }
             guard s.accepting else { return false }
@@ -277,6 +278,11 @@ public final class Recorder: Service, Sendable {
             if let s = session, since(lastDiskCheck) >= 1_000_000_000 {
                 lastDiskCheck = now
                 checkDisk(s)
+                if shared.withLock({ $0.status.stateName == "failed" }) {  // a deleted folder that cannot be made again
+                    finishSession(s)
+                    session = nil
+                    continue
+                }
                 if since(s.lastSessionWrite) >= 10_000_000_000 { writeSession(s) }
             }
             // `always` mode: a failed session is tried again every 10 s in a new folder, until it works.
@@ -619,12 +625,14 @@ public final class Recorder: Service, Sendable {
     private func fail(_ message: String) {
         let always = config.mode == "always"
         shared.withLock { s in
+            // Tried again only while recording is wanted: not after an operator's stop whose file failed to close.
+            let wanted = s.accepting
             s.accepting = false
             s.status.state = .failed(message)
             s.status.failures += 1
             // The tablets and the admin page show it. In `always` mode it is tried again every 10 s (a disk that
             // comes back, a folder made writable); in `manual` mode nothing is recorded until someone acts.
-            if always, !queue.isClosed {
+            if always, wanted, !queue.isClosed {
                 s.retryAt = Clock.monotonicNanos() + Self.retrySeconds * 1_000_000_000
                 s.status.alert = "Recording stopped: \(message). Bedside tries again every \(Self.retrySeconds) s; fix it (or stop recording on the admin page)."
             } else {

@@ -12,6 +12,8 @@ import NIOCore
 public struct RequestHeadCheck: Sendable {
     /// The longest request head accepted (request line and headers). Bedside's own requests are under 2 KiB.
     public var maxHeadBytes = 32 * 1024
+    /// The most header lines (Hummingbird's parser stops at 1000; Bedside's clients send about 15).
+    public var maxHeaderLines = 100
     /// Methods Bedside answers; anything else is refused before the HTTP parser sees it.
     public static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
 
@@ -83,15 +85,20 @@ public struct RequestHeadCheck: Sendable {
         case refuse(Refusal)
     }
 
-    /// Decides on the bytes received so far (all of them, from the connection's start).
-    public func decide(_ bytes: some Collection<UInt8>) -> Decision {
-        let all = Array(bytes)
+    /// Decides on the bytes received so far (all of them, from the connection's start). `searchFrom`: where the
+    /// previous call stopped looking for the head's end (the caller's bytes before it hold none), so that a head
+    /// arriving a byte at a time costs linear time, not quadratic.
+    public func decide(_ all: [UInt8], searchFrom: Int = 0) -> Decision {
+        let tooLarge = Refusal(
+            status: 431, reason: "Request Header Fields Too Large",
+            error: "request head over \(maxHeadBytes / 1024) KiB or \(maxHeaderLines) lines", fix: "send fewer or shorter headers")
         var start = 0
         while start + 1 < all.count, all[start] == 13, all[start + 1] == 10 { start += 2 }  // leading CRLFs are allowed
         let bytes = all[start...]
         // The request line, as soon as it is there: garbage and unknown methods are refused without waiting.
-        let lineEnd = bytes.firstIndex(of: 10)
-        let firstLine = bytes[bytes.startIndex..<(lineEnd ?? bytes.endIndex)]
+        let opening = bytes.prefix(64)
+        let lineEnd = opening.firstIndex(of: 10)
+        let firstLine = opening[opening.startIndex..<(lineEnd ?? opening.endIndex)]
         if let space = firstLine.firstIndex(of: 32) ?? (firstLine.count > 16 ? firstLine.endIndex : nil) {
             let method = String(decoding: firstLine[firstLine.startIndex..<space], as: UTF8.self)
             if !Self.methods.contains(method) {
@@ -103,20 +110,14 @@ public struct RequestHeadCheck: Sendable {
             }
         }
         // The head ends at an empty line: CRLF CRLF, or bare LFs (which HTTP/1.1 lets a server accept).
-        let ends = [Self.find([13, 10, 13, 10], in: bytes), Self.find([10, 10], in: bytes), Self.find([10, 13, 10], in: bytes)]
+        let from = max(bytes.startIndex, searchFrom - 3)
+        let tail = all[from..<all.endIndex]
+        let ends = [Self.find([13, 10, 13, 10], in: tail), Self.find([10, 10], in: tail), Self.find([10, 13, 10], in: tail)]
         guard let headEnd = ends.compactMap({ $0 }).min() else {
-            if bytes.count > maxHeadBytes {
-                return .refuse(Refusal(
-                    status: 431, reason: "Request Header Fields Too Large",
-                    error: "request head over \(maxHeadBytes / 1024) KiB", fix: "send fewer or shorter headers"))
-            }
-            return .needMore
+            // Leading empty lines count too: a stream of CR LF is not a way to hold memory.
+            return all.count > maxHeadBytes ? .refuse(tooLarge) : .needMore
         }
-        if headEnd - bytes.startIndex > maxHeadBytes {
-            return .refuse(Refusal(
-                status: 431, reason: "Request Header Fields Too Large",
-                error: "request head over \(maxHeadBytes / 1024) KiB", fix: "send fewer or shorter headers"))
-        }
+        if headEnd > maxHeadBytes { return .refuse(tooLarge) }
         // What HTTP/1.1 allows and the HTTP parser behind the gate insists on, checked on the raw bytes; anything
         // the parser would reject is refused here, with an answer, instead of a connection held open in silence.
         func bad(_ what: String) -> Decision {
@@ -127,6 +128,7 @@ public struct RequestHeadCheck: Sendable {
         guard raw.allSatisfy({ $0.last == 13 }) else { return bad("lines must end with CR LF") }
         let lines = raw.map { $0.dropLast() }
         guard !lines.isEmpty else { return bad("an empty request") }
+        if lines.count > maxHeaderLines + 1 { return .refuse(tooLarge) }
         let parts = lines[0].split(separator: 32, omittingEmptySubsequences: false)
         guard parts.count == 3 else { return bad("the request line is not METHOD TARGET HTTP/1.1") }
         let version = String(decoding: parts[2], as: UTF8.self)
@@ -185,6 +187,8 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
     let judge: @Sendable (RequestHeadCheck.Head, _ peer: String) -> RequestHeadCheck.Refusal?
     let onRefuse: @Sendable (RequestHeadCheck.Refusal, _ peer: String) -> Void
     private var received: [UInt8] = []
+    /// How far `received` has been searched for the head's end.
+    private var searched = 0
     private var pending: [ByteBuffer] = []
     private var timer: Scheduled<Void>?
     private var finished = false
@@ -204,7 +208,13 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: headTimeout) {
             let (handler, context) = loopBound.value
-            handler.refuse(.timeout, context: context)
+            if handler.received.isEmpty {
+                // Nothing sent (or, behind TLS, no handshake finished: an answer could not even be written).
+                handler.finished = true
+                context.close(promise: nil)
+            } else {
+                handler.refuse(.timeout, context: context)
+            }
         }
     }
 
@@ -223,7 +233,9 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
         let buffer = unwrapInboundIn(data)
         received += buffer.readableBytesView
         pending.append(buffer)
-        switch check.decide(received) {
+        let decision = check.decide(received, searchFrom: searched)
+        searched = received.count
+        switch decision {
         case .needMore:
             return
         case .refuse(let refusal):
@@ -254,6 +266,9 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
         context.writeAndFlush(NIOAny(ByteBuffer(string: refusal.response))).whenComplete { _ in
             channel.close(promise: nil)
         }
+        // A peer that does not read (or a TLS handshake that never finished, so the answer cannot be flushed):
+        // closed anyway.
+        context.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
     }
 
     static func peer(_ context: ChannelHandlerContext) -> String {

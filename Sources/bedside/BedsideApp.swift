@@ -524,16 +524,25 @@ struct BedsideApp {
     static func removeLeftovers(runtimeBase: String) {
         let fm = FileManager.default
         func dead(_ pid: Int32?) -> Bool { guard let pid, pid > 0 else { return false }; return kill(pid, 0) != 0 && errno == ESRCH }
+        // Only what this user made: in /tmp and /dev/shm anyone can plant a `bedside-*` (a symlink, another user's
+        // folder), and a recursive delete must not follow it.
+        func ours(_ path: String, folder: Bool) -> Bool {
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_uid == getuid() else { return false }
+            let type = st.st_mode & S_IFMT
+            return folder ? type == S_IFDIR : (type == S_IFDIR || type == S_IFREG)
+        }
         for name in (try? fm.contentsOfDirectory(atPath: runtimeBase)) ?? [] where name.hasPrefix("bedside-") {
             let folder = "\(runtimeBase)/\(name)"
-            guard let text = try? String(contentsOfFile: "\(folder)/\(WorkerProcess.runtimeMarker)", encoding: .utf8),
+            guard ours(folder, folder: true),
+                let text = try? String(contentsOfFile: "\(folder)/\(WorkerProcess.runtimeMarker)", encoding: .utf8),
                 dead(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
             else { continue }
             try? fm.removeItem(atPath: folder)
         }
         for name in (try? fm.contentsOfDirectory(atPath: "/dev/shm")) ?? [] where name.hasPrefix("bedside-") {
             let pid = name.dropFirst("bedside-".count).prefix { $0.isNumber }
-            if dead(Int32(pid)) { try? fm.removeItem(atPath: "/dev/shm/\(name)") }
+            if dead(Int32(pid)), ours("/dev/shm/\(name)", folder: false) { try? fm.removeItem(atPath: "/dev/shm/\(name)") }
         }
     }
 

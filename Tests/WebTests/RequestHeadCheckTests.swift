@@ -60,6 +60,27 @@ import Web
         #expect(decide("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000) + "\r\n\r\n") != .needMore)
     }
 
+    @Test func floodsOfEmptyLinesOrHeaderLinesAreRefused() {
+        #expect(status(String(repeating: "\r\n", count: 20_000)) == 431)
+        let many = "GET / HTTP/1.1\r\n" + String(repeating: "a:x\r\n", count: 101) + "\r\n"
+        #expect(status(many) == 431)
+        let fine = "GET / HTTP/1.1\r\n" + String(repeating: "a:x\r\n", count: 99) + "\r\n"
+        #expect(status(fine) == nil)
+    }
+
+    @Test func searchingFromWhereTheLastCallStoppedFindsTheSameEnd() {
+        let head = Array("GET /x HTTP/1.1\r\nHost: h\r\n\r\n".utf8)
+        var got: RequestHeadCheck.Decision = .needMore
+        var searched = 0
+        for n in 1...head.count {  // a byte at a time
+            got = check.decide(Array(head.prefix(n)), searchFrom: searched)
+            searched = n
+            if n < head.count { #expect(got == .needMore, "at \(n)") }
+        }
+        guard case .pass(let h) = got else { Issue.record("not passed"); return }
+        #expect(h.target == "/x" && h.field("host") == "h")
+    }
+
     @Test func refusalsAreValidJSON() {
         let r = RequestHeadCheck.Refusal(status: 400, reason: "Bad Request", error: #"a "quoted" \ thing"#, fix: "f")
         #expect(r.body == #"{"error":"a \"quoted\" \\ thing","fix":"f"}"#)

@@ -74,7 +74,9 @@ def check_signature(model: Model, entry: str) -> None:
     """TypeError naming the fix when the per-frame callable cannot take what Bedside passes (found at start-up,
     not as an error on every frame)."""
     try:
-        sig = inspect.signature(model.fn)
+        # The callable's own signature, not a decorated function's (a functools.wraps wrapper may supply
+        # arguments itself).
+        sig = inspect.signature(model.fn, follow_wrapped=False)
     except (TypeError, ValueError):  # a builtin or C callable without a signature: the first frame will tell
         return
     args = ("image", "state") if model.pass_state else ("image",)

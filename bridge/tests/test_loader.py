@@ -178,3 +178,16 @@ def test_a_callable_class_instance_is_checked_without_self(module_dir: Path) -> 
     with pytest.raises(LoadError) as info:
         load(f"{path}:Bad")
     assert info.value.stage == "signature" and "(image, extra)" in str(info.value.cause)
+
+
+def test_a_decorator_that_supplies_an_argument_is_not_refused(module_dir: Path) -> None:
+    path = write(module_dir, "import functools\n"
+                             "def with_model(fn):\n"
+                             "    @functools.wraps(fn)\n"
+                             "    def wrapper(image):\n"
+                             "        return fn(image, 'weights')\n"
+                             "    return wrapper\n"
+                             "@with_model\n"
+                             "def predict(image, model):\n"
+                             "    return {'model': model}\n")
+    assert load(f"{path}:predict")(None) == {"model": "weights"}
