@@ -24,14 +24,7 @@ extension ConfigLoader {
     public static func checkReferences(_ config: BedsideConfig, file: String) -> [ConfigProblem] {
         let lines = keyLines(path: file)
         func problem(_ key: String, _ text: String, _ fix: String, model: String? = nil) -> ConfigProblem {
-            // The line of the key, else of the nearest enclosing key that has one.
-            var k = key
-            var line = lines[k]
-            while line == nil, let cut = k.lastIndex(where: { $0 == "." || $0 == "[" }) {
-                k = String(k[..<cut])
-                line = lines[k]
-            }
-            return ConfigProblem(error: ConfigError(file: file, line: line, key: key, problem: text, fix: fix), model: model)
+            ConfigProblem(error: ConfigError(file: file, line: line(of: key, in: lines), key: key, problem: text, fix: fix), model: model)
         }
         var out: [ConfigProblem] = []
         let fm = FileManager.default
@@ -76,6 +69,16 @@ extension ConfigLoader {
             }
         }
         return out
+    }
+
+    /// The line of `key` in `lines` (from `keyLines`), else of the nearest enclosing key that has one.
+    public static func line(of key: String, in lines: [String: Int]) -> Int? {
+        var k = key
+        while true {
+            if let line = lines[k] { return line }
+            guard let cut = k.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            k = String(k[..<cut])
+        }
     }
 
     /// Line numbers of the keys of a config file: `source.path`, `models[1].workdir`, `models[0].input.crop`.

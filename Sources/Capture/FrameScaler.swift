@@ -24,14 +24,20 @@ public final class FrameScaler {
     /// Bytes `scale(_:into:)` writes.
     public var outputByteCount: Int { outFormat.byteCount(width: outWidth, height: outHeight) }
 
+    /// The part of a `width` x `height` frame a crop takes (the whole frame without one): clamped to the frame, on
+    /// even coordinates so chroma planes stay aligned.
+    public static func clamp(_ crop: CropRect?, width: Int, height: Int) -> CropRect {
+        var c = crop ?? CropRect(x: 0, y: 0, width: width, height: height)
+        c.x = max(0, min(c.x, width - 2)) & ~1
+        c.y = max(0, min(c.y, height - 2)) & ~1
+        c.width = max(2, min(c.width, width - c.x)) & ~1
+        c.height = max(2, min(c.height, height - c.y)) & ~1
+        return c
+    }
+
     /// Scales `frame` into `destination` (at least `outputByteCount` bytes, tightly packed).
     public func scale(_ frame: Frame, into destination: UnsafeMutableRawPointer) throws {
-        var c = crop ?? CropRect(x: 0, y: 0, width: frame.width, height: frame.height)
-        // Clamp the crop to the frame, on even coordinates so chroma planes stay aligned.
-        c.x = max(0, min(c.x, frame.width - 2)) & ~1
-        c.y = max(0, min(c.y, frame.height - 2)) & ~1
-        c.width = max(2, min(c.width, frame.width - c.x)) & ~1
-        c.height = max(2, min(c.height, frame.height - c.y)) & ~1
+        let c = Self.clamp(crop, width: frame.width, height: frame.height)
         if key == nil || key! != (c.width, c.height, frame.format) {
             sws_freeContext(context)
             context = sws_getContext(

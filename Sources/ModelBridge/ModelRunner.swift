@@ -248,9 +248,8 @@ public final class ModelRunner: Service, Sendable {
                 let crop = cropBox.withLock { $0 }
                 // Without a size in `input`, the model gets the crop's pixels as they are (not stretched to the
                 // whole frame's size): the crop's size, within the frame.
-                let cropW = crop.map { max(2, min($0.width, f.width - max(0, min($0.x, f.width - 2)))) } ?? f.width
-                let cropH = crop.map { max(2, min($0.height, f.height - max(0, min($0.y, f.height - 2)))) } ?? f.height
-                let w = input.width ?? cropW, h = input.height ?? cropH
+                let cut = FrameScaler.clamp(crop, width: f.width, height: f.height)
+                let w = input.width ?? cut.width, h = input.height ?? cut.height
                 let fmt: PixelFormat = [.gray8, .rgb24, .bgr24].contains(input.format) ? input.format : .rgb24
                 if r.scaler == nil || r.scaler!.outWidth != w || r.scaler!.outHeight != h {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)

@@ -88,13 +88,13 @@ public final class WorkerProcess: @unchecked Sendable {
             let tmp = "\(runtimeDirectory)/tmp-\(config.name)-\(UInt32.random(in: 0...UInt32.max))"
             try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
             env["TMPDIR"] = tmp
-            let hidden = ["/tmp", "/run", "/var/tmp"]
+            // Bedside's runtime base (every Bedside's runtime folder) is hidden too when it lives elsewhere.
+            var hidden = ["/tmp", "/run", "/var/tmp"]
+            let base = (runtimeDirectory as NSString).deletingLastPathComponent
+            func underHidden(_ path: String) -> Bool { hidden.contains { path == $0 || path.hasPrefix($0 + "/") } }
+            if !underHidden(base) { hidden.append(base) }
             var bw = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
             for h in hidden where FileManager.default.fileExists(atPath: h) { bw += ["--tmpfs", h] }
-            for folder in Self.runtimeFolders(besides: runtimeDirectory) where !hidden.contains(where: { folder.hasPrefix($0 + "/") }) {
-                bw += ["--tmpfs", folder]
-            }
-            func underHidden(_ path: String) -> Bool { hidden.contains { path.hasPrefix($0 + "/") } }
             var shown: Set<String> = []
             func show(_ path: String?, writable: Bool = false, always: Bool = false) {
                 guard let path, path.hasPrefix("/"), !shown.contains(path), writable || always || underHidden(path),
@@ -155,22 +155,6 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// The file in every Bedside runtime folder that names the Bedside process it belongs to.
     public static let runtimeMarker = "bedside.pid"
-
-    /// Bedside runtime folders (`bedside-*` beside this one with a marker, this one first) that a sandbox must hide.
-    static func runtimeFolders(besides runtimeDirectory: String) -> [String] {
-        let base = (runtimeDirectory as NSString).deletingLastPathComponent
-        let others = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [])
-            .filter { $0.hasPrefix("bedside-") }.map { "\(base)/\($0)" }
-            .filter { $0 != runtimeDirectory && (try? FileManager.default.destinationOfSymbolicLink(atPath: $0)) == nil }
-            .filter { path in
-                // Ours carry the marker; older Bedside versions made `bedside-XXXXXX` (mkdtemp) without one.
-                let name = (path as NSString).lastPathComponent
-                var isDir: ObjCBool = false
-                return FileManager.default.fileExists(atPath: "\(path)/\(runtimeMarker)")
-                    || (name.count == 14 && FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue)
-            }
-        return [runtimeDirectory] + others.sorted()
-    }
 
     /// Exit status once the process has ended (signals as 128+N), nil while it runs.
     var exitStatus: Int32? { child.exitStatus }

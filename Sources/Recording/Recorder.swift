@@ -221,7 +221,7 @@ public final class Recorder: Service, Sendable {
     private func markInterruptedSessions() {
         let base = URL(fileURLWithPath: directory).standardizedFileURL.path
         let marked = SessionInfo.markInterrupted(in: base, now: BedsideCore.Clock.wallSeconds()) { pid in
-            pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH)
+            pid != getpid() && !ProcessLiveness.isGone(pid)
         }
         for folder in marked {
             logger.warning("a previous Bedside stopped without finishing its session; marked it interrupted (its video plays up to its last fragment)", metadata: ["folder": "\(folder)"])

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdCore
 import Logging
@@ -21,15 +22,15 @@ public struct RequestHeadCheck: Sendable {
 
     /// A complete, well-formed request head.
     public struct Head: Sendable, Equatable {
+        public struct Field: Sendable, Equatable {
+            public var name: String
+            public var value: String
+        }
+
         public var method: String
         public var target: String
         public var version: String
-        public var fields: [(name: String, value: String)]
-
-        public static func == (a: Head, b: Head) -> Bool {
-            a.method == b.method && a.target == b.target && a.version == b.version
-                && a.fields.map(\.name) == b.fields.map(\.name) && a.fields.map(\.value) == b.fields.map(\.value)
-        }
+        public var fields: [Field]
 
         public func field(_ name: String) -> String? {
             fields.first { $0.name.lowercased() == name.lowercased() }?.value
@@ -61,11 +62,9 @@ public struct RequestHeadCheck: Sendable {
         public init(status: Int, reason: String, error: String, fix: String) {
             self.status = status
             self.reason = reason
-            body = #"{"error":"\#(Self.escape(error))","fix":"\#(Self.escape(fix))"}"#
-        }
-
-        static func escape(_ s: String) -> String {
-            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            // JSONSerialization, as every other answer: any text (quotes, control characters) stays valid JSON.
+            let data = try? JSONSerialization.data(withJSONObject: ["error": error, "fix": fix], options: [.sortedKeys, .withoutEscapingSlashes])
+            body = data.map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"bad request"}"#
         }
 
         /// The whole HTTP/1.1 response, closing the connection.
@@ -138,7 +137,7 @@ public struct RequestHeadCheck: Sendable {
         let method = String(decoding: parts[0], as: UTF8.self), target = String(decoding: parts[1], as: UTF8.self)
         guard target.hasPrefix("/") || (method == "OPTIONS" && target == "*") else { return bad("the URL must start with /") }
         let tokenBytes = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
-        var fields: [(String, String)] = []
+        var fields: [Head.Field] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: 58), colon != line.startIndex else {
                 return bad(line.first == 32 || line.first == 9 ? "folded header lines" : "a header line without a colon")
@@ -146,13 +145,14 @@ public struct RequestHeadCheck: Sendable {
             guard line[line.startIndex..<colon].allSatisfy({ tokenBytes.contains($0) }) else { return bad("a header name with invalid characters") }
             let value = line[(colon + 1)...]
             guard value.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) }) else { return bad("control characters in a header value") }
-            fields.append((String(decoding: line[line.startIndex..<colon], as: UTF8.self),
-                           String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces)))
+            fields.append(Head.Field(
+                name: String(decoding: line[line.startIndex..<colon], as: UTF8.self),
+                value: String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces)))
         }
         // The body's length must be unambiguous (two different lengths, or a length beside chunking, is how
         // requests are smuggled past proxies).
-        let lengths = fields.filter { $0.0.lowercased() == "content-length" }.map(\.1)
-        let chunked = fields.contains { $0.0.lowercased() == "transfer-encoding" }
+        let lengths = fields.filter { $0.name.lowercased() == "content-length" }.map(\.value)
+        let chunked = fields.contains { $0.name.lowercased() == "transfer-encoding" }
         if let length = lengths.first {
             guard lengths.count == 1, !length.isEmpty, length.count <= 15, length.allSatisfy(\.isASCII), length.allSatisfy(\.isNumber) else {
                 return bad("Content-Length \(length.prefix(24)) (one length, in digits)")

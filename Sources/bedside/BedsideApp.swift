@@ -523,7 +523,7 @@ struct BedsideApp {
     /// frame rings in /dev/shm. Only those of processes that no longer exist.
     static func removeLeftovers(runtimeBase: String) {
         let fm = FileManager.default
-        func dead(_ pid: Int32?) -> Bool { guard let pid, pid > 0 else { return false }; return kill(pid, 0) != 0 && errno == ESRCH }
+        func dead(_ pid: Int32?) -> Bool { pid.map(ProcessLiveness.isGone) ?? false }
         // Only what this user made: in /tmp and /dev/shm anyone can plant a `bedside-*` (a symlink, another user's
         // folder), and a recursive delete must not follow it.
         func ours(_ path: String, folder: Bool) -> Bool {

@@ -148,11 +148,10 @@ func tlsProblems(_ c: BedsideConfig, file: String) -> [ConfigProblem] {
     } catch {
         let text = "\(error)"
         let which = text.hasPrefix("web.tls.key") ? "web.tls.key" : "web.tls.cert"
-        let lines = ConfigLoader.keyLines(path: file)
         let parts = text.dropFirst(which.count + 2).components(separatedBy: " Fix: ")
         return [ConfigProblem(
             error: ConfigError(
-                file: file, line: lines[which] ?? lines["web.tls"], key: which, problem: parts[0].trimmingCharacters(in: CharacterSet(charactersIn: ". ")),
+                file: file, line: ConfigLoader.line(of: which, in: ConfigLoader.keyLines(path: file)), key: which, problem: parts[0].trimmingCharacters(in: CharacterSet(charactersIn: ". ")),
                 fix: parts.count > 1 ? "Fix: " + parts[1] : "Give PEM files."),
             model: nil)]
     }
@@ -217,7 +216,7 @@ enum StartError {
         }
         if rc != 0 {
             let why = String(cString: strerror(errno))
-            let line = configFile.flatMap { ConfigLoader.keyLines(path: $0)["web.port"] }
+            let line = configFile.flatMap { ConfigLoader.line(of: "web.port", in: ConfigLoader.keyLines(path: $0)) }
             let at = configFile.flatMap { file in line.map { "\(file):\($0): `web.port`: " } } ?? ""
             throw exit(
                 "\(at)cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config.")
