@@ -136,15 +136,7 @@ public struct WebServer: Sendable {
         let secure = usesTLS
         let status = self.status
         let logger = self.logger
-        router.get("/") { _, _ in try Self.page("index.html", type: "text/html; charset=utf-8") }
-        router.get("/app.js") { _, _ in try Self.page("app.js", type: "text/javascript; charset=utf-8") }
-        router.get("/style.css") { _, _ in try Self.page("style.css", type: "text/css; charset=utf-8") }
-        router.get("/admin") { _, _ in try Self.page("admin.html", type: "text/html; charset=utf-8") }
-        router.get("/review") { _, _ in try Self.page("review.html", type: "text/html; charset=utf-8") }
-        router.get("/review.js") { _, _ in try Self.page("review.js", type: "text/javascript; charset=utf-8") }
-        router.get("/admin.js") { _, _ in try Self.page("admin.js", type: "text/javascript; charset=utf-8") }
-        router.get("/regions.js") { _, _ in try Self.page("regions.js", type: "text/javascript; charset=utf-8") }
-        router.get("/admin.css") { _, _ in try Self.page("admin.css", type: "text/css; charset=utf-8") }
+        PageRoutes.add(to: router, folder: Self.pageFolder, logger: logger)
         router.get("/healthz") { _, _ in "ok\n" }
         let adminPIN = self.adminPIN
         let pinGuard = AdminPINGuard()
@@ -419,18 +411,6 @@ public struct WebServer: Sendable {
             + "(`bedside install` does), or set BEDSIDE_WEB_RESOURCES to it."
     }
 
-    static func page(_ name: String, type: String) throws -> Response {
-        guard let folder = pageFolder else {
-            // Without its page files Bedside still captures, records and serves the API; the page says what is wrong.
-            return Response(
-                status: .internalServerError, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: missingPageFiles + "\n")))
-        }
-        guard let data = FileManager.default.contents(atPath: "\(folder)/\(name)") else { throw HTTPError(.notFound) }
-        return Response(
-            status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
 }
 
 
