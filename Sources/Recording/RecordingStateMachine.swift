@@ -16,8 +16,8 @@ public struct RecordingStateMachine: Sendable, Equatable {
         public var segmentSeconds: Double
         public var segmentBytes: Int64
         public var minFreeMB: Int
-        /// `always` mode: sessions start with Bedside and failures are tried again.
-        public var always: Bool
+        /// `always` (sessions start with Bedside, failures are tried again) or `manual`.
+        public var mode: String
         /// Refuse frames no privacy mask covered (`privacy.allow_unmasked` off).
         public var requireMasks: Bool
         /// Retention (`keep_gb`) is on.
@@ -26,17 +26,19 @@ public struct RecordingStateMachine: Sendable, Equatable {
         public var directory: String
 
         public init(
-            segmentSeconds: Double = 300, segmentMB: Int = 1024, minFreeMB: Int = 500, always: Bool = true,
+            segmentSeconds: Double = 300, segmentMB: Int = 1024, minFreeMB: Int = 500, mode: String = "always",
             requireMasks: Bool = false, retention: Bool = false, directory: String = "recordings"
         ) {
             self.segmentSeconds = segmentSeconds
             segmentBytes = Int64(segmentMB) * 1_048_576
             self.minFreeMB = minFreeMB
-            self.always = always
+            self.mode = mode
             self.requireMasks = requireMasks
             self.retention = retention
             self.directory = directory
         }
+
+        public var always: Bool { mode == "always" }
 
         /// Free space at which a disk pause ends.
         public var resumeFreeMB: Int { minFreeMB + max(10, minFreeMB / 10) }
@@ -151,7 +153,7 @@ public struct RecordingStateMachine: Sendable, Equatable {
 
     public init(policy: Policy) {
         self.policy = policy
-        status.mode = policy.always ? "always" : "manual"
+        status.mode = policy.mode
     }
 
     /// A session is open on the encoder side.
