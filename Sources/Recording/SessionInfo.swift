@@ -86,17 +86,34 @@ public struct SessionInfo: Codable, Sendable, Equatable {
         public var atWall: String
         public var reason: String
         public var resumedWall: String?
+
+        public init(atWall: String, reason: String, resumedWall: String? = nil) {
+            self.atWall = atWall
+            self.reason = reason
+            self.resumedWall = resumedWall
+        }
     }
 
     public struct Privacy: Codable, Sendable, Equatable {
         public var allowUnmasked: Bool
         public var changes: [MaskSet]
+
+        public init(allowUnmasked: Bool, changes: [MaskSet]) {
+            self.allowUnmasked = allowUnmasked
+            self.changes = changes
+        }
     }
 
     public struct MaskSet: Codable, Sendable, Equatable {
         public var atWall: String
         public var masks: [CropRect]
         public var masksBySize: [String: [CropRect]]
+
+        public init(atWall: String, masks: [CropRect], masksBySize: [String: [CropRect]]) {
+            self.atWall = atWall
+            self.masks = masks
+            self.masksBySize = masksBySize
+        }
     }
 
     public init(bedsideVersion: String, source: String, startWall: String, startEpoch: Double, fps: Double, models: [String]) {
