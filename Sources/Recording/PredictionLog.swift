@@ -1,5 +1,4 @@
 import BedsideCore
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -33,7 +32,7 @@ public final class PredictionLog: Sendable {
     func open(path: String) throws {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw RecordingError("cannot create \(path): \(String(cString: strerror(errno)))")
+            throw RecordingError("cannot create \(path)", .last("open(\(path))", fix: "Make the recording folder writable"))
         }
         state.withLock { s in
             if s.fd >= 0 { _ = Glibc.close(s.fd) }  // a re-open (the folder was made again) replaces the old file
@@ -75,61 +74,9 @@ public final class PredictionLog: Sendable {
         if n == bytes.count { s.lines += 1 } else { s.failed = true }
     }
 
-    /// The JSON line for `p`; `pts_s` counts from the recording's first frame (`originNanos`), null before there is one.
+    /// The JSON line for `p` (a `PredictionLine`); `pts_s` counts from the session's first frame (`originNanos`),
+    /// null before there is one.
     public static func line(for p: Prediction, originNanos: UInt64?) -> String {
-        var out = "{\"model\":\(jsonString(p.model)),\"seq\":\(p.seq),\"pts_ns\":\(p.ptsNanos)"
-        if let originNanos {
-            let s = (Double(p.ptsNanos) - Double(originNanos)) / 1e9
-            out += ",\"pts_s\":\(String(format: "%.6f", s))"
-        } else {
-            out += ",\"pts_s\":null"
-        }
-        out += ",\"dispatched_ns\":\(p.dispatchedNanos),\"received_ns\":\(p.receivedNanos)"
-        out += ",\"model_ms\":\(number(p.modelMs)),\"round_trip_ms\":\(number(p.roundTripMs))"
-        if let w = p.worker {
-            // The worker's clock readings: as absolute times when they share Bedside's clock, else relative.
-            if w.sameClock {
-                out += ",\"worker_received_ns\":\(w.receivedNanos),\"predict_start_ns\":\(w.startNanos),\"predict_end_ns\":\(w.endNanos)"
-            }
-            out += ",\"worker_queue_ms\":\(number(Double(w.startNanos - w.receivedNanos) / 1e6))"
-        }
-        if let up = p.upstreamModel { out += ",\"upstream\":\(jsonString(up))" }
-        if let t = p.truth {  // sources that know the answer (the phantom): for evaluating a model against it
-            out += ",\"truth\":{\"plane\":\(jsonString(t.plane)),\"status\":\(jsonString(t.status))}"
-        }
-        if isJSON(p.resultJSON) {
-            // Valid JSON has raw line breaks only as whitespace: flattening keeps the value and the one-line rule.
-            let flat = p.resultJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-            out += ",\"result\":\(flat)"
-        } else {
-            out += ",\"result\":null,\"result_invalid\":\(jsonString(p.resultJSON))"
-        }
-        return out + "}"
-    }
-
-    private static func isJSON(_ text: String) -> Bool {
-        guard !text.isEmpty else { return false }
-        return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
-    }
-
-    private static func number(_ v: Double) -> String {
-        v.isFinite ? String(format: "%.3f", v) : "null"
-    }
-
-    /// `s` as a JSON string literal.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
+        PredictionLine(p, originNanos: originNanos).text
     }
 }

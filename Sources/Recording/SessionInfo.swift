@@ -1,123 +1,206 @@
-import Foundation
 import BedsideCore
+import Foundation
 
 /// The contents of a session's `session.json`: what was recorded, from what, with what.
-struct SessionInfo: Codable, Sendable {
-    var bedsideVersion: String
-    var source: String
-    /// `recording`, `finished`, `failed`, or `interrupted` (set by the next Bedside when the one recording it was
-    /// killed or lost power: the video plays up to its last fragment).
-    var state = "recording"
+///
+/// Written by the recorder (snake_case keys, pretty, sorted); read back with `load(folder:)` (replay, the next
+/// Bedside). Fields an older Bedside did not write decode as their defaults.
+public struct SessionInfo: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        case recording, finished, failed
+        /// Set by the next Bedside when the one recording it was killed or lost power: the video plays up to its
+        /// last fragment.
+        case interrupted
+    }
+
+    public var bedsideVersion: String
+    public var source: String
+    public var state = State.recording
     /// The Bedside process writing the session: a later Bedside tells a killed session from a live one by it.
-    var pid: Int32?
-    var error: String?
+    public var pid: Int32?
+    public var error: String?
+    /// When a later Bedside found the session interrupted (ISO 8601 UTC).
+    public var interruptedFoundWall: String?
     /// ISO 8601 UTC, and seconds since 1970.
-    var startWall: String
-    var startEpoch: Double
-    var endWall: String?
-    var endEpoch: Double?
-    var width: Int?
-    var height: Int?
+    public var startWall: String
+    public var startEpoch: Double
+    public var endWall: String?
+    public var endEpoch: Double?
+    public var width: Int?
+    public var height: Int?
     /// The source's nominal frame rate.
-    var fps: Double
-    var codec: String?
-    var models: [String]
+    public var fps: Double
+    public var codec: String?
+    public var models: [String]
     /// Model name -> the version it declared (when it declared one).
-    var modelVersions: [String: String] = [:]
+    public var modelVersions: [String: String] = [:]
     /// `always` or `manual`.
-    var mode = "always"
+    public var mode = "always"
     /// SHA-256 of the config file the session ran with.
-    var configSha256: String?
-    var configFile: String?
+    public var configSha256: String?
+    public var configFile: String?
     /// The video files in order, each with where it starts on the session's timeline.
-    var segments: [Segment] = []
-    /// Times recording was paused for low disk space, and why.
-    var pauses: [Pause] = []
-
-    struct Segment: Codable, Sendable {
-        var file: String
-        /// Seconds from the session's first frame to this file's first frame (its video time 0).
-        var startS: Double
-        var firstPtsNs: UInt64
-        var frames: UInt64 = 0
-        var durationS: Double = 0
-    }
-
-    struct Pause: Codable, Sendable {
-        var atWall: String
-        var reason: String
-        var resumedWall: String?
-    }
-    var framesWritten: UInt64 = 0
-    var framesDropped: UInt64 = 0
-    var framesSkippedForDisk: UInt64 = 0
+    public var segments: [Segment] = []
+    /// Times recording was paused (low disk, unmasked frames, a deleted folder), and why.
+    public var pauses: [Pause] = []
+    public var framesWritten: UInt64 = 0
+    public var framesDropped: UInt64 = 0
+    public var framesSkippedForDisk: UInt64 = 0
     /// Frames not recorded because no privacy mask covered their size (and `allow_unmasked` is off).
-    var framesSkippedUnmasked: UInt64 = 0
+    public var framesSkippedUnmasked: UInt64 = 0
     /// What was blacked out at the capture edge during this session, and every change (the region editor):
     /// a dataset curator sees exactly what was removed from which part of the session.
-    var privacy: Privacy?
-
-    struct Privacy: Codable, Sendable {
-        var allowUnmasked: Bool
-        var changes: [MaskSet]
-    }
-
-    struct MaskSet: Codable, Sendable {
-        var atWall: String
-        var masks: [CropRect]
-        var masksBySize: [String: [CropRect]]
-    }
+    public var privacy: Privacy?
     /// Capture time (monotonic ns) of the video's first frame; `pts_s` in predictions.jsonl counts from it.
-    var firstFramePtsNs: UInt64?
+    public var firstFramePtsNs: UInt64?
     /// Video length in seconds.
-    var durationS: Double?
-    var videoFiles: [String] = []
-    var predictionsFile = "predictions.jsonl"
+    public var durationS: Double?
+    public var videoFiles: [String] = []
+    public var predictionsFile = "predictions.jsonl"
 
-    static func iso8601(_ epoch: Double) -> String {
+    public struct Segment: Codable, Sendable, Equatable {
+        public var file: String
+        /// Seconds from the session's first frame to this file's first frame (its video time 0).
+        public var startS: Double
+        public var firstPtsNs: UInt64?
+        public var frames: UInt64 = 0
+        public var durationS: Double = 0
+
+        public init(file: String, startS: Double, firstPtsNs: UInt64?) {
+            self.file = file
+            self.startS = startS
+            self.firstPtsNs = firstPtsNs
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            file = try c.decode(String.self, forKey: .file)
+            startS = try c.decodeIfPresent(Double.self, forKey: .startS) ?? 0
+            firstPtsNs = try c.decodeIfPresent(UInt64.self, forKey: .firstPtsNs)
+            frames = try c.decodeIfPresent(UInt64.self, forKey: .frames) ?? 0
+            durationS = try c.decodeIfPresent(Double.self, forKey: .durationS) ?? 0
+        }
+    }
+
+    public struct Pause: Codable, Sendable, Equatable {
+        public var atWall: String
+        public var reason: String
+        public var resumedWall: String?
+
+        public init(atWall: String, reason: String, resumedWall: String? = nil) {
+            self.atWall = atWall
+            self.reason = reason
+            self.resumedWall = resumedWall
+        }
+    }
+
+    public struct Privacy: Codable, Sendable, Equatable {
+        public var allowUnmasked: Bool
+        public var changes: [MaskSet]
+
+        public init(allowUnmasked: Bool, changes: [MaskSet]) {
+            self.allowUnmasked = allowUnmasked
+            self.changes = changes
+        }
+    }
+
+    public struct MaskSet: Codable, Sendable, Equatable {
+        public var atWall: String
+        public var masks: [CropRect]
+        public var masksBySize: [String: [CropRect]]
+
+        public init(atWall: String, masks: [CropRect], masksBySize: [String: [CropRect]]) {
+            self.atWall = atWall
+            self.masks = masks
+            self.masksBySize = masksBySize
+        }
+    }
+
+    public init(bedsideVersion: String, source: String, startWall: String, startEpoch: Double, fps: Double, models: [String]) {
+        self.bedsideVersion = bedsideVersion
+        self.source = source
+        self.startWall = startWall
+        self.startEpoch = startEpoch
+        self.fps = fps
+        self.models = models
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case bedsideVersion, source, state, pid, error, interruptedFoundWall, startWall, startEpoch, endWall, endEpoch
+        case width, height, fps, codec, models, modelVersions, mode, configSha256, configFile, segments, pauses
+        case framesWritten, framesDropped, framesSkippedForDisk, framesSkippedUnmasked, privacy, firstFramePtsNs
+        case durationS, videoFiles, predictionsFile
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        bedsideVersion = try value(.bedsideVersion, "")
+        source = try value(.source, "")
+        state = try value(.state, .recording)
+        pid = try c.decodeIfPresent(Int32.self, forKey: .pid)
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        interruptedFoundWall = try c.decodeIfPresent(String.self, forKey: .interruptedFoundWall)
+        startWall = try value(.startWall, "")
+        startEpoch = try value(.startEpoch, 0)
+        endWall = try c.decodeIfPresent(String.self, forKey: .endWall)
+        endEpoch = try c.decodeIfPresent(Double.self, forKey: .endEpoch)
+        width = try c.decodeIfPresent(Int.self, forKey: .width)
+        height = try c.decodeIfPresent(Int.self, forKey: .height)
+        fps = try value(.fps, 0)
+        codec = try c.decodeIfPresent(String.self, forKey: .codec)
+        models = try value(.models, [])
+        modelVersions = try value(.modelVersions, [:])
+        mode = try value(.mode, "always")
+        configSha256 = try c.decodeIfPresent(String.self, forKey: .configSha256)
+        configFile = try c.decodeIfPresent(String.self, forKey: .configFile)
+        segments = try value(.segments, [])
+        pauses = try value(.pauses, [])
+        framesWritten = try value(.framesWritten, 0)
+        framesDropped = try value(.framesDropped, 0)
+        framesSkippedForDisk = try value(.framesSkippedForDisk, 0)
+        framesSkippedUnmasked = try value(.framesSkippedUnmasked, 0)
+        privacy = try c.decodeIfPresent(Privacy.self, forKey: .privacy)
+        firstFramePtsNs = try c.decodeIfPresent(UInt64.self, forKey: .firstFramePtsNs)
+        durationS = try c.decodeIfPresent(Double.self, forKey: .durationS)
+        videoFiles = try value(.videoFiles, [])
+        predictionsFile = try value(.predictionsFile, "predictions.jsonl")
+    }
+
+    /// The file's name in a session folder.
+    public static let fileName = "session.json"
+
+    public static func iso8601(_ epoch: Double) -> String {
         Date(timeIntervalSince1970: epoch).formatted(.iso8601)
     }
 
-    /// Writes the file atomically (temp file + rename), pretty and with sorted keys.
-    func write(to path: String) throws {
-        let encoder = JSONEncoder()
+    /// The session's JSON text as written to disk: pretty, sorted keys, snake_case, a final newline.
+    public func encoded() throws -> Data {
+        let encoder = JSONWire.encoder(pretty: true)
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(self)
         data.append(0x0A)
-        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        return data
     }
 
-    /// Marks sessions left in state `recording` by a Bedside that no longer runs as `interrupted` (state, error,
-    /// `interrupted_found_wall`); the rest of each file is kept as it is. A session whose writer still runs (another
-    /// Bedside on the same folder) is left alone; so is one without a `pid` (older versions) whose file changed in
-    /// the last 30 s (it is rewritten every 10 s while recording). Returns the folders marked.
-    static func markInterrupted(in directory: String, now: Double, isAlive: (Int32) -> Bool) -> [String] {
-        let fm = FileManager.default
-        var marked: [String] = []
-        for name in ((try? fm.contentsOfDirectory(atPath: directory)) ?? []).sorted() {
-            let path = (directory as NSString).appendingPathComponent(name) + "/session.json"
-            guard let data = fm.contents(atPath: path),
-                var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                object["state"] as? String == "recording"
-            else { continue }
-            if let pid = (object["pid"] as? NSNumber)?.int32Value {
-                if isAlive(pid) { continue }
-            } else {
-                let modified = (try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-                if now - modified < 30 { continue }
-            }
-            object["state"] = "interrupted"
-            object["error"] = "Bedside stopped without finishing this session (killed, crashed or the power went); "
-                + "the video plays up to its last fragment, frames_written and the segments' lengths are from the last update"
-            object["interrupted_found_wall"] = iso8601(now)
-            guard var out = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            else { continue }
-            out.append(0x0A)
-            if (try? out.write(to: URL(fileURLWithPath: path), options: .atomic)) != nil {
-                marked.append((directory as NSString).appendingPathComponent(name))
-            }
-        }
-        return marked
+    /// Parses `session.json` text.
+    public static func decode(_ data: Data) throws -> SessionInfo {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(SessionInfo.self, from: data)
+    }
+
+    /// Reads `<folder>/session.json`; nil when there is none, throws when it is not a session file.
+    public static func load(folder: String) throws -> SessionInfo? {
+        let path = (folder as NSString).appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try decode(data)
+    }
+
+    /// Writes the file atomically (temp file + rename).
+    public func write(to path: String) throws {
+        try encoded().write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

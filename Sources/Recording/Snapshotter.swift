@@ -4,6 +4,10 @@ import Capture
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Snapshots: the newest full-resolution frame as PNG, with what the models had shown for it, as JSON.
 ///
 /// Fed every captured frame (it keeps a reference to the newest, no copy); `take` encodes on the caller's thread.
@@ -23,10 +27,10 @@ public final class Snapshotter: Sendable {
         public var seq: UInt64
     }
 
-    /// Saves `snapshot-<time>-<seq>.png` and `.json` into `folder`. `describe` gets the frame and returns the
-    /// JSON object's extra fields (the predictions shown, the recording's timeline position).
+    /// Saves `snapshot-<time>-<seq>.png` and `.json` (a `SnapshotRecord`) into `folder`. `describe` gets the
+    /// frame and returns what to add (the predictions shown, the recording's timeline position).
     /// With `requireMasked`, a frame no privacy mask covered is refused (it would show the patient banner).
-    public func take(into folder: String, requireMasked: Bool = false, describe: (Frame) -> [String: Any]) throws -> Saved {
+    public func take(into folder: String, requireMasked: Bool = false, describe: (Frame) -> SnapshotRecord.Details) throws -> Saved {
         guard let frame = latest.withLock({ $0 }) else {
             throw RecordingError("no frame captured yet: a snapshot needs a running source")
         }
@@ -46,17 +50,30 @@ public final class Snapshotter: Sendable {
         let png = (folder as NSString).appendingPathComponent(base + ".png")
         let json = (folder as NSString).appendingPathComponent(base + ".json")
         let bytes = try PNGEncoder.encode(frame)
-        guard FileManager.default.createFile(atPath: png, contents: Data(bytes)) else {
-            throw RecordingError("cannot write \(png): \(String(cString: strerror(errno)))")
-        }
-        var obj: [String: Any] = [
-            "image": base + ".png", "seq": frame.seq, "pts_ns": frame.ptsNanos, "width": frame.width,
-            "height": frame.height, "wall_time": Date(timeIntervalSince1970: frame.wallClock).formatted(.iso8601),
-        ]
-        for (k, v) in describe(frame) { obj[k] = v }
-        let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try data.write(to: URL(fileURLWithPath: json), options: .atomic)
+        try Self.write(bytes, to: png)
+        let record = SnapshotRecord(
+            image: base + ".png", frame: frame, wallTime: Date(timeIntervalSince1970: frame.wallClock).formatted(.iso8601),
+            details: describe(frame))
+        try JSONWire.data(record, pretty: true).write(to: URL(fileURLWithPath: json), options: .atomic)
         return Saved(png: png, json: json, seq: frame.seq)
+    }
+
+    /// Writes `bytes` to a new file at `path` (replacing one there); errors name the path and the reason.
+    private static func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw RecordingError("cannot write \(path)", .last("open(\(path))", fix: "Make the snapshot folder writable"))
+        }
+        defer { _ = Glibc.close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw RecordingError("cannot write \(path)", .last("write(\(path))", fix: "Free space on the disk"))
+            }
+            done += n
+        }
     }
 }
 

@@ -111,12 +111,10 @@ struct BedsideApp {
             let origin = recorder?.sessionOriginNanos
             do {
                 let saved = try snapshots.take(into: folder, requireMasked: !config.privacy.allowUnmasked) { frame in
-                    var extra: [String: Any] = [:]
-                    let messages = shown.withLock { $0 }
-                    extra["predictions"] = messages.mapValues { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) ?? $0 }
-                    if let origin { extra["pts_s"] = (Double(frame.ptsNanos) - Double(origin)) / 1e9 }
-                    if let f = recorder?.status.currentFile { extra["recording_file"] = f }
-                    return extra
+                    SnapshotRecord.Details(
+                        predictions: shown.withLock { $0 }.mapValues { JSONValue(parsing: $0) ?? .string($0) },
+                        ptsS: origin.map { (Double(frame.ptsNanos) - Double($0)) / 1e9 },
+                        recordingFile: recorder?.status.currentFile)
                 }
                 actionLog.info("snapshot saved", metadata: ["png": "\(saved.png)"])
                 let last = runners.first { $0.config.name == followedModel }?.lastPrediction
