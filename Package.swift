@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "BedsideCore", "Capture", "CTurboJPEG", "CFFmpeg",
+                "BedsideCore", "Capture", "CTurboJPEG", "CFFmpeg", "Recording", "ModelBridge", "Study",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -80,10 +80,29 @@ let package = Package(
             ],
             resources: [.copy("Page")],
             swiftSettings: strict),
+        .target(
+            name: "Study",
+            dependencies: [
+                "BedsideCore", "Recording",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The composition root: services from a config, the service group, the status ticker, the adapters
+        // between the libraries. No rules of its own.
+        .target(
+            name: "BedsideApp",
+            dependencies: [
+                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "bedside",
             dependencies: [
-                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web",
+                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study", "BedsideApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -98,10 +117,11 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Capture", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "ModelBridgeTests", dependencies: ["ModelBridge", "BedsideCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "BedsideCore", "Recording"], swiftSettings: strict),
         .testTarget(
             name: "WebTests",
             dependencies: [
-                "Web", "BedsideCore",
+                "Web", "BedsideCore", "Study", "Recording", "ModelBridge",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict),

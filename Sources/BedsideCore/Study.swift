@@ -31,19 +31,30 @@ public struct StudyArm: Sendable, Equatable {
         StudyArm(name: "control", shows: []),
     ]
 
-    /// The result object a tablet in this arm may receive, as JSON text; nil when it may receive nothing.
+    /// The result key each part is shown through.
+    public static let resultKey: [ShownPart: String] = [
+        .banner: "plane", .concepts: "concepts", .overlay: "segmentation", .guidance: "guidance",
+    ]
+
+    /// Shows every part (and so also the model's `extra` and the phantom's ground truth).
+    public var showsEverything: Bool { Set(shows) == Set(ShownPart.allCases) }
+
+    /// The result object a tablet in this arm may receive; nil when it may receive nothing.
     /// Keys the arm does not show are removed (`extra` only goes to an arm that shows everything).
+    public func filter(result: JSONValue) -> JSONValue? {
+        if showsNothing { return nil }
+        if showsEverything { return result }
+        guard let object = result.objectValue else { return nil }
+        var out: [String: JSONValue] = [:]
+        for part in shows { if let k = Self.resultKey[part], let v = object[k] { out[k] = v } }
+        return .object(out)
+    }
+
+    /// `filter(result:)` on JSON text: the text unchanged for an arm that shows everything.
     public func filter(resultJSON: String) -> String? {
         if showsNothing { return nil }
-        if Set(shows) == Set(ShownPart.allCases) { return resultJSON }
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(resultJSON.utf8))) as? [String: Any] else {
-            return nil
-        }
-        var out: [String: Any] = [:]
-        let keys: [ShownPart: String] = [.banner: "plane", .concepts: "concepts", .overlay: "segmentation", .guidance: "guidance"]
-        for part in shows { if let k = keys[part], let v = obj[k] { out[k] = v } }
-        guard let data = try? JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]) else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        if showsEverything { return resultJSON }
+        return JSONValue(parsing: resultJSON).flatMap(filter(result:))?.text
     }
 }
 
@@ -85,11 +96,30 @@ public struct TimeToPlane: Sendable, Equatable {
     }
 
     /// `{plane: {"seconds": s or null, "snapshots": n}}` for every target.
-    public var summary: [String: [String: Any]] {
-        var out: [String: [String: Any]] = [:]
+    public var summary: [String: PlaneTime] {
+        var out: [String: PlaneTime] = [:]
         for t in targets {
-            out[t] = ["seconds": reached[t].map { ($0 * 1000).rounded() / 1000 } as Any? ?? NSNull(), "snapshots": snapshots[t] ?? 0]
+            out[t] = PlaneTime(seconds: reached[t].map { ($0 * 1000).rounded() / 1000 }, snapshots: snapshots[t] ?? 0)
         }
         return out
+    }
+}
+
+/// One target plane's time to plane: seconds from the start (null until reached) and snapshots taken of it.
+public struct PlaneTime: Sendable, Equatable, Codable {
+    public var seconds: Double?
+    public var snapshots: Int
+
+    public init(seconds: Double?, snapshots: Int) {
+        self.seconds = seconds
+        self.snapshots = snapshots
+    }
+
+    enum CodingKeys: String, CodingKey { case seconds, snapshots }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seconds, forKey: .seconds)  // null until reached: the page shows "not yet"
+        try c.encode(snapshots, forKey: .snapshots)
     }
 }

@@ -86,21 +86,12 @@ public final class ViewerLatency: Sendable {
         _ = state.withLock { $0.windows.removeValue(forKey: id) }
     }
 
-    private struct Report: Decodable {
-        struct Entry: Decodable {
-            var seq: UInt64
-            var ago_ms: Double
-        }
-        var type: String
-        var frames: [Entry]
-    }
-
     /// A text message from viewer `id`, received at `receivedNanos` (monotonic). Anything that is not a well-formed
     /// `drawn` report is ignored (counted); returns the number of samples taken. Never throws.
     @discardableResult
     public func report(viewer id: Int, bytes: [UInt8], receivedNanos: UInt64) -> Int {
         guard bytes.count <= Self.maxMessageBytes, bytes.first == UInt8(ascii: "{"),
-            let r = try? JSONDecoder().decode(Report.self, from: Data(bytes)), r.type == "drawn",
+            let r = try? JSONDecoder().decode(DrawnReport.self, from: Data(bytes)), r.type == DrawnReport.type,
             r.frames.count <= Self.maxFramesPerReport
         else {
             state.withLock { $0.ignoredReports += 1 }
@@ -110,10 +101,10 @@ public final class ViewerLatency: Sendable {
             guard s.windows[id] != nil else { return 0 }
             var taken = 0
             for e in r.frames {
-                guard e.ago_ms.isFinite, e.ago_ms >= 0, e.ago_ms <= Self.maxAgoMs else { continue }
+                guard e.agoMs.isFinite, e.agoMs >= 0, e.agoMs <= Self.maxAgoMs else { continue }
                 let f = s.ring[Int(e.seq % UInt64(ringSize))]
                 guard f.seq == e.seq, f.ptsNanos > 0, receivedNanos >= f.ptsNanos else { continue }
-                let drawnMs = Double(receivedNanos - f.ptsNanos) / 1e6 - e.ago_ms
+                let drawnMs = Double(receivedNanos - f.ptsNanos) / 1e6 - e.agoMs
                 let sentMs = Double(f.sentNanos &- f.ptsNanos) / 1e6
                 guard drawnMs >= 0, drawnMs <= Self.maxLatencyMs, f.sentNanos >= f.ptsNanos else { continue }
                 s.windows[id]!.add(drawnMs, sentMs, at: receivedNanos, capacity: window)
@@ -130,21 +121,21 @@ public final class ViewerLatency: Sendable {
         return sorted[min(sorted.count - 1, max(0, rank - 1))]
     }
 
-    static func summary(_ values: [Double]) -> [String: Any] {
+    static func summary(_ values: [Double]) -> LatencySummary {
         let s = values.sorted()
-        let r = { (v: Double?) -> Any in v.map { ($0 * 10).rounded() / 10 } ?? NSNull() }
-        return ["p50": r(percentile(s, 50)), "p99": r(percentile(s, 99)), "n": s.count]
+        let r = { (v: Double?) -> Double? in v.map { ($0 * 10).rounded() / 10 } }
+        return LatencySummary(p50: r(percentile(s, 50)), p99: r(percentile(s, 99)), n: s.count)
     }
 
     /// For `/api/status` (`viewers_latency`): overall (the windows of the viewers connected now, together) and
     /// per viewer, p50/p99 in ms. `capture_to_sent_ms` is the server's share (capture to JPEG handed to the sockets).
-    public var statusObject: [String: Any] { status(now: BedsideCore.Clock.monotonicNanos()) }
+    public var status: ViewerLatencyStatus { status(now: BedsideCore.Clock.monotonicNanos()) }
 
-    func status(now: UInt64) -> [String: Any] {
+    func status(now: UInt64) -> ViewerLatencyStatus {
         let (windows, ignored) = state.withLock { s in (s.windows.sorted { $0.key < $1.key }, s.ignoredReports) }
         let oldest = now &- UInt64(max(0, windowSeconds) * 1e9)
         var allDrawn: [Double] = [], allSent: [Double] = []
-        var perViewer: [[String: Any]] = []
+        var perViewer: [ViewerLatencyStatus.Viewer] = []
         for (id, w) in windows {
             var drawn: [Double] = [], sent: [Double] = []
             drawn.reserveCapacity(w.drawn.count)
@@ -155,16 +146,10 @@ public final class ViewerLatency: Sendable {
             }
             allDrawn += drawn
             allSent += sent
-            var v = Self.summary(drawn)
-            v["viewer"] = id
-            v["who"] = w.label
-            v["total"] = Int(clamping: w.total)
-            perViewer.append(v)
+            perViewer.append(.init(viewer: id, who: w.label, summary: Self.summary(drawn), total: Int(clamping: w.total)))
         }
-        return [
-            "capture_to_drawn_ms": Self.summary(allDrawn), "capture_to_sent_ms": Self.summary(allSent),
-            "per_viewer": perViewer, "window": window, "window_s": windowSeconds,
-            "ignored_reports": Int(clamping: ignored),
-        ]
+        return ViewerLatencyStatus(
+            captureToDrawnMs: Self.summary(allDrawn), captureToSentMs: Self.summary(allSent), perViewer: perViewer,
+            window: window, windowS: windowSeconds, ignoredReports: Int(clamping: ignored))
     }
 }

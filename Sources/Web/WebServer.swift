@@ -8,102 +8,68 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Study
 
-/// Something a viewer (or the admin) asks Bedside to do: `POST /api/<path>`.
-public struct WebAction: Sendable {
-    /// Needs the admin PIN (`X-Admin-PIN` header or `?pin=`) besides the pairing token.
-    public var admin: Bool
-    /// Gets the query parameters; returns the HTTP status and a JSON body.
-    public var perform: @Sendable ([String: String]) async -> (status: Int, json: String)
+/// What the running Bedside offers through the web: each feature's route collection is added when it is there.
+public struct WebFeatures: Sendable {
+    /// Current status as JSON text (`StatusMessage`), the same for `/api/status`, the WebSocket and the admin page.
+    public var status: @Sendable () -> String
+    /// The `hello` message viewers get on connect.
+    public var hello: @Sendable () -> HelloMessage
+    /// Prometheus text for `GET /metrics` (token required: `Authorization: Bearer` suits a scraper).
+    public var metrics: (@Sendable () -> String)?
+    public var snapshots: (any SnapshotTaking)?
+    /// nil: recording is off in the config (its actions answer 409 with the fix).
+    public var recording: (any RecordingControl)?
+    public var study: StudyController?
+    /// After a study change: clear what the tablets were shown and broadcast the status.
+    public var studyChanged: @Sendable () -> Void
+    public var review: Review?
+    public var regions: (any RegionEditing)?
 
-    public init(admin: Bool, perform: @escaping @Sendable ([String: String]) async -> (status: Int, json: String)) {
-        self.admin = admin
-        self.perform = perform
+    public init(
+        status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> HelloMessage,
+        metrics: (@Sendable () -> String)? = nil, snapshots: (any SnapshotTaking)? = nil,
+        recording: (any RecordingControl)? = nil, study: StudyController? = nil,
+        studyChanged: @escaping @Sendable () -> Void = {}, review: Review? = nil, regions: (any RegionEditing)? = nil
+    ) {
+        self.status = status
+        self.hello = hello
+        self.metrics = metrics
+        self.snapshots = snapshots
+        self.recording = recording
+        self.study = study
+        self.studyChanged = studyChanged
+        self.review = review
+        self.regions = regions
     }
 }
 
-/// The tablet page, `/api/status` and the live WebSocket, behind the pairing token.
+/// The tablet page, the API and the live WebSocket, behind the pairing token (and the admin PIN for admin routes).
 public struct WebServer: Sendable {
     public let hub: Hub
     public let config: WebConfig
-    public let token: String
-    /// Current status as a JSON object (text), the same for `/api/status` and the WebSocket.
-    public let status: @Sendable () -> String
-    /// The `hello` message viewers get on connect.
-    public let hello: @Sendable () -> String
+    public let features: WebFeatures
     /// Called with the real port once listening (port 0 picks a free one).
     public let onListening: @Sendable (Int) -> Void
-    /// `POST /api/<key>` actions.
-    public let actions: [String: WebAction]
     /// The PIN admin actions need.
     public let adminPIN: String
     /// Paired tablets, the pairing code and the console link token.
     public let pairing: Pairing
-    /// Prometheus text for `GET /metrics` (token required: `Authorization: Bearer` suits a scraper).
-    public let metrics: (@Sendable () -> String)?
-    /// PNG bytes of a study snapshot for the review page (`GET /api/review/image`, token and admin PIN).
-    public let reviewImage: (@Sendable ([String: String]) -> [UInt8]?)?
     let logger: Logger
 
     public init(
-        hub: Hub, config: WebConfig, token: String, adminPIN: String = "", logger: Logger,
-        status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> String,
-        actions: [String: WebAction] = [:], pairing: Pairing? = nil, metrics: (@Sendable () -> String)? = nil,
-        reviewImage: (@Sendable ([String: String]) -> [UInt8]?)? = nil,
+        hub: Hub, config: WebConfig, pairing: Pairing, adminPIN: String = "", logger: Logger, features: WebFeatures,
         onListening: @escaping @Sendable (Int) -> Void
     ) {
-        self.reviewImage = reviewImage
-        self.metrics = metrics
-        self.pairing = pairing ?? Pairing(consoleToken: token, file: nil)
-        self.actions = actions
-        self.adminPIN = adminPIN
         self.hub = hub
         self.config = config
-        self.token = token
+        self.pairing = pairing
+        self.adminPIN = adminPIN
         self.logger = logger
-        self.status = status
-        self.hello = hello
+        self.features = features
         self.onListening = onListening
     }
-
-    /// Constant-time comparison, so the token cannot be guessed by timing.
-    static func tokenMatches(_ given: String?, _ expected: String) -> Bool {
-        guard let given else { return false }
-        let a = Array(given.utf8), b = Array(expected.utf8)
-        guard a.count == b.count else { return false }
-        var diff: UInt8 = 0
-        for i in 0..<a.count { diff |= a[i] ^ b[i] }
-        return diff == 0
-    }
-
-    /// The cookie a paired tablet holds.
-    public static let cookieName = "bedside_token"
-
-    /// The token a request carries: `?token=` (the console link), `Authorization: Bearer`, or the pairing cookie.
-    static func token(of request: Request) -> String? {
-        if let t = request.uri.queryParameters.get("token") { return String(t) }
-        if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let kv = part.trimmingCharacters(in: .whitespaces)
-                if kv.hasPrefix(cookieName + "=") { return String(kv.dropFirst(cookieName.count + 1)) }
-            }
-        }
-        return nil
-    }
-
-    /// A browser's WebSocket from another site's page carries that site's Origin: refused, so a page elsewhere
-    /// cannot ride on a tablet's cookie. No Origin (non-browser clients) passes; they need the token anyway.
-    static func originAllowed(_ request: Request) -> Bool {
-        guard let origin = request.headers[.origin] else { return true }
-        guard let authority = request.head.authority?.lowercased(), let url = URL(string: origin.lowercased()),
-            let host = url.host
-        else { return false }
-        if let port = url.port { return authority == "\(host):\(port)" }
-        let defaultPort = url.scheme == "https" ? 443 : 80
-        return authority == host || authority == "\(host):\(defaultPort)"
-    }
-
 
     /// Whether the page is served over HTTPS (`web.tls`).
     public var usesTLS: Bool { config.tlsCertificate != nil && config.tlsKey != nil }
@@ -133,142 +99,50 @@ public struct WebServer: Sendable {
     public func makeApplication() throws -> some ApplicationProtocol {
         let router = Router(context: BedsideRequestContext.self)
         let pairing = self.pairing
-        let secure = usesTLS
-        let status = self.status
-        let logger = self.logger
-        PageRoutes.add(to: router, folder: Self.pageFolder, logger: logger)
-        router.get("/healthz") { _, _ in "ok\n" }
-        let adminPIN = self.adminPIN
-        let pinGuard = AdminPINGuard()
+        let logger = self.logger, log = logger
         let refusals = RefusalLog()
-        let log = logger
-        /// The admin PIN of a request, checked with the per-caller lockout; nil when it may go on, else the answer.
-        @Sendable func pinRefusal(_ request: Request, caller: String, fix: String) -> Response? {
-            let pin: String? = request.headers[values: HTTPField.Name("X-Admin-PIN")!].first
-                ?? request.uri.queryParameters.get("pin").map { String($0) }
-            let correct = !adminPIN.isEmpty && Self.tokenMatches(pin, adminPIN)
-            // No PIN at all is not a guess: refused, but it does not count toward the lockout.
-            if !correct, (pin ?? "").isEmpty {
-                return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"\#(fix)"}"#)
-            }
-            switch pinGuard.check(caller: caller, correct: correct) {
-            case .ok: return nil
-            case .wrong(let left):
-                log.warning("wrong admin PIN for \(request.uri.path) from \(caller): \(left) more tries before a lockout")
-                return Self.json(403, #"{"error":"admin PIN missing or wrong","fix":"\#(fix)"}"#)
-            case .locked(let seconds):
-                if let line = refusals.note("pin-locked-\(caller)", "admin PIN checks locked for \(caller) (\(seconds) s left) after repeated wrong PINs") {
-                    log.warning("\(line)")
-                }
-                return Self.json(429, #"{"error":"too many wrong admin PINs from this device: locked for \#(seconds) s","fix":"wait, then enter the PIN Bedside printed at start-up"}"#)
-            }
+        let pinGuard = AdminPINGuard()
+        let f = features
+        // The order a request meets the checks: same origin (every POST), pairing token, admin PIN.
+        router.add(middleware: SameOriginMiddleware(logger: logger))
+        PageRoutes.add(to: router, folder: Self.pageFolder, logger: logger)
+        let token = PairingTokenMiddleware(pairing: pairing, refusals: refusals, logger: logger)
+        func pin(_ fix: String) -> AdminPINMiddleware {
+            AdminPINMiddleware(pin: adminPIN, guardian: pinGuard, refusals: refusals, logger: logger, fix: fix)
         }
-        /// A request without a valid token: refused, and logged (at most one line per 10 s).
-        @Sendable func refuse(_ request: Request) -> Response {
-            if let line = refusals.note("token", "refused \(request.method) \(request.uri.path): no valid pairing token") { log.notice("\(line)") }
-            return Self.unauthorized()
-        }
-        /// A POST from another site's page (its Origin): refused like the WebSocket, so no page elsewhere can act.
-        @Sendable func foreign(_ request: Request) -> Response? {
-            guard !Self.originAllowed(request) else { return nil }
-            log.warning("\(request.method) \(request.uri.path) from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")"])
-            return Self.json(403, #"{"error":"request from another site's page","fix":"use Bedside's own pages"}"#)
-        }
-        router.get("/api/status") { request, _ -> Response in
-            guard pairing.identify(Self.token(of: request)) != nil else { return refuse(request) }
-            return Response(
-                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(string: status())))
-        }
-        for (path, action) in actions {
-            router.post(RouterPath("/api/\(path)")) { request, _ -> Response in
-                if let r = foreign(request) { return r }
-                guard let who = pairing.identify(Self.token(of: request)) else { return refuse(request) }
-                if action.admin, let r = pinRefusal(request, caller: "\(who)",
-                    fix: "send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header") { return r }
-                var query: [String: String] = [:]
-                for (k, v) in request.uri.queryParameters where k != "token" && k != "pin" { query[String(k)] = String(v) }
-                let (status, body) = await action.perform(query)
-                return Self.json(status, body)
-            }
-        }
-        if let reviewImage {
-            router.get("/api/review/image") { request, _ -> Response in
-                guard let who = pairing.identify(Self.token(of: request)) else { return refuse(request) }
-                if let r = pinRefusal(request, caller: "\(who)", fix: "open the review page with the admin PIN") { return r }
-                var q: [String: String] = [:]
-                for (k, v) in request.uri.queryParameters { q[String(k)] = String(v) }
-                guard let bytes = reviewImage(q) else {
-                    return Self.json(404, #"{"error":"no such snapshot","fix":"pick one from the review page"}"#)
-                }
-                return Response(
-                    status: .ok, headers: [.contentType: "image/png", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-            }
-        }
-        if let metrics {
-            router.get("/metrics") { request, _ -> Response in
-                guard pairing.identify(Self.token(of: request)) != nil else { return refuse(request) }
-                return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                    body: .init(byteBuffer: ByteBuffer(string: metrics())))
-            }
-        }
-        // Pairing: the code shown on the console / admin page, once per tablet; the answer sets the cookie.
-        router.post("/api/pair") { request, context -> Response in
-            if let r = foreign(request) { return r }
-            struct Body: Decodable {
-                var code: String
-                var name: String?
-            }
-            guard let body = try? await request.decode(as: Body.self, context: context) else {
-                return Self.json(400, #"{"error":"send JSON {\"code\": \"123456\", \"name\": \"tablet 1\"}","fix":"the code is on the Bedside console and the admin page"}"#)
-            }
-            let client = context.remoteAddress?.ipAddress ?? "unknown"
-            switch pairing.pair(code: body.code, name: body.name ?? "", client: client) {
-            case .paired(let device):
-                logger.notice(
-                    "tablet paired", metadata: ["id": "\(device.id)", "name": "\(device.name)", "from": "\(client)"])
-                print("Tablet \"\(device.name)\" paired. Next pairing code: \(pairing.code)")
-                fflush(nil)
-                var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-                headers[.setCookie] =
-                    "\(Self.cookieName)=\(device.token); Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict\(secure ? "; Secure" : "")"
-                let reply = (try? JSONSerialization.data(withJSONObject: ["id": device.id, "name": device.name]))
-                    .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply)))
-            case .wrongCode(let left):
-                logger.warning("wrong pairing code", metadata: ["from": "\(client)", "attempts_left": "\(left)"])
-                return Self.json(
-                    403,
-                    #"{"error":"wrong or used pairing code","fix":"enter the code shown now on the Bedside console or admin page","attempts_left":\#(left)}"#)
-            case .lockedOut(let seconds):
-                logger.warning("pairing locked out", metadata: ["from": "\(client)"])
-                return Self.json(
-                    429,
-                    #"{"error":"too many wrong codes","fix":"wait \#(Int(seconds.rounded(.up))) s, then enter the code shown on the Bedside console"}"#)
-            }
-        }
+        let viewer = router.group().add(middleware: token)
+        let viewerAPI = router.group("/api").add(middleware: token)
+        let adminAPI = router.group("/api").add(middleware: token)
+            .add(middleware: pin("send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header"))
+        let adminGet = router.group().add(middleware: token).add(middleware: pin("open the review page with the admin PIN"))
+
+        StatusRoutes(status: f.status, metrics: f.metrics).add(public: router, viewer: viewer)
+        PairingRoutes(pairing: pairing, status: f.status, secure: usesTLS, logger: logger).add(public: router, admin: adminAPI)
+        if let s = f.snapshots { SnapshotRoutes(snapshots: s).add(viewer: viewerAPI) }
+        RecordingRoutes(recording: f.recording, logger: logger).add(admin: adminAPI)
+        if let s = f.study { StudyRoutes(study: s, changed: f.studyChanged).add(admin: adminAPI) }
+        if let r = f.review { ReviewRoutes(review: r).add(admin: adminAPI, adminGet: adminGet) }
+        if let e = f.regions { RegionRoutes(editor: e, logger: logger).add(admin: adminAPI) }
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
-        router.get("/ws") { _, _ in Self.unauthorized() }
+        router.get("/ws") { _, _ -> Response in throw APIError.noToken }
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
         let hub = self.hub
-        let hello = self.hello
+        let hello = f.hello, status = f.status
         wsRouter.ws("/ws") { request, _ in
-            guard Self.originAllowed(request) else {
+            guard Access.originAllowed(request) else {
                 logger.warning("WebSocket from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")"])
                 return .dontUpgrade
             }
-            guard let who = pairing.identify(Self.token(of: request)) else { return .dontUpgrade }
+            guard let who = pairing.identify(Access.token(of: request)) else { return .dontUpgrade }
             var headers = HTTPFields()
-            headers[.init("X-Bedside-Viewer")!] = Self.describe(who)
+            headers[.init("X-Bedside-Viewer")!] = Access.describe(who)
             return .upgrade(headers)
         } onUpgrade: { inbound, outbound, context in
-            let who = pairing.identify(Self.token(of: context.request))
-            let (id, outbox) = hub.addViewer(label: who.map(Self.describe) ?? "")
+            let who = pairing.identify(Access.token(of: context.request))
+            let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "")
             logger.info("viewer \(id) connected", metadata: ["viewers": "\(hub.viewerCount)"])
-            outbox.sendText(hello())
+            outbox.sendText(JSONWire.string(hello()))
             outbox.sendText(status())
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -295,7 +169,7 @@ public struct WebServer: Sendable {
                     while true {
                         try await Task.sleep(for: .seconds(1))
                         if let who, !pairing.isValid(who) {
-                            logger.notice("revoked viewer disconnected", metadata: ["viewer": "\(Self.describe(who))"])
+                            logger.notice("revoked viewer disconnected", metadata: ["viewer": "\(Access.describe(who))"])
                             try await outbound.close(.init(codeNumber: 4403), reason: "token revoked")
                             return
                         }
@@ -325,11 +199,11 @@ public struct WebServer: Sendable {
             guard head.isWebSocketUpgrade, let http = head.request else { return nil }
             let request = Request(head: http, body: .init(buffer: ByteBuffer()))
             guard request.uri.path == "/ws" else { return nil }
-            guard Self.originAllowed(request) else {
+            guard Access.originAllowed(request) else {
                 log.warning("WebSocket from another site refused", metadata: ["origin": "\(request.headers[.origin] ?? "")", "from": "\(peer)"])
                 return .init(status: 403, reason: "Forbidden", error: "WebSocket from another site's page", fix: "use Bedside's own page")
             }
-            guard pairing.identify(Self.token(of: request)) != nil else {
+            guard pairing.identify(Access.token(of: request)) != nil else {
                 if let line = refusals.note("token", "refused the live WebSocket from \(peer): no valid pairing token") { log.notice("\(line)") }
                 return .init(
                     status: 401, reason: "Unauthorized", error: "pairing token missing or wrong",
@@ -366,29 +240,6 @@ public struct WebServer: Sendable {
         )
     }
 
-    static func describe(_ who: PairingState.Identity) -> String {
-        switch who {
-        case .console: "console"
-        case .device(let id): "tablet-\(id)"
-        }
-    }
-
-    static func json(_ status: Int, _ body: String) -> Response {
-        Response(
-            status: .init(code: status), headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-
-    static func unauthorized() -> Response {
-        Response(
-            status: .unauthorized, headers: [.contentType: "application/json"],
-            body: .init(
-                byteBuffer: ByteBuffer(
-                    string:
-                        #"{"error":"pairing token missing or wrong","fix":"open the link with ?token=... that Bedside printed at start-up"}"#
-                )))
-    }
-
     /// The page files (`bedside_Web.resources/Page`), found beside the running binary or at
     /// `$BEDSIDE_WEB_RESOURCES`. Not `Bundle.module`: SwiftPM's accessor ends the process (fatalError) when the
     /// folder is missing, which would take capture and recording down with the first page request.
@@ -418,6 +269,8 @@ public struct WebServer: Sendable {
 public struct BedsideRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// Who the pairing token says the caller is (set by `PairingTokenMiddleware`).
+    public var viewer: PairingState.Identity?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BedsideCore
 
 @main
 struct Bedside: AsyncParsableCommand {
@@ -7,8 +8,4 @@ struct Bedside: AsyncParsableCommand {
         abstract: "Run a research imaging model live on a medical device's video, with recording and a tablet page.",
         version: BedsideVersion.string,
         subcommands: [Demo.self, Run.self, Check.self, Prepare.self, Install.self, Uninstall.self, MakeBundle.self, Replay.self, Bench.self, Devices.self, Keys.self, PhantomDump.self])
-}
-
-enum BedsideVersion {
-    static let string = "0.1.0"
 }

@@ -1,3 +1,4 @@
+import BedsideApp
 import ArgumentParser
 import BedsideCore
 import Foundation
@@ -57,9 +58,9 @@ struct Demo: AsyncParsableCommand {
             for i in config.models.indices { config.models[i].python = venv }
         }
         options.apply(to: &config)
-        config = BedsideApp.withDefaults(config, configFile: template)
+        config = BedsideSetup.withDefaults(config, configFile: template)
         try StartError.checkPort(config.web)
-        try await BedsideApp(config: config, options: options, configFile: template).run()
+        try await BedsideServer(config: config, configFile: template, duration: options.duration, readyFile: options.readyFile).run()
     }
 
     func locateTemplate() -> String? {
@@ -93,7 +94,7 @@ struct Run: AsyncParsableCommand {
             c.recording.directory = folder.appendingPathComponent(RecordingConfig().directory).path
         }
         options.apply(to: &c)
-        c = BedsideApp.withDefaults(c, configFile: config)
+        c = BedsideSetup.withDefaults(c, configFile: config)
         // What the config points at: a source that is not there stops the start; a model's missing folder or
         // key is said now and shown on the page, and capture and recording go on without that model.
         let problems = ConfigLoader.checkReferences(c, file: config) + tlsProblems(c, file: config)
@@ -103,7 +104,7 @@ struct Run: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: \(p.description) (model \(p.model ?? "?") will show this on the page; capture and recording go on)\n".utf8))
         }
         try StartError.checkPort(c.web, configFile: config)
-        try await BedsideApp(config: c, options: options, configFile: config).run()
+        try await BedsideServer(config: c, configFile: config, duration: options.duration, readyFile: options.readyFile).run()
     }
 }
 
@@ -165,7 +166,7 @@ func loadForTool(_ path: String, python: String?) throws -> BedsideConfig {
         throw ExitCode(2)
     }
     if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
-    return BedsideApp.withDefaults(c, configFile: path)
+    return BedsideSetup.withDefaults(c, configFile: path)
 }
 
 struct Prepare: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import BedsideApp
 import ArgumentParser
 import BedsideCore
 import Foundation
@@ -362,7 +363,7 @@ struct MakeBundle: ParsableCommand {
         let configPath = URL(fileURLWithPath: config).standardizedFileURL.path
         var parsed: BedsideConfig
         do { parsed = try ConfigLoader.load(path: configPath) } catch let e as ConfigError { throw ValidationError(e.description) }
-        parsed = BedsideApp.withDefaults(parsed, configFile: configPath)
+        parsed = BedsideSetup.withDefaults(parsed, configFile: configPath)
         let out = URL(fileURLWithPath: self.out).standardizedFileURL.path
         try? fm.removeItem(atPath: out)
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -1,3 +1,4 @@
+import BedsideApp
 import BedsideCore
 import Capture
 import Foundation
@@ -20,7 +21,7 @@ final class ModelCheck {
     }
 
     func run() async throws -> Bool {
-        let runtime = try BedsideApp.runtimeDirectory()
+        let runtime = try BedsideSetup.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         var logger = Logger(label: "check")
         logger.logLevel = .critical

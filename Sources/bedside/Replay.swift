@@ -1,3 +1,4 @@
+import BedsideApp
 import ArgumentParser
 import BedsideCore
 import Capture
@@ -73,7 +74,7 @@ struct Replay: AsyncParsableCommand {
         defer { out.close() }
         let tally = Tally()
         let origin = plan.originNanos
-        let runtime = try BedsideApp.runtimeDirectory()
+        let runtime = try BedsideSetup.runtimeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let runners = models.map { m in
             ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in

@@ -8,7 +8,7 @@ struct StudyTests {
 
     func keys(_ json: String?) throws -> Set<String> {
         let text = try #require(json)
-        return Set(try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).keys)
+        return Set(try #require(JSONValue(parsing: text)?.objectValue).keys)
     }
 
     @Test("full passes the result unchanged; status keeps only the plane; control sends nothing")
@@ -39,8 +39,9 @@ struct StudyTests {
         t.snapshot(plane: "head")
         t.snapshot(plane: nil)
         let s = t.summary
-        #expect(s["head"]?["seconds"] as? Double == 2.5 && s["head"]?["snapshots"] as? Int == 2)
-        #expect(s["femur"]?["seconds"] is NSNull && s["femur"]?["snapshots"] as? Int == 0)
+        #expect(s["head"] == PlaneTime(seconds: 2.5, snapshots: 2))
+        #expect(s["femur"] == PlaneTime(seconds: nil, snapshots: 0))
+        #expect(JSONWire.string(s["femur"]!) == #"{"seconds":null,"snapshots":0}"#, "null until reached, not left out")
     }
 
     @Test("study config: custom arms, default arm and targets; errors name the key")

@@ -1,3 +1,4 @@
+import BedsideCore
 import Foundation
 import Testing
 
@@ -24,17 +25,15 @@ struct ViewerLatencyTests {
             #expect(l.report(viewer: 2, bytes: Self.report([(seq, 0)]), receivedNanos: (1000 + seq * 33 + 40) * Self.ms) == 1)
         }
         let s = l.status(now: 2000 * Self.ms)
-        let overall = s["capture_to_drawn_ms"] as! [String: Any]
-        #expect(overall["n"] as? Int == 10)
-        #expect(overall["p50"] as? Double == 40)
-        #expect(overall["p99"] as? Double == 50)
-        #expect((s["capture_to_sent_ms"] as! [String: Any])["p50"] as? Double == 5)
-        let per = s["per_viewer"] as! [[String: Any]]
-        #expect(per.count == 2 && per[0]["who"] as? String == "console" && per[0]["p50"] as? Double == 50)
+        #expect(s.captureToDrawnMs == LatencySummary(p50: 40, p99: 50, n: 10))
+        #expect(s.captureToSentMs.p50 == 5)
+        #expect(s.perViewer.count == 2 && s.perViewer[0].who == "console" && s.perViewer[0].summary.p50 == 50)
         l.removeViewer(1)
-        #expect((l.status(now: 2000 * Self.ms)["per_viewer"] as! [[String: Any]]).count == 1)
-        // Samples older than the window's seconds no longer count.
-        #expect((l.status(now: 20_000 * Self.ms)["capture_to_drawn_ms"] as! [String: Any])["n"] as? Int == 0)
+        #expect(l.status(now: 2000 * Self.ms).perViewer.count == 1)
+        // Samples older than the window's seconds no longer count; p50/p99 are then null on the wire.
+        let old = l.status(now: 20_000 * Self.ms)
+        #expect(old.captureToDrawnMs.n == 0)
+        #expect(JSONWire.string(old.captureToDrawnMs) == #"{"n":0,"p50":null,"p99":null}"#)
     }
 
     @Test("malformed, unknown, oversized or implausible reports are ignored")
@@ -55,9 +54,9 @@ struct ViewerLatencyTests {
         #expect(l.report(viewer: 1, bytes: Self.report([(3, 150)]), receivedNanos: 200 * Self.ms) == 0)  // before capture
         #expect(l.report(viewer: 9, bytes: Self.report([(3, 0)]), receivedNanos: 200 * Self.ms) == 0)  // unknown viewer
         #expect(l.report(viewer: 1, bytes: Self.report([(3, 0)]), receivedNanos: 200 * Self.ms) == 1)
-        let overall = l.status(now: 300 * Self.ms)["capture_to_drawn_ms"] as! [String: Any]
-        #expect(overall["n"] as? Int == 1 && overall["p50"] as? Double == 100)
-        #expect((l.statusObject["ignored_reports"] as? Int ?? 0) >= 12)
+        let overall = l.status(now: 300 * Self.ms).captureToDrawnMs
+        #expect(overall.n == 1 && overall.p50 == 100)
+        #expect(l.status.ignoredReports >= 12)
         #expect(ViewerLatency.percentile([], 50) == nil)
     }
 }

@@ -94,7 +94,21 @@ class Worker:
         self.network: Optional[network.Auditor] = None
 
     def send(self, message: Message) -> None:
-        self.sock.send(encode(message))
+        """Send one message, waiting for a peer; while waiting, keep reading connection events.
+
+        A DEALER whose only connection was refused (a key not in authorized_workers) has no pipe, so a
+        plain blocking send would hang before the loop ever reads the monitor, and the worker would never
+        say why it was refused.
+        """
+        data = encode(message)
+        while True:
+            try:
+                self.sock.send(data, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                if self.monitor is not None:
+                    self.connection_events()
+                self.sock.poll(POLL_MS, zmq.POLLOUT)
 
     def report_network(self, force: bool = False) -> None:
         """Send the research code's new network attempts (and, at most once a second, new counts)."""

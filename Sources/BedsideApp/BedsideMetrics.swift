@@ -9,12 +9,12 @@ import Synchronization
 
 /// `/metrics` in Prometheus text format, through swift-metrics: frames, drops, predictions, errors, restarts,
 /// viewers, and the latency of each stage of a frame's way as histograms.
-final class BedsideMetrics: Sendable {
+public final class BedsideMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     /// Totals already counted, for counters fed from running totals.
     private let counted = Mutex<[String: UInt64]>([:])
 
-    init() {
+    public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
             .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),

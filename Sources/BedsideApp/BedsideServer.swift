@@ -1,0 +1,191 @@
+import BedsideCore
+import Capture
+import Foundation
+import Logging
+import ModelBridge
+import Recording
+import ServiceLifecycle
+import Study
+import Synchronization
+import Web
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root: builds the services from a config and runs them in one `ServiceGroup` until
+/// SIGINT/SIGTERM (or `duration`). Every decision lives in the libraries; this file only wires them.
+public struct BedsideServer: Sendable {
+    public let config: BedsideConfig
+    /// The config file this run was started with (its digest goes into each session's metadata).
+    public var configFile: String?
+    /// Stop after this many seconds (tests, demos).
+    public var duration: Double?
+    /// Write the listening URL, token, PIN and pairing code as JSON here once serving.
+    public var readyFile: String?
+
+    public init(config: BedsideConfig, configFile: String?, duration: Double? = nil, readyFile: String? = nil) {
+        self.config = config
+        self.configFile = configFile
+        self.duration = duration
+        self.readyFile = readyFile
+    }
+
+    public func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "bedside")
+        logger.logLevel = .info
+        AVLog.quiet()
+
+        let source: any FrameSource
+        switch config.source.kind {
+        case .phantom:
+            source = PhantomSource(
+                width: config.source.width, height: config.source.height, fps: config.source.fps,
+                sweepSeconds: config.source.sweepSeconds)
+        case .file:
+            source = try FileSource(path: config.source.path!, loop: config.source.loop)
+        case .v4l2:
+            source = V4L2Source(config: config.source, logger: logger)
+        }
+
+        let token = config.web.token ?? BedsideSetup.randomToken()
+        let runtime = try BedsideSetup.runtimeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+
+        let recorder: Recorder? =
+            config.recording.enabled
+            ? Recorder(
+                config: config.recording, source: source, version: BedsideVersion.string,
+                models: config.models.map(\.name), configFile: configFile, logger: logger, privacy: config.privacy,
+                requireMasks: !config.privacy.allowUnmasked)
+            : nil
+        if config.privacy.isEmpty {
+            logger.warning(
+                "no privacy masks are configured: recordings and snapshots would contain everything on the scanner's screen, including the patient banner. \(config.privacy.allowUnmasked ? "privacy.allow_unmasked is set, so they are recorded anyway." : "Recording waits until masks cover the frame: draw them on the admin page, or add privacy.masks (docs/privacy.md); privacy.allow_unmasked: true records anyway.")"
+            )
+        }
+        let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
+
+        let metrics = BedsideMetrics()
+        let study = StudyController(
+            config: config.study, recorder: recorder, recordingDirectory: config.recording.directory, logger: logger)
+        let followedModel = config.models.first(where: { $0.upstream == nil })?.name ?? config.models.first?.name
+        let shown = ShownPredictions()
+        let runners: [ModelRunner] = config.models.map { m in
+            ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
+                recorder?.log(p)
+                metrics.prediction(p)
+                study.observe(p, followed: p.model == followedModel)
+                // The study arm decides, here on the server, what of the answer reaches the tablets.
+                guard let visible = study.shown(p) else { return }
+                let message = PredictionMessage(visible, now: Clock.monotonicNanos())
+                shown.set(message)
+                hub.broadcast(text: JSONWire.string(message))
+            }
+        }
+        let snapshots = Snapshotter()
+        var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }, { snapshots.offer($0) }]
+        for r in runners {
+            if let up = r.config.upstream, let source = runners.first(where: { $0.config.name == up }) {
+                source.feed(r)  // a pipeline model sees the frames its upstream model answered, with the answer
+            } else {
+                sinks.append { r.offer($0) }
+            }
+        }
+        if let recorder { sinks.append { recorder.offer($0) } }
+        let capture = CaptureService(source: source, logger: logger, mask: config.privacy, sinks: sinks)
+
+        let started = Clock.monotonicNanos()
+        let status: @Sendable () -> String = {
+            if let recorder {
+                // Model versions reach session.json as the models declare them.
+                let versions = runners.reduce(into: [String: String]()) { d, r in
+                    if let v = r.status.info?.version { d[r.config.name] = v }
+                }
+                recorder.setModelVersions(versions)
+            }
+            metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+            let models = runners.map(\.status)
+            study.modelStates(Dictionary(uniqueKeysWithValues: models.map { ($0.name, $0.state) }))
+            return JSONWire.string(
+                StatusMessage(
+                    version: BedsideVersion.string, uptimeS: Double(Clock.monotonicNanos() - started) / 1e9,
+                    source: SourceStatus(capture), models: models, recording: recorder?.status, viewers: hub.viewerCount,
+                    study: study.status, viewersLatency: hub.latency.status))
+        }
+        let adminPIN = config.web.adminPIN ?? BedsideSetup.randomPIN()
+        let fps = source.nominalFPS
+        let modelName = config.models.first?.name ?? ""
+        let staleMs = config.web.staleMs
+        let modelNames = config.models.map(\.name)
+        let hello: @Sendable () -> HelloMessage = {
+            let c = capture.snapshot
+            return HelloMessage(
+                version: BedsideVersion.string, model: modelName, models: modelNames, fps: fps, staleMs: staleMs,
+                width: c.width, height: c.height)
+        }
+        let scheme = config.web.tlsCertificate != nil ? "https" : "http"
+        let readyFile = self.readyFile
+        let bind = config.web.bind
+        let pairing = Pairing(consoleToken: token, file: BedsideSetup.stateDirectory().map { $0 + "/viewers.json" })
+        let features = WebFeatures(
+            status: status, hello: hello,
+            metrics: {
+                metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+                return metrics.render()
+            },
+            snapshots: SnapshotService(
+                snapshots: snapshots, recorder: recorder, study: study, shown: shown,
+                recordingDirectory: config.recording.directory, requireMasked: !config.privacy.allowUnmasked,
+                lastPrediction: { runners.first { $0.config.name == followedModel }?.lastPrediction }, logger: logger),
+            recording: recorder, study: study,
+            studyChanged: {
+                shown.clear()
+                hub.broadcast(text: status())  // every tablet follows at once, no reload
+            },
+            review: Review(directory: config.recording.directory),
+            regions: RegionEditor(capture: capture, recorder: recorder, runners: runners, configFile: configFile, models: modelNames))
+        let web = WebServer(
+            hub: hub, config: config.web, pairing: pairing, adminPIN: adminPIN, logger: logger, features: features,
+            onListening: { port in
+                let host = bind == "0.0.0.0" ? BedsideSetup.hostAddress() : bind
+                let base = "\(scheme)://\(host):\(port)"
+                let url = "\(base)/?token=\(token)"
+                // On a box with several networks (clinic Wi-Fi, a cable to the hospital), every address it has.
+                let others = bind == "0.0.0.0" ? BedsideSetup.hostAddresses().filter { $0 != host } : []
+                let also = others.isEmpty ? "" : "\n    (the same on this box's other networks: \(others.map { "\(scheme)://\($0):\(port)/?token=\(token)" }.joined(separator: ", ")))\n"
+                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
+                fflush(nil)
+                if let readyFile {
+                    let info = ReadyInfo(
+                        url: url, port: port, token: token, adminPIN: adminPIN, pairingCode: pairing.code, pid: Int(getpid()))
+                    try? JSONWire.string(info).write(toFile: readyFile, atomically: true, encoding: .utf8)
+                }
+            })
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: capture, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .ignore),
+            .init(service: hub),
+            .init(service: try web.makeApplication()),
+            .init(service: StatusTicker(hub: hub, status: status)),
+        ]
+        if let recorder { services.append(.init(service: recorder)) }
+        if let duration {
+            services.append(.init(service: RunTimer(seconds: duration), successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        // Shutdown runs in reverse order: models stop first (their last answers still reach the log), then the
+        // recorder drains and finalises the file, then the page and capture.
+        if !runners.isEmpty { services.append(.init(service: ModelRunners(runners: runners))) }
+        logger.info(
+            "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
+                "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
+        if WebServer.pageFolder == nil { logger.error("\(WebServer.missingPageFiles) Capture and recording go on.") }
+        let group = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        if let r = recorder?.status, let folder = r.sessionDirectory {
+            print("Recording finished: \(folder) (\(r.segments) file(s), \(r.framesWritten) frames, \(r.framesDropped) dropped)")
+        }
+    }
+}

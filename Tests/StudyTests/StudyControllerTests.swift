@@ -1,0 +1,57 @@
+import BedsideCore
+import Foundation
+import Logging
+import Testing
+
+@testable import Study
+
+@Suite("Study controller: sessions, arms, notes")
+struct StudyControllerTests {
+    func folder() -> String {
+        let f = NSTemporaryDirectory() + "study-tests-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: f, withIntermediateDirectories: true)
+        return f
+    }
+
+    func controller(_ dir: String) -> StudyController {
+        StudyController(config: StudyConfig(), recorder: nil, recordingDirectory: dir, logger: Logger(label: "test"))
+    }
+
+    @Test("a note needs a running session, and reaches study.jsonl as a typed event with its spaces")
+    func noteNeedsSession() async throws {
+        let s = controller(folder())
+        #expect(s.note("too early") == false)
+        _ = try await s.start(participant: "P01", arm: nil, targets: nil, notes: nil)
+        #expect(s.note("probe slipped at 00:40") == true)
+        let summary = try await s.end()
+        #expect(summary.participant == "P01")
+        let log = try String(contentsOfFile: summary.folder + "/study.jsonl", encoding: .utf8)
+        let lines = try log.split(separator: "\n").map { try JSONWire.decode(SessionLogLine.self, from: String($0)) }
+        #expect(lines.contains { if case .note(let text) = $0.event { text == "probe slipped at 00:40" } else { false } })
+        #expect(lines.first.map { if case .start = $0.event { true } else { false } } == true)
+        #expect(lines.last.map { if case .end = $0.event { true } else { false } } == true)
+    }
+
+    @Test("a participant id that could escape the folder, or none, is refused")
+    func badParticipant() async throws {
+        let s = controller(folder())
+        await #expect(throws: (any Error).self) { try await s.start(participant: "../x", arm: nil, targets: nil, notes: nil) }
+        await #expect(throws: (any Error).self) { try await s.start(participant: "", arm: nil, targets: nil, notes: nil) }
+        #expect(s.currentFolder == nil)
+    }
+
+    @Test("ending without a session is an error, not a crash")
+    func endWithoutSession() async throws {
+        await #expect(throws: (any Error).self) { try await controller(folder()).end() }
+    }
+
+    @Test("an unknown arm is refused; each known one is what the status then says")
+    func arms() throws {
+        let s = controller(folder())
+        #expect(throws: (any Error).self) { try s.setArm("nonsense") }
+        for name in s.status.arms {
+            try s.setArm(name)
+            #expect(s.status.arm == name)
+        }
+    }
+}
