@@ -132,10 +132,10 @@ struct WebServerTests {
                 uri: "/api/recording/stop?token=\(Self.token)", method: .post, headers: [HTTPField.Name("X-Admin-PIN")!: Self.pin]
             ) { r in
                 #expect(r.status == .ok)
-                #expect(try JSONWire.decode(RecordingStopReply.self, from: String(buffer: r.body)).stopped)
+                #expect((try? JSONWire.decode(RecordingStopReply.self, from: String(buffer: r.body)))?.stopped == true)
             }
             try await client.execute(uri: Self.admin("recording/start"), method: .post) { r in
-                #expect(try JSONWire.decode(RecordingStartReply.self, from: String(buffer: r.body)) == .init(started: true, state: "recording"))
+                #expect((try? JSONWire.decode(RecordingStartReply.self, from: String(buffer: r.body))) == .init(started: true, state: "recording"))
             }
         }
     }
@@ -158,7 +158,7 @@ struct WebServerTests {
         let recording = FakeRecording(RecordingStartReply(started: true, state: "recording"))
         try await makeServer(features: features(recording: recording)).makeApplication().test(.router) { client in
             try await client.execute(
-                uri: Self.admin("recording/stop"), method: .post, headers: [.origin: "http://evil.example", .host: "127.0.0.1:8080"]
+                uri: Self.admin("recording/stop"), method: .post, headers: [.origin: "http://evil.example"]
             ) { r in
                 #expect(r.status == .forbidden)
                 #expect(Self.body(r)?.error.contains("another site") == true)
@@ -209,7 +209,7 @@ struct WebServerTests {
             }
             try await client.execute(uri: Self.admin("regions/save?size=320x240&masks=0,0,10,10&crop.demo=none"), method: .post) { r in
                 #expect(r.status == .ok)
-                #expect(try JSONWire.decode(RegionsState.self, from: String(buffer: r.body)).size == "320x240")
+                #expect((try? JSONWire.decode(RegionsState.self, from: String(buffer: r.body)))?.size == "320x240")
             }
             try await client.execute(uri: Self.admin("regions/get"), method: .post) { r in #expect(r.status == .ok) }
         }

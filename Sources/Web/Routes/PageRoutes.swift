@@ -19,9 +19,9 @@ public enum PageRoutes {
         router.add(
             middleware: FileMiddleware(folder, cacheControl: .init([(MediaType(type: .any), [.noCache])]), logger: logger)
                 .withAdditionalMediaType(.init(type: .text, subType: "javascript", parameter: ("charset", "utf-8")), mappedToFileExtension: "js"))
-        for (path, file) in pages {
-            router.get(RouterPath(path)) { _, _ in try page(file, folder: folder) }
-        }
+        router.get("/") { _, _ in try page("index.html", folder: folder) }
+        router.get("/admin") { _, _ in try page("admin.html", folder: folder) }
+        router.get("/review") { _, _ in try page("review.html", folder: folder) }
     }
 
     static func page(_ name: String, folder: String) throws -> Response {
