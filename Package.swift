@@ -87,6 +87,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // `bedside replay`: a recording's frames through the model(s), the answers in the live log's format.
+        .target(
+            name: "Replay",
+            dependencies: [
+                "BedsideCore", "Capture", "Recording", "ModelBridge",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The composition root: services from a config, the service group, the status ticker, the adapters
         // between the libraries. No rules of its own.
         .target(
@@ -102,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "bedside",
             dependencies: [
-                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study", "BedsideApp",
+                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study", "BedsideApp", "Replay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

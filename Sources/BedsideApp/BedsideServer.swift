@@ -50,7 +50,7 @@ public struct BedsideServer: Sendable {
         }
 
         let token = config.web.token ?? BedsideSetup.randomToken()
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
 
         let recorder: Recorder? =

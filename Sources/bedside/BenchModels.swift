@@ -179,7 +179,7 @@ struct BenchOverhead: AsyncParsableCommand {
     }
 
     static func report(sizes: String, frames: Int, slowFrames: Int, transports: String, python: String) async throws -> String {
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let code = runtime + "/bench_models.py"
         try BenchModelCode.source.write(toFile: code, atomically: true, encoding: .utf8)
@@ -278,7 +278,7 @@ struct BenchStaleness: AsyncParsableCommand {
     }
 
     static func report(seconds: Double, python: String) async throws -> String {
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let code = runtime + "/bench_models.py"
         try BenchModelCode.source.write(toFile: code, atomically: true, encoding: .utf8)
@@ -329,7 +329,7 @@ struct BenchReplicas: AsyncParsableCommand {
     }
 
     static func report(seconds: Double, python: String) async throws -> String {
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let code = runtime + "/bench_models.py"
         try BenchModelCode.source.write(toFile: code, atomically: true, encoding: .utf8)
@@ -379,7 +379,7 @@ struct BenchStartup: AsyncParsableCommand {
     }
 
     static func report(runs: Int, python: String) async throws -> String {
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let code = runtime + "/bench_models.py"
         try BenchModelCode.source.write(toFile: code, atomically: true, encoding: .utf8)

@@ -21,7 +21,7 @@ final class ModelCheck {
     }
 
     func run() async throws -> Bool {
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         var logger = Logger(label: "check")
         logger.logLevel = .critical

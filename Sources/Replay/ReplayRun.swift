@@ -1,5 +1,3 @@
-import BedsideApp
-import ArgumentParser
 import BedsideCore
 import Capture
 import Foundation
@@ -14,43 +12,39 @@ import Glibc
 
 /// `bedside replay`: runs the configured model(s) over a recording and writes their predictions (JSON Lines),
 /// in the live `predictions.jsonl` format, with `pts_s` = the frame's time in the recording.
-struct Replay: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the configured model(s) over a recording and write their predictions as JSON Lines.",
-        discussion: """
-            RECORDING is a session folder (recordings/<yyyyMMdd-HHmmss>: video-000.mp4 ..., session.json) or one \
-            video file. By default the model gets every frame and each answer is awaited (--every-frame); with \
-            --realtime frames are offered at the recording's pace and the model skips the frames it cannot keep up \
-            with, as it did live. The output has the live predictions.jsonl format; `pts_s` is the frame's time in \
-            the recording, so the two files can be compared line by line.
-            """)
-
-    enum Pace: String, EnumerableFlag {
+public struct ReplayRun: Sendable {
+    public enum Pace: String, Sendable, CaseIterable {
+        /// Give the model every frame and wait for each answer.
         case everyFrame
+        /// Offer frames at the recording's pace; the model skips what it cannot keep up with, as live.
         case realtime
-
-        static func help(for value: Pace) -> ArgumentHelp? {
-            switch value {
-            case .everyFrame: "Give the model every frame and wait for each answer."
-            case .realtime: "Offer frames at the recording's pace; the model skips what it cannot keep up with, as live."
-            }
-        }
     }
 
-    @Argument(help: "A session folder (video-000.mp4 ..., session.json) or a video file.") var recording: String
-    @Option(name: .shortAndLong, help: "The config file with the model(s).") var config: String
-    @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
-    @Option(help: "Replay only this model (default: every model in the config).") var model: String?
-    @Flag var pace: Pace = .everyFrame
-    @Option(
-        name: .shortAndLong,
-        help: "Where to write the predictions (default: replay-<yyyyMMdd-HHmmss>.jsonl next to the recording).")
-    var output: String?
+    /// A session folder (video-000.mp4 ..., session.json) or a video file.
+    public var recording: String
+    /// The config file with the model(s).
+    public var config: String
+    /// Python interpreter for every model (overrides `python:` in the config).
+    public var python: String?
+    /// Replay only this model (default: every model in the config).
+    public var model: String?
+    public var pace: Pace
+    /// Where to write the predictions (default: replay-<yyyyMMdd-HHmmss>.jsonl next to the recording).
+    public var output: String?
 
-    func run() async throws {
+    public init(recording: String, config: String, python: String? = nil, model: String? = nil, pace: Pace = .everyFrame, output: String? = nil) {
+        self.recording = recording
+        self.config = config
+        self.python = python
+        self.model = model
+        self.pace = pace
+        self.output = output
+    }
+
+    public func run() async throws {
         var c: BedsideConfig
         do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError {
-            throw ValidationError(e.description)
+            throw ReplayError.invalid(e.description)
         }
         if let python { for i in c.models.indices { c.models[i].python = python; c.models[i].command = nil } }
         let (models, notes) = try selectModels(c.models)
@@ -74,7 +68,7 @@ struct Replay: AsyncParsableCommand {
         defer { out.close() }
         let tally = Tally()
         let origin = plan.originNanos
-        let runtime = try BedsideSetup.runtimeDirectory()
+        let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         let runners = models.map { m in
             ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
@@ -196,7 +190,7 @@ struct Replay: AsyncParsableCommand {
         if let failure { throw failure }
         if interrupted.isSet {
             FileHandle.standardError.write(Data("Interrupted: the predictions so far are in \(out.path)\n".utf8))
-            throw ExitCode(130)
+            throw ReplayError.interrupted(out.path)
         }
         if let e = out.failure { throw ReplayError.output(out.path, e) }
         if frames > 0 && tally.total == 0 {
@@ -209,13 +203,13 @@ struct Replay: AsyncParsableCommand {
     /// The models to replay, and notes about those left out.
     func selectModels(_ all: [ModelConfig]) throws -> ([ModelConfig], [String]) {
         guard !all.isEmpty else {
-            throw ValidationError("\(config) has no models: add one under `models:` (see researcher-template/bedside.yaml)")
+            throw ReplayError.invalid("\(config) has no models: add one under `models:` (see researcher-template/bedside.yaml)")
         }
         var notes: [String] = []
         var chosen = all
         if let model {
             guard let m = all.first(where: { $0.name == model }) else {
-                throw ValidationError(
+                throw ReplayError.invalid(
                     "no model named `\(model)` in \(config): it has \(all.map { "`\($0.name)`" }.joined(separator: ", "))")
             }
             // A pipeline model needs its upstream model(s) to get frames at all.
@@ -248,7 +242,7 @@ struct Replay: AsyncParsableCommand {
             }
         }
         guard !chosen.isEmpty else {
-            throw ValidationError("no model left to replay (\(notes.joined(separator: "; ")))")
+            throw ReplayError.invalid("no model left to replay (\(notes.joined(separator: "; ")))")
         }
         return (chosen, notes)
     }
@@ -342,7 +336,7 @@ struct Replay: AsyncParsableCommand {
             if let live = plan.livePredictions,
                 resolved == URL(fileURLWithPath: live).standardizedFileURL.resolvingSymlinksInPath().path
             {
-                throw ValidationError(
+                throw ReplayError.invalid(
                     "--output \(output) is the live run's predictions file; replay never overwrites it: choose another name")
             }
             return output
@@ -364,7 +358,11 @@ struct Replay: AsyncParsableCommand {
 
 // MARK: - errors
 
-enum ReplayError: Error, CustomStringConvertible {
+public enum ReplayError: Error, CustomStringConvertible {
+    /// A request that cannot be replayed as given (the command line's fault): the text says why and how.
+    case invalid(String)
+    /// Ctrl-C: the predictions so far are in the file.
+    case interrupted(String)
     case missing(String)
     case noVideo(String)
     case unreadable(String, String)
@@ -372,8 +370,10 @@ enum ReplayError: Error, CustomStringConvertible {
     case output(String, String)
     case noAnswers(String?, String)
 
-    var description: String {
+    public var description: String {
         switch self {
+        case .invalid(let text): text
+        case .interrupted(let path): "interrupted: the predictions so far are in \(path)"
         case .missing(let path):
             "no recording at \(path): give a session folder (e.g. recordings/20250101-093000) or a video file (.mp4)"
         case .noVideo(let folder):
@@ -431,31 +431,28 @@ struct RecordingPlan {
         return RecordingPlan(segments: [Segment(path: path, offsetNanos: 0)], originNanos: 0, folder: nil, livePredictions: nil)
     }
 
-    static func readSession(_ folder: String) -> [String: Any]? {
-        let file = (folder as NSString).appendingPathComponent("session.json")
-        guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    static func readSession(_ folder: String) -> SessionInfo? {
+        try? SessionInfo.load(folder: folder)
     }
 
-    static func folder(_ folder: String, session given: [String: Any]? = nil) throws -> RecordingPlan {
+    static func folder(_ folder: String, session given: SessionInfo? = nil) throws -> RecordingPlan {
         let session = given ?? readSession(folder)
         let fm = FileManager.default
-        let origin = (session?["first_frame_pts_ns"] as? NSNumber)?.uint64Value
+        let origin = session?.firstFramePtsNs
         var notes: [String] = []
         var segments: [Segment] = []
-        if let list = session?["segments"] as? [[String: Any]], !list.isEmpty {
-            for s in list {
-                guard let file = s["file"] as? String else { continue }
+        if let list = session?.segments, !list.isEmpty {
+            for (i, s) in list.enumerated() {
                 var offset: UInt64?
-                if let first = (s["first_pts_ns"] as? NSNumber)?.uint64Value, let origin, first >= origin {
+                if let first = s.firstPtsNs, let origin, first >= origin {
                     offset = first - origin
-                } else if let start = (s["start_s"] as? NSNumber)?.doubleValue {
-                    offset = UInt64(max(0, (start * 1e9).rounded()))
+                } else if i == 0 || s.startS > 0 {
+                    offset = UInt64(max(0, (s.startS * 1e9).rounded()))
                 }
-                segments.append(Segment(path: (folder as NSString).appendingPathComponent(file), offsetNanos: offset))
+                segments.append(Segment(path: (folder as NSString).appendingPathComponent(s.file), offsetNanos: offset))
             }
         } else {
-            var names = (session?["video_files"] as? [String]) ?? []
+            var names = session?.videoFiles ?? []
             if names.isEmpty {
                 let all = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
                 names = all.filter { $0.hasPrefix("video-") && $0.hasSuffix(".mp4") }.sorted()
@@ -476,11 +473,11 @@ struct RecordingPlan {
             notes.append("\((s.path as NSString).lastPathComponent) is listed in session.json but missing: skipped")
         }
         guard !present.isEmpty else { throw ReplayError.noVideo(folder) }
-        let predictions = (session?["predictions_file"] as? String) ?? "predictions.jsonl"
+        let predictions = session?.predictionsFile ?? "predictions.jsonl"
         return RecordingPlan(
             segments: present, originNanos: origin ?? 0, folder: folder,
             livePredictions: (folder as NSString).appendingPathComponent(predictions),
-            fps: (session?["fps"] as? NSNumber)?.doubleValue, notes: notes)
+            fps: session.map(\.fps).flatMap { $0 > 0 ? $0 : nil }, notes: notes)
     }
 }
 
