@@ -1,3 +1,4 @@
+import BedsideCore
 import CV4L2
 import Foundation
 
@@ -5,7 +6,7 @@ import Foundation
 import Glibc
 #endif
 
-/// A failed V4L2 call: the request, the device, and `strerror`'s message.
+/// A failed V4L2 call: the request, the device, the errno (worded by `SystemError`) and the fix for this device.
 public struct V4L2Error: Error, CustomStringConvertible, Sendable {
     public var call: String
     public var device: String
@@ -18,7 +19,7 @@ public struct V4L2Error: Error, CustomStringConvertible, Sendable {
         case EBUSY: fix = " Another program (or another Bedside) is using it."
         default: break
         }
-        return "\(device): \(call) failed: \(String(cString: strerror(errno))).\(fix)"
+        return "\(device): \(call) failed: \(SystemError.text(errno)).\(fix)"
     }
 }
 

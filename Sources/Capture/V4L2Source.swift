@@ -100,7 +100,7 @@ public final class V4L2Source: FrameSource, Sendable {
         case ENOLINK: "no signal on the HDMI input (cable unplugged or scanner off)"
         case ENOLCK: "the HDMI signal is unstable (no lock)"
         case ERANGE: "the HDMI signal is out of the capture box's range"
-        default: String(cString: strerror(e))
+        default: SystemError.text(e)
         }
     }
 

@@ -590,7 +590,7 @@ final class JSONLinesFile: Sendable {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             self.path = path
         }
-        guard fd >= 0 else { throw ReplayError.output(path, String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw ReplayError.output(path, SystemError.last("open").reason) }
         state = Mutex(State(fd: fd))
     }
 
@@ -606,7 +606,7 @@ final class JSONLinesFile: Sendable {
             var bytes = Array(line.utf8)
             bytes.append(0x0A)
             let n = bytes.withUnsafeBytes { Glibc.write(s.fd, $0.baseAddress, $0.count) }
-            if n == bytes.count { s.lines += 1 } else { s.failure = n < 0 ? String(cString: strerror(errno)) : "short write" }
+            if n == bytes.count { s.lines += 1 } else { s.failure = n < 0 ? SystemError.last("write").reason : "short write" }
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BedsideCore
 import Foundation
 
 /// The straightforward approach a researcher would write, measured the same way in the same run: frames as
@@ -89,7 +90,7 @@ enum NaiveBaseline {
         guard p.terminationStatus == 0 else { throw ValidationError("the naive baseline failed (exit \(p.terminationStatus)); does \(python) have numpy?") }
         var native: [Double] = [], trip: [Double] = []
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Double] else { continue }
+            guard let o = try? JSONWire.decode([String: Double].self, from: String(line)) else { continue }
             native.append(o["native"] ?? 0)
             trip.append(o["trip"] ?? 0)
         }

@@ -216,7 +216,7 @@ enum StartError {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 {
-            let why = String(cString: strerror(errno))
+            let why = SystemError.last("bind").reason
             let line = configFile.flatMap { ConfigLoader.line(of: "web.port", in: ConfigLoader.keyLines(path: $0)) }
             let at = configFile.flatMap { file in line.map { "\(file):\($0): `web.port`: " } } ?? ""
             throw exit(

@@ -93,18 +93,46 @@ final class ModelCheck {
 
     /// One line a researcher can read: the keys, the plane, how many concepts, the label map size.
     func summary(_ json: String) -> String {
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return json }
+        guard let result = JSONValue(parsing: json), let keys = result.objectValue?.keys else { return json }
+        func text(_ v: JSONValue?) -> String { v.map { $0.stringValue ?? $0.text } ?? "?" }
         var parts: [String] = []
-        if let plane = obj["plane"] as? [String: Any] {
-            parts.append("plane \(plane["name"] ?? "?") (\(plane["status"] ?? "?"))")
+        if let plane = result["plane"] { parts.append("plane \(text(plane["name"])) (\(text(plane["status"])))") }
+        if let c = result["concepts"]?.arrayValue { parts.append("\(c.count) concepts") }
+        if let seg = result["segmentation"] {
+            parts.append("segmentation \(text(seg["width"]))x\(text(seg["height"])) with \(seg["classes"]?.arrayValue?.count ?? 0) classes")
         }
-        if let c = obj["concepts"] as? [Any] { parts.append("\(c.count) concepts") }
-        if let seg = obj["segmentation"] as? [String: Any] {
-            parts.append("segmentation \(seg["width"] ?? "?")x\(seg["height"] ?? "?") with \((seg["classes"] as? [Any])?.count ?? 0) classes")
-        }
-        if let g = obj["guidance"] as? [String: Any], let t = g["text"] { parts.append("guidance \"\(t)\"") }
-        parts.append("keys: \(obj.keys.sorted().joined(separator: ", "))")
+        if let t = result["guidance"]?["text"] { parts.append("guidance \"\(text(t))\"") }
+        parts.append("keys: \(keys.sorted().joined(separator: ", "))")
         return parts.joined(separator: "; ")
+    }
+}
+
+/// `<cache>/manifest.json`, written by `bedside prepare`: what the model fetched and what its cache holds.
+struct PrepareManifest: Codable {
+    struct Fetch: Codable {
+        var url: String?
+        var host: String?
+        var port: JSONValue?
+        var `where`: String?
+        var function: String?
+        var event: String?
+    }
+    struct File: Codable {
+        var path: String
+        var size: Int64
+        var sha256: String?
+    }
+    var model: String
+    var preparedAt: String
+    var config: String?
+    var bedsideVersion: String
+    var answered: Bool
+    var urls: [Fetch]
+    var files: [File]
+
+    enum CodingKeys: String, CodingKey {
+        case model, config, answered, urls, files
+        case preparedAt = "prepared_at", bedsideVersion = "bedside_version"
     }
 }
 
@@ -128,16 +156,13 @@ struct ModelPrepare {
         print("\nmodel \(m.name): starting it with the network allowed, downloads into \(cache)...")
         let check = ModelCheck(model: m, width: width, height: height)
         let ok = try await check.run()
-        var urls: [[String: Any]] = []
+        var urls: [PrepareManifest.Fetch] = []
         if let text = try? String(contentsOfFile: log, encoding: .utf8) {
             for line in text.split(separator: "\n") {
-                guard let o = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-                var u: [String: Any] = [:]
-                for k in ["url", "host", "port", "where", "function", "event"] { if let v = o[k] { u[k] = v } }
-                urls.append(u)
+                if let fetch = try? JSONWire.decode(PrepareManifest.Fetch.self, from: String(line)) { urls.append(fetch) }
             }
         }
-        var files: [[String: Any]] = []
+        var files: [PrepareManifest.File] = []
         var total: Int64 = 0
         let root = URL(fileURLWithPath: cache).standardizedFileURL.path
         if let walker = FileManager.default.enumerator(atPath: root) {
@@ -148,18 +173,16 @@ struct ModelPrepare {
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
                 let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
                 total += size
-                files.append(["path": rel, "size": size, "sha256": Digest.sha256(file: path) ?? NSNull()])
+                files.append(.init(path: rel, size: size, sha256: Digest.sha256(file: path)))
             }
         }
-        files.sort { ($0["path"] as? String ?? "") < ($1["path"] as? String ?? "") }
-        let manifest: [String: Any] = [
-            "model": m.name, "prepared_at": Date().formatted(.iso8601), "config": m.configFile ?? NSNull(),
-            "bedside_version": BedsideVersion.string, "answered": ok, "urls": urls, "files": files,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try data.write(to: URL(fileURLWithPath: root + "/manifest.json"), options: .atomic)
+        files.sort { $0.path < $1.path }
+        let manifest = PrepareManifest(
+            model: m.name, preparedAt: Date().formatted(.iso8601), config: m.configFile, bedsideVersion: BedsideVersion.string,
+            answered: ok, urls: urls, files: files)
+        try JSONWire.data(manifest, pretty: true).write(to: URL(fileURLWithPath: root + "/manifest.json"), options: .atomic)
         print("  fetched \(urls.count) URL(s); the cache holds \(files.count) file(s), \(total / 1_000_000) MB; manifest: \(root)/manifest.json")
-        for u in urls.prefix(10) { print("    \(u["url"] ?? u["host"] ?? "?")") }
+        for u in urls.prefix(10) { print("    \(u.url ?? u.host ?? "?")") }
         if ok {
             print("  ✓ ready for the clinic: with `network: deny` the model finds these files in its cache. Copy \(root) to the same place on the box (the offline bundle does).")
         }
