@@ -95,6 +95,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // `bedside bench`: the measurements behind docs/performance.md, each against the old way in the same run.
+        .target(
+            name: "Bench",
+            dependencies: [
+                "BedsideCore", "Capture", "Recording", "ModelBridge",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The commands that are not the server: `check` and `prepare` (one model on a phantom frame), `install`,
+        // `uninstall`, `bundle`.
+        .target(
+            name: "BedsideTools",
+            dependencies: [
+                "BedsideCore", "Capture", "Recording", "ModelBridge",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The composition root: services from a config, the service group, the status ticker, the adapters
         // between the libraries. No rules of its own.
         .target(
@@ -110,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "bedside",
             dependencies: [
-                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study", "BedsideApp", "Replay",
+                "BedsideCore", "Capture", "Recording", "ModelBridge", "Web", "Study", "BedsideApp", "Replay", "Bench", "BedsideTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,4 +1,6 @@
 import BedsideApp
+import Bench
+import BedsideTools
 import ArgumentParser
 import BedsideCore
 import Foundation
@@ -45,7 +47,7 @@ struct Demo: AsyncParsableCommand {
                 "cannot find researcher-template/bedside.yaml: run `bedside demo` from the Bedside checkout or set BEDSIDE_TEMPLATE")
         }
         var config = try ConfigLoader.load(path: template)
-        let (w, h) = try parseSize(size)
+        let (w, h) = try sizeOption(size)
         config.source = SourceConfig()
         config.source.width = w
         config.source.height = h

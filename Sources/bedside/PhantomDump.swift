@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bench
 import BedsideCore
 import Capture
 import Foundation
@@ -19,12 +20,12 @@ struct PhantomDump: ParsableCommand {
     @Option(help: "Crop X,Y,W,H in screen pixels before scaling.") var crop: String?
 
     func run() throws {
-        let (w, h) = try parseSize(size)
+        let (w, h) = try sizeOption(size)
         let renderer = PhantomRenderer(width: w, height: h, sweepSeconds: sweep)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var scaler: FrameScaler?
         if let modelSize {
-            let (mw, mh) = try parseSize(modelSize)
+            let (mw, mh) = try sizeOption(modelSize)
             var rect: CropRect?
             if let crop {
                 let v = crop.split(separator: ",").compactMap { Int($0) }
@@ -52,8 +53,7 @@ struct PhantomDump: ParsableCommand {
     }
 }
 
-func parseSize(_ s: String) throws -> (Int, Int) {
-    let p = s.lowercased().split(separator: "x").compactMap { Int($0) }
-    guard p.count == 2, p[0] > 0, p[1] > 0 else { throw ValidationError("size must look like 1280x720, got \(s)") }
-    return (p[0], p[1])
+/// A `--size` option: `1280x720`, else a usage error naming the form.
+func sizeOption(_ s: String) throws -> (Int, Int) {
+    do { return try parseSize(s) } catch { throw ValidationError("\(error)") }
 }

@@ -1,4 +1,3 @@
-import BedsideApp
 import BedsideCore
 import Capture
 import Foundation
@@ -7,20 +6,20 @@ import ModelBridge
 import Recording
 
 /// Starts one model, feeds it a phantom frame until it answers (or fails), and explains the outcome.
-final class ModelCheck {
+public final class ModelCheck {
     let model: ModelConfig
     let width: Int
     let height: Int
     /// The model's status at the end of the check.
-    var status: ModelStatus?
+    public private(set) var status: ModelStatus?
 
-    init(model: ModelConfig, width: Int, height: Int) {
+    public init(model: ModelConfig, width: Int, height: Int) {
         self.model = model
         self.width = width
         self.height = height
     }
 
-    func run() async throws -> Bool {
+    public func run() async throws -> Bool {
         let runtime = try ModelRuntime.makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         var logger = Logger(label: "check")
@@ -138,13 +137,20 @@ struct PrepareManifest: Codable {
 
 /// `bedside prepare` for one model: the check with the network allowed and every attempt logged, then a
 /// manifest of the URLs fetched and the files now in the model's cache (size, SHA-256).
-struct ModelPrepare {
+public struct ModelPrepare {
     let model: ModelConfig
     let cache: String
     let width: Int
     let height: Int
 
-    func run() async throws -> Bool {
+    public init(model: ModelConfig, cache: String, width: Int, height: Int) {
+        self.model = model
+        self.cache = cache
+        self.width = width
+        self.height = height
+    }
+
+    public func run() async throws -> Bool {
         var m = model
         m.network = "allow"
         m.sandbox = false  // the sandbox has no network at all

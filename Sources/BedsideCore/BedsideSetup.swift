@@ -1,6 +1,4 @@
-import BedsideCore
 import Foundation
-import ModelBridge
 
 #if canImport(Glibc)
 import Glibc
