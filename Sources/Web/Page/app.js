@@ -1,5 +1,4 @@
 // The tablet page's code lives in ES modules under js/ (index.html loads js/main.js). This file only loads
-// them: it is kept because the Swift and end-to-end tests still name /app.js among the files the server
-// serves (WebServerTests pageServed, test_faults_security PUBLIC_GET, test_faults_process). Delete it once
-// they name /js/main.js instead.
+// them: it is kept because the end-to-end tests still fetch /app.js among the files the server serves
+// (test_faults_security PUBLIC_GET, test_faults_process). Delete it once they name /js/main.js instead.
 import('./js/main.js');
