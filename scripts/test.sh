@@ -15,6 +15,12 @@ echo "== Swift tests"
 swift test 2>&1 | grep -v "swift-distributed-tracing" | tee artifacts/swift-test.log | grep -E "✘|error:|failed|passed after|Test run with" || true
 grep -qE "Test run with [0-9]+ tests? in [0-9]+ suites? passed" artifacts/swift-test.log || { echo "Swift tests failed (artifacts/swift-test.log)"; exit 1; }
 
+echo "== page tests (node)"
+page_ok=1
+node --test Tests/page/ >artifacts/page-test.log 2>&1 || page_ok=0
+grep -E "^not ok|^# (tests|pass|fail) " artifacts/page-test.log || true
+[ "$page_ok" = 1 ] || { echo "page tests failed (artifacts/page-test.log)"; exit 1; }
+
 echo "== Capture against a real V4L2 driver (vivid, v4l2loopback) in a qemu VM"
 mkdir -p artifacts/v4l2
 if [ "${BEDSIDE_SKIP_V4L2:-0}" = "1" ]; then

@@ -1,0 +1,188 @@
+// The live picture: binary frames decoded newest-first (a frame that comes while one decodes replaces the
+// waiting one: dropped, never queued), painted full screen or as the model's crop; and the `drawn` reports
+// that tell Bedside which frames reached the screen (capture -> drawn latency, docs/protocol.md).
+
+import { el, videoCtx } from './dom.js';
+import { S, now, saveViewPref } from './store.js';
+import { parseFrame, REPORT_MAX, REPORT_MS, drawnMessage } from './protocol.js';
+import { computeView, createPaintLog, notePaintDone, sameView } from './state.js';
+import { drawOverlay } from './overlay.js';
+import { renderVideoMessage } from './notices.js';
+import { updateStale } from './banner.js';
+
+// ------------------------------------------------------------------ frames
+
+let pending = null;     // newest undecoded frame; a newer one replaces it (dropped, never queued)
+let decoding = false;
+
+export function onBinary(buf) {
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength <= 16) return;
+  if (S.conn === 'unauthorized') return;
+  if (document.visibilityState === 'hidden') { S.dropped++; return; }
+  if (pending) S.dropped++;
+  pending = buf;
+  if (!decoding) decodeNext();
+}
+
+async function decodeNext() {
+  while (pending) {
+    const frame = parseFrame(pending);
+    pending = null;
+    decoding = true;
+    let bitmap = null;
+    try {
+      bitmap = await createImageBitmap(new Blob([frame.jpeg], { type: 'image/jpeg' }));
+    } catch (_) {
+      S.decodeErrors++;
+    }
+    if (bitmap) {
+      if (S.conn !== 'unauthorized') {
+        if (S.bitmap) S.bitmap.close();
+        S.bitmap = bitmap;
+        drawFrame(bitmap, frame.seq, frame.pts);
+      } else {
+        bitmap.close();
+      }
+    }
+  }
+  decoding = false;
+}
+
+function drawFrame(bitmap, seq, pts) {
+  const f = S.frame;
+  f.width = bitmap.width;
+  f.height = bitmap.height;
+  applyView();
+  paintVideo();
+  f.count++;
+  f.seq = seq;
+  f.pts = pts;
+  notePainted(seq);
+  const t = now();
+  f.wall = t;
+  S.fpsTimes.push(t);
+  el.frameCount.textContent = String(f.count);
+  if (el.videoMsg.dataset.shown === 'true') renderVideoMessage();
+  updateStale();
+}
+
+/** The token was refused: nothing more is decoded or shown, the picture goes black. */
+export function blankVideo() {
+  pending = null;
+  if (S.bitmap) { S.bitmap.close(); S.bitmap = null; }
+  videoCtx.fillStyle = '#000';
+  videoCtx.fillRect(0, 0, el.video.width, el.video.height);
+}
+
+// ------------------------------------------------------------------ drawn reports (capture -> screen latency)
+
+// The page tells Bedside which frames reached the screen, and how long ago, so the server can measure
+// capture -> drawn with its own clock: {"type":"drawn","frames":[{"seq":N,"ago_ms":D}, ...]}. A frame counts
+// as painted after the animation frame that shows it (requestAnimationFrame, then a task after that frame's
+// paint); a frame drawn over before that was never on screen and is not reported. At most one message per
+// REPORT_MS, with up to REPORT_MAX frames; nothing is sent (or kept) while the socket is not open.
+export const paint = createPaintLog();
+let reportSocket = () => null;
+/** Where the reports go: a function giving the current socket (or null). */
+export function setReportSocket(fn) { reportSocket = fn; }
+
+const afterPaint = (() => {
+  try {
+    const ch = new MessageChannel();
+    let queue = [];
+    ch.port1.onmessage = () => { const q = queue; queue = []; for (const fn of q) fn(); };
+    return (fn) => { queue.push(fn); if (queue.length === 1) ch.port2.postMessage(0); };
+  } catch (_) {
+    return (fn) => setTimeout(fn, 0);
+  }
+})();
+
+function notePainted(seq) {
+  try {
+    if (!Number.isSafeInteger(seq)) return;
+    paint.seq = seq;
+    if (paint.rafPending) return;
+    paint.rafPending = true;
+    requestAnimationFrame(() => {
+      paint.rafPending = false;
+      const s = paint.seq;
+      paint.seq = null;
+      if (s === null) return;
+      afterPaint(() => framePainted(s, now()));
+    });
+  } catch (_) { /* reporting must never break the video */ }
+}
+
+function framePainted(seq, at) {
+  try {
+    if (notePaintDone(paint, seq, at, REPORT_MAX, REPORT_MS)) sendDrawn();
+  } catch (_) { /* ignore */ }
+}
+
+export function sendDrawn() {
+  try {
+    if (!paint.done.length) return;
+    const sock = reportSocket();
+    if (!sock || sock.readyState !== 1 || S.conn !== 'open' || sock.bufferedAmount > 65536) {
+      paint.done.length = 0;
+      return;
+    }
+    const t = now();
+    const text = drawnMessage(paint.done, t);
+    paint.done.length = 0;
+    paint.lastSent = t;
+    sock.send(text);
+  } catch (_) { /* a closed socket: the reports are simply lost */ }
+}
+
+/** A report is due (tick): painted frames wait and the last report is REPORT_MS old. */
+export const reportDue = (t) => paint.done.length > 0 && t - paint.lastSent >= REPORT_MS;
+
+// ------------------------------------------------------------------ full screen / crop view
+
+// Works out what the canvases show and resizes them; redraws when that changed.
+export function applyView() {
+  const { view: v, crop } = computeView(S, el.video.width, el.video.height);
+  el.viewToggle.hidden = !crop;
+  const old = S.view;
+  S.view = v;
+  el.viewToggle.dataset.view = v.mode;
+  el.app.dataset.view = v.mode;
+  if (sameView(old, v)) return;
+  if (el.video.width !== v.cw || el.video.height !== v.ch) {
+    el.video.width = v.cw;
+    el.video.height = v.ch;
+    el.overlay.width = v.cw;
+    el.overlay.height = v.ch;
+  }
+  el.app.style.setProperty('--aspect', `${v.cw} / ${v.ch}`);
+  paintVideo();
+  drawOverlay();
+}
+
+function paintVideo() {
+  const v = S.view;
+  if (!v || !S.bitmap) return;
+  if (v.mode === 'full' && v.cw === S.bitmap.width && v.ch === S.bitmap.height) {
+    videoCtx.drawImage(S.bitmap, 0, 0);
+  } else {
+    videoCtx.drawImage(S.bitmap, v.x, v.y, v.w, v.h, 0, 0, v.cw, v.ch);
+  }
+}
+
+function setViewPref(mode) {
+  S.viewPref = mode === 'crop' ? 'crop' : 'full';
+  saveViewPref(S.viewPref);
+  renderViewToggle();
+  applyView();
+}
+
+export function renderViewToggle() {
+  const crop = S.viewPref === 'crop';
+  el.viewToggle.setAttribute('aria-pressed', String(crop));
+  el.viewToggleText.textContent = crop ? 'Crop view' : 'Full view';
+  el.viewToggle.title = crop ? 'Showing the model’s crop: tap for the full screen'
+    : 'Showing the full screen: tap for the model’s crop';
+}
+
+el.viewToggle.addEventListener('click', () => setViewPref(S.viewPref === 'crop' ? 'full' : 'crop'));
