@@ -81,19 +81,33 @@ public struct WebServer: Sendable {
     }
 
     static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        let pem = "give the certificate (chain) file in PEM format"
         let chain: [NIOSSLCertificate]
         do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch {
-            throw WebError("web.tls.cert: \(certificate) is not a PEM certificate (\(error)). Fix: give the certificate (chain) file in PEM format.")
+            throw TLSFileError(key: "web.tls.cert", problem: "\(certificate) is not a PEM certificate (\(error))", fix: pem)
         }
-        guard !chain.isEmpty else {
-            throw WebError("web.tls.cert: \(certificate) holds no certificate. Fix: give the certificate (chain) file in PEM format.")
-        }
+        guard !chain.isEmpty else { throw TLSFileError(key: "web.tls.cert", problem: "\(certificate) holds no certificate", fix: pem) }
         let privateKey: NIOSSLPrivateKey
         do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch {
-            throw WebError("web.tls.key: \(key) is not a PEM private key (\(error)). Fix: give the unencrypted PEM key of that certificate.")
+            throw TLSFileError(
+                key: "web.tls.key", problem: "\(key) is not a PEM private key (\(error))", fix: "give the unencrypted PEM key of that certificate")
         }
         return TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+    }
+
+    /// `web.tls` as config problems (the key, its line, the fix), for `run` and `check`; none without `web.tls`.
+    public static func tlsProblems(_ c: BedsideConfig, file: String) -> [ConfigProblem] {
+        guard let cert = c.web.tlsCertificate, let key = c.web.tlsKey else { return [] }
+        do {
+            try checkTLS(certificate: cert, key: key)
+            return []
+        } catch let e as TLSFileError {
+            let line = ConfigLoader.line(of: e.key, in: ConfigLoader.keyLines(path: file))
+            return [ConfigProblem(error: ConfigError(file: file, line: line, key: e.key, problem: e.problem, fix: "Fix: \(e.fix)."), model: nil)]
+        } catch {
+            return [ConfigProblem(error: ConfigError(file: file, line: nil, key: "web.tls", problem: "\(error)", fix: "Give PEM files."), model: nil)]
+        }
     }
 
     public func makeApplication() throws -> some ApplicationProtocol {
@@ -276,6 +290,14 @@ public struct BedsideRequestContext: RequestContext, RemoteAddressRequestContext
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
     }
+}
+
+/// `web.tls` names a file that cannot be used: which key, what is wrong, the fix.
+public struct TLSFileError: Error, CustomStringConvertible, Equatable {
+    public var key: String
+    public var problem: String
+    public var fix: String
+    public var description: String { "\(key): \(problem). Fix: \(fix)." }
 }
 
 /// A web server setup problem, worded for the operator (what is wrong and the fix).

@@ -99,7 +99,7 @@ struct Run: AsyncParsableCommand {
         c = BedsideSetup.withDefaults(c, configFile: config)
         // What the config points at: a source that is not there stops the start; a model's missing folder or
         // key is said now and shown on the page, and capture and recording go on without that model.
-        let problems = ConfigLoader.checkReferences(c, file: config) + tlsProblems(c, file: config)
+        let problems = ConfigLoader.checkReferences(c, file: config) + WebServer.tlsProblems(c, file: config)
         let fatal = problems.filter { $0.model == nil }
         if !fatal.isEmpty { throw StartError.exit(fatal.map(\.description).joined(separator: "\nerror: ")) }
         for p in problems {
@@ -120,7 +120,7 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let c = try loadForTool(config, python: python)
-        let problems = ConfigLoader.checkReferences(c, file: config) + tlsProblems(c, file: config)
+        let problems = ConfigLoader.checkReferences(c, file: config) + WebServer.tlsProblems(c, file: config)
         if !problems.isEmpty {
             for p in problems { print("✗ \(p.description)") }
             throw ExitCode(2)
@@ -143,23 +143,6 @@ struct Check: AsyncParsableCommand {
 }
 
 /// `web.tls`: the certificate and key must be readable PEM files (the check `run` makes when it starts serving).
-func tlsProblems(_ c: BedsideConfig, file: String) -> [ConfigProblem] {
-    guard let cert = c.web.tlsCertificate, let key = c.web.tlsKey else { return [] }
-    do {
-        try WebServer.checkTLS(certificate: cert, key: key)
-        return []
-    } catch {
-        let text = "\(error)"
-        let which = text.hasPrefix("web.tls.key") ? "web.tls.key" : "web.tls.cert"
-        let parts = text.dropFirst(which.count + 2).components(separatedBy: " Fix: ")
-        return [ConfigProblem(
-            error: ConfigError(
-                file: file, line: ConfigLoader.line(of: which, in: ConfigLoader.keyLines(path: file)), key: which, problem: parts[0].trimmingCharacters(in: CharacterSet(charactersIn: ". ")),
-                fix: parts.count > 1 ? "Fix: " + parts[1] : "Give PEM files."),
-            model: nil)]
-    }
-}
-
 /// `check` and `prepare`: the config (a mistake: one line, exit 2), `--python` for every model, the machine's defaults.
 func loadForTool(_ path: String, python: String?) throws -> BedsideConfig {
     var c: BedsideConfig
