@@ -142,6 +142,7 @@ let package = Package(
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "RecordingTests", dependencies: ["Recording", "Capture", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "ModelBridgeTests", dependencies: ["ModelBridge", "BedsideCore", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ReplayTests", dependencies: ["Replay", "Recording", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "StudyTests", dependencies: ["Study", "BedsideCore", "Recording"], swiftSettings: strict),
         .testTarget(
             name: "WebTests",
