@@ -55,7 +55,7 @@ public final class BedsideMetrics: Sendable {
             advance("bedside_model_restarts_total", dims, to: UInt64(max(0, s.restarts)))
             advance("bedside_model_frames_skipped_total", dims, to: s.skippedFrames)
             advance("bedside_model_late_results_total", dims, to: s.lateResults)
-            Gauge(label: "bedside_model_running", dimensions: dims).record(s.state == "running" ? 1 : 0)
+            Gauge(label: "bedside_model_running", dimensions: dims).record(s.state == .running ? 1 : 0)
             Gauge(label: "bedside_model_memory_bytes", dimensions: dims).record(Double(s.memoryMB ?? 0) * 1_048_576)
         }
         if let rec = recorder?.status {

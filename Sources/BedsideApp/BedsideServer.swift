@@ -107,7 +107,7 @@ public struct BedsideServer: Sendable {
             }
             metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
             let models = runners.map(\.status)
-            study.modelStates(Dictionary(uniqueKeysWithValues: models.map { ($0.name, $0.state) }))
+            study.modelStates(Dictionary(uniqueKeysWithValues: models.map { ($0.name, $0.state.rawValue) }))
             return JSONWire.string(
                 StatusMessage(
                     version: BedsideVersion.string, uptimeS: Double(Clock.monotonicNanos() - started) / 1e9,

@@ -35,7 +35,7 @@ public final class ModelCheck {
         while Date() < deadline {
             let s = runner.status
             if runner.lastPrediction != nil || s.errors > 0 { break }
-            if s.restarts > 0 || ["restarting", "failing"].contains(s.state) {
+            if s.restarts > 0 || [.restarting, .failing].contains(s.state) {
                 outcome = s.lastError
                 break
             }

@@ -94,7 +94,7 @@ final class BenchRunner: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         let debug = ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] != nil
         var lastPrint = Date()
-        while runner.status.state != "running" {
+        while runner.status.state != .running {
             if debug && Date().timeIntervalSince(lastPrint) > 1 {
                 lastPrint = Date()
                 FileHandle.standardError.write(Data("bench: \(runner.status)\n".utf8))

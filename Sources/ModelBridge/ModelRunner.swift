@@ -171,7 +171,7 @@ public final class ModelRunner: Service, Sendable {
         var latestUpstream: Prediction?
         var retriedSeq: UInt64?
         var lastShownSeq: UInt64?
-        var answerTimes: [Double] = []  // when the last answers came (monotonic s), for rate_hz
+        var rate = AnswerRate()
 
         func fail(_ r: Replica, _ reason: String) {
             let lost = r.inFlight
@@ -261,29 +261,22 @@ public final class ModelRunner: Service, Sendable {
                 } else if r.scaler!.crop != crop {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)  // same size: the slots stay
                 }
-                var header: [String: Any] = [
-                    "type": "frame", "protocol": Self.protocolVersion, "seq": f.seq, "pts_ns": f.ptsNanos, "width": w, "height": h,
-                    "format": fmt.rawValue, "stride": fmt == .gray8 ? w : w * 3, "size": r.scaler!.outputByteCount,
-                ]
-                if let upstream {
-                    header["upstream"] = [
-                        "model": upstream.model, "seq": upstream.seq,
-                        "result": (try? JSONSerialization.jsonObject(with: Data(upstream.resultJSON.utf8))) ?? NSNull(),
-                    ]
-                }
+                var header = BedsideMessage.FrameMessage(
+                    protocol: Self.protocolVersion, seq: f.seq, ptsNs: f.ptsNanos, width: w, height: h, format: fmt.rawValue,
+                    stride: fmt == .gray8 ? w : w * 3, size: r.scaler!.outputByteCount, shm: nil, offset: 0,
+                    upstream: upstream.map { .init(model: $0.model, seq: $0.seq, result: RawJSON($0.resultJSON)) })
                 var parts: [[UInt8]]
                 if remote != nil {
                     // A remote worker cannot see this machine's shared memory: the pixels go in the message.
                     if r.pixels.count != r.scaler!.outputByteCount { r.pixels = [UInt8](repeating: 0, count: r.scaler!.outputByteCount) }
                     try r.pixels.withUnsafeMutableBytes { try r.scaler!.scale(f, into: $0.baseAddress!) }
-                    header["offset"] = 0
-                    parts = [Array(try JSONSerialization.data(withJSONObject: header)), r.pixels]
+                    parts = [BedsideMessage.frame(header).bytes, r.pixels]
                 } else {
                     r.slot = (r.slot + 1) % 2
                     try r.scaler!.scale(f, into: r.ring!.pointer(toSlot: r.slot))
-                    header["shm"] = r.ring!.path
-                    header["offset"] = r.ring!.offset(ofSlot: r.slot)
-                    parts = [Array(try JSONSerialization.data(withJSONObject: header))]
+                    header.shm = r.ring!.path
+                    header.offset = r.ring!.offset(ofSlot: r.slot)
+                    parts = [BedsideMessage.frame(header).bytes]
                 }
                 let sentAt = Clock.monotonicNanos()  // before the send: the worker may read it before send returns
                 guard try socket.send(parts) else { return fail(r, "worker is not reading its socket") }
@@ -325,51 +318,36 @@ public final class ModelRunner: Service, Sendable {
             }
         }
 
-        func handle(_ r: Replica, _ obj: [String: Any], bytes: Int) {
-            var type = obj["type"] as? String ?? ""
-            var obj = obj
-            if type == "result" && bytes > Self.maxResultBytes {
-                // A result that big would flood every tablet and the predictions log: refuse it, keep the worker.
-                type = "error"
-                obj["fault"] = "result"
-                obj["error"] =
-                    "result too large (\(bytes / 1_000_000) MB > \(Self.maxResultBytes / 1_000_000) MB): return labels as a small uint8 map and no images"
-            }
-            switch type {
-            case "hello":
-                let proto = obj["protocol"] as? Int ?? -1
-                guard proto == Self.protocolVersion else {
+        func handle(_ r: Replica, _ message: WorkerMessage) {
+            switch message {
+            case .hello(let hello):
+                guard hello.protocol == Self.protocolVersion else {
                     return fail(
                         r,
-                        "worker speaks bridge protocol \(proto), this Bedside speaks \(Self.protocolVersion): install the bridge that comes with this Bedside into the model's environment (pip install <bedside>/bridge)"
+                        "worker speaks bridge protocol \(hello.protocol), this Bedside speaks \(Self.protocolVersion): install the bridge that comes with this Bedside into the model's environment (pip install <bedside>/bridge)"
                     )
                 }
                 r.sawHello = true
                 _ = r.supervisor.workerHello(now: Self.now())
-            case "ready":
+            case .ready(let ready):
                 guard r.sawHello else { return fail(r, "worker said ready before hello") }
                 _ = r.supervisor.workerReady(now: Self.now())
-                let info = obj["model"] as? [String: Any]
                 statusBox.withLock {
-                    $0.setupMs = (obj["setup_ms"] as? NSNumber)?.doubleValue
-                    $0.info = ModelStatus.Info(
-                        version: info?["version"] as? String, classes: info?["classes"] as? [String],
-                        concepts: info?["concepts"] as? [String], planes: info?["planes"] as? [String])
+                    $0.setupMs = ready.setupMs
+                    $0.info = ready.model ?? ModelStatus.Info()
                 }
                 if remote != nil { statusBox.withLock { $0.lastError = nil } }
                 logger.info(
                     "model \(config.name)[\(r.index)] ready",
-                    metadata: ["pid": "\(r.worker?.pid ?? 0)", "setup_ms": "\(obj["setup_ms"] ?? "?")"])
+                    metadata: ["pid": "\(r.worker?.pid ?? 0)", "setup_ms": "\(ready.setupMs.map { "\($0)" } ?? "?")"])
                 takeNewestFrame()
                 perform(dispatch.workerReady(r.index, now: Self.now()))
-            case "fatal":
-                let stage = obj["stage"] as? String ?? "?"
-                if let tb = obj["traceback"] as? String, !tb.isEmpty {
-                    logger.error("model \(config.name) \(stage) traceback:\n\(tb)")
-                }
-                fail(r, "\(stage) failed: \(obj["error"] as? String ?? "?")")
-            case "result", "error":
-                guard let seq = (obj["seq"] as? NSNumber)?.uint64Value else {
+            case .fatal(let fatal):
+                if !fatal.traceback.isEmpty { logger.error("model \(config.name) \(fatal.stage) traceback:\n\(fatal.traceback)") }
+                fail(r, "\(fatal.stage) failed: \(fatal.error)")
+            case .result(let answer), .error(let answer):
+                let type = if case .result = message { "result" } else { "error" }
+                guard let seq = answer.seq else {
                     return fail(r, "worker sent a `\(type)` message without a frame sequence number")
                 }
                 // Take in any frame captured meanwhile first, so the next dispatch is the newest one.
@@ -385,40 +363,27 @@ public final class ModelRunner: Service, Sendable {
                 r.inFlight = nil
                 r.inFlightUpstream = nil
                 let received = Clock.monotonicNanos()
-                // The worker's own timing: any number may come; kept within [0, one day] (never NaN).
-                let rawMs = (obj["model_ms"] as? NSNumber)?.doubleValue ?? 0
-                let modelMs = rawMs.isFinite ? min(max(rawMs, 0), 86_400_000) : 0
-                if type == "result", let result = obj["result"] as? [String: Any],
-                    let rdata = try? JSONSerialization.data(withJSONObject: result)
-                {
-                    // Answers per second over the last 5 s (at most 60 answers): a count over time, not an average of
-                    // 1/dt, which jitter biases upwards.
-                    answerTimes.append(now)
-                    answerTimes.removeAll { now - $0 > 5 }
-                    if answerTimes.count > 60 { answerTimes.removeFirst(answerTimes.count - 60) }
-                    let rate = answerTimes.count >= 2
-                        ? Double(answerTimes.count - 1) / max(1e-3, answerTimes.last! - answerTimes.first!) : 0
-                    let plane = result["plane"] as? [String: Any]
+                if case .result = message, let result = answer.result {
+                    rate.record(at: now)
+                    let plane = result.value?["plane"]
                     var p = Prediction(
                         model: config.name, seq: seq, ptsNanos: f.ptsNanos, dispatchedNanos: r.dispatchedAt,
-                        receivedNanos: received, modelMs: modelMs, resultJSON: String(decoding: rdata, as: UTF8.self),
-                        plane: plane?["name"] as? String, status: plane?["status"] as? String, truth: f.truth)
+                        receivedNanos: received, modelMs: answer.modelMs, resultJSON: result.text,
+                        plane: plane?["name"]?.stringValue, status: plane?["status"]?.stringValue, truth: f.truth)
                     p.upstreamModel = upstream?.model
                     p.crop = r.inFlightCrop
-                    if let a = (obj["received_ns"] as? NSNumber)?.uint64Value,
-                        let b = (obj["start_ns"] as? NSNumber)?.uint64Value,
-                        let c = (obj["end_ns"] as? NSNumber)?.uint64Value, a <= b, b <= c
-                    {
-                        p.worker = .init(receivedNanos: a, startNanos: b, endNanos: c, sameClock: remote == nil)
+                    if var times = answer.times {
+                        times.sameClock = remote == nil
+                        p.worker = times
                     }
                     // Time never goes backwards on the page: an answer older than one already shown is dropped.
                     let inOrder = lastShownSeq.map { seq > $0 } ?? true
                     statusBox.withLock { s in
                         s.predictions += 1
                         if !inOrder { s.lateResults += 1 }
-                        s.rateHz = rate
+                        s.rateHz = rate.perSecond(at: now)
                         s.latencyMs = s.latencyMs == 0 ? p.roundTripMs : 0.8 * s.latencyMs + 0.2 * p.roundTripMs
-                        s.modelMs = s.modelMs == 0 ? modelMs : 0.8 * s.modelMs + 0.2 * modelMs
+                        s.modelMs = s.modelMs == 0 ? answer.modelMs : 0.8 * s.modelMs + 0.2 * answer.modelMs
                     }
                     lastResultBox.withLock { $0 = p }
                     if inOrder {
@@ -427,8 +392,8 @@ public final class ModelRunner: Service, Sendable {
                         for d in downstream.withLock({ $0 }) { d.offer(f, upstream: p) }
                     }
                 } else {
-                    let err = obj["error"] as? String ?? "unreadable answer"
-                    let fault = obj["fault"] as? String ?? "?"
+                    let err = answer.error ?? "unreadable answer"
+                    let fault = answer.fault ?? "?"
                     statusBox.withLock {
                         $0.errors += 1
                         $0.lastError = "frame \(seq): \(err) (\(fault))"
@@ -436,13 +401,9 @@ public final class ModelRunner: Service, Sendable {
                     logger.warning("model \(config.name) frame \(seq): \(err)", metadata: ["fault": "\(fault)"])
                 }
                 perform(next)
-            case "network":
+            case .network(let attempts):
                 // The research code tried the network (denied at once under `network: deny`): logged and shown.
-                for a in obj["attempts"] as? [[String: Any]] ?? [] {
-                    let attempt = ModelStatus.NetworkAttempt(
-                        host: a["host"] as? String ?? "?", port: (a["port"] as? NSNumber)?.intValue, url: a["url"] as? String,
-                        event: a["event"] as? String, location: a["where"] as? String, function: a["function"] as? String,
-                        count: (a["count"] as? NSNumber)?.intValue ?? 1, denied: a["denied"] as? Bool ?? false)
+                for attempt in attempts {
                     let isNew = statusBox.withLock { s -> Bool in
                         if let i = s.networkAttempts.firstIndex(where: { $0.key == attempt.key }) {
                             s.networkAttempts[i] = attempt
@@ -458,10 +419,10 @@ public final class ModelRunner: Service, Sendable {
                             "model \(config.name) tried the network: \(target) from \(attempt.location ?? "?") (\(attempt.denied ? "denied: network is deny; `bedside prepare` fetches downloads once" : "allowed"))")
                     }
                 }
-            case "log":
-                logger.info("[\(config.name) \(obj["stream"] as? String ?? "stdout")] \(obj["line"] as? String ?? "")")
-            default:
-                break  // heartbeat and anything a newer bridge adds: not an answer, never a reason to restart
+            case .log(let stream, let line):
+                logger.info("[\(config.name) \(stream)] \(line)")
+            case .heartbeat, .other:
+                break  // not an answer, never a reason to restart
             }
         }
 
@@ -535,15 +496,19 @@ public final class ModelRunner: Service, Sendable {
                         r.lastHeard = Self.now()
                         let bytes = msg.reduce(0) { $0 + $1.count }
                         if bytes > Self.maxResultBytes, let f = r.inFlight {
-                            // Not even parsed: a huge answer would cost seconds and hundreds of MB.
-                            handle(r, ["type": "result", "seq": NSNumber(value: f.seq)], bytes: bytes)
+                            // Not even parsed: a huge answer would cost seconds and hundreds of MB (and would flood
+                            // every tablet and the predictions log). Refused as the model's fault; the worker stays.
+                            handle(r, .error(.init(
+                                seq: f.seq, modelMs: 0,
+                                error: "result too large (\(bytes / 1_000_000) MB > \(Self.maxResultBytes / 1_000_000) MB): return labels as a small uint8 map and no images",
+                                fault: "result")))
                             continue
                         }
-                        guard let obj = Self.parse(msg.first) else {
+                        guard let first = msg.first, let message = try? WorkerMessage.decode(first) else {
                             fail(r, "worker sent a message Bedside cannot read")
                             break
                         }
-                        handle(r, obj, bytes: msg.reduce(0) { $0 + $1.count })
+                        handle(r, message)
                     }
                 }
             } else {
@@ -576,6 +541,8 @@ public final class ModelRunner: Service, Sendable {
                     fail(r, "worker uses \(mb) MB, more than max_memory_mb (\(config.maxMemoryMB) MB): restarted (a leak in the research code?)")
                 }
             }
+            let rateNow = rate.perSecond(at: t)
+            statusBox.withLock { $0.rateHz = rateNow }  // decays while no answer comes
             updateStatus(replicas)
         }
         for r in replicas {
@@ -588,7 +555,7 @@ public final class ModelRunner: Service, Sendable {
     private func teardown(_ r: Replica, graceful: Bool) {
         if let w = r.worker {
             if graceful {
-                _ = try? r.socket?.send([Array(#"{"type":"shutdown"}"#.utf8)])
+                _ = try? r.socket?.send([BedsideMessage.shutdown.bytes])
                 w.stop(grace: 2)
             } else {
                 w.killNow()
@@ -614,13 +581,11 @@ public final class ModelRunner: Service, Sendable {
 
     /// The model's state is the best of its replicas': running if any runs.
     private func updateStatus(_ replicas: [Replica]) {
-        let names = replicas.map { $0.supervisor.stateName }
-        let order = ["running", "loading", "starting", "restarting", "failing", "idle", "stopped"]
-        let state = order.first { names.contains($0) } ?? "stopped"
+        let states = replicas.map { $0.supervisor.modelState }
         statusBox.withLock {
-            $0.state = state
+            $0.state = states.min() ?? .stopped
             $0.restarts = replicas.map(\.supervisor.restarts).reduce(0, +)
-            $0.replicasReady = names.filter { $0 == "running" }.count
+            $0.replicasReady = states.filter(\.isRunning).count
             $0.pid = replicas.first?.worker?.pid
         }
     }
@@ -634,9 +599,4 @@ public final class ModelRunner: Service, Sendable {
 
     /// Largest result accepted from a model, in bytes of JSON.
     static let maxResultBytes = 4_000_000
-
-    static func parse(_ bytes: [UInt8]?) -> [String: Any]? {
-        guard let bytes else { return nil }
-        return (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
-    }
 }

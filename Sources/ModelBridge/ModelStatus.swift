@@ -3,7 +3,7 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var name: String
     /// starting (process started), loading (research code importing / setting up), running, restarting,
     /// failing (crash loop: retried slowly), stopped. With replicas: the best state of any replica.
-    public var state: String = "starting"
+    public var state: ModelState = .starting
     public var framesSent: UInt64 = 0
     public var predictions: UInt64 = 0
     /// Frames the model answered with an error (its exception, or an unusable result).

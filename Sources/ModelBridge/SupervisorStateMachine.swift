@@ -117,15 +117,15 @@ public struct SupervisorStateMachine: Sendable, Equatable {
     /// In a crash loop: too many failures in a short time; the page says so and retries are slow.
     public var isFailing: Bool { recentFailures.count >= loopFailures }
 
-    /// Name for status pages: starting, loading, running, restarting, failing, stopped.
-    public var stateName: String {
+    /// What the status says about this replica.
+    public var modelState: ModelState {
         switch state {
-        case .idle: "idle"
-        case .starting: isFailing ? "failing" : (restarts == 0 ? "starting" : "restarting")
-        case .loading: isFailing ? "failing" : "loading"
-        case .running: "running"
-        case .backoff: isFailing ? "failing" : "restarting"
-        case .stopped: "stopped"
+        case .idle: .idle
+        case .starting: isFailing ? .failing : (restarts == 0 ? .starting : .restarting)
+        case .loading: isFailing ? .failing : .loading
+        case .running: .running
+        case .backoff: isFailing ? .failing : .restarting
+        case .stopped: .stopped
         }
     }
 }

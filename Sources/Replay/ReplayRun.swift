@@ -253,11 +253,11 @@ public struct ReplayRun: Sendable {
         let begin = ContinuousClock.now
         while true {
             let statuses = runners.map(\.status)
-            if statuses.allSatisfy({ $0.state == "running" }) { return nil }
+            if statuses.allSatisfy({ $0.state == .running }) { return nil }
             if interrupted.isSet { return nil }
-            for (r, s) in zip(runners, statuses) where s.state != "running" {
+            for (r, s) in zip(runners, statuses) where s.state != .running {
                 let limit = r.config.startupTimeoutSeconds + (restartsAllowed ? 35 : 5)
-                let failed = !restartsAllowed && (s.restarts > 0 || s.state == "failing")
+                let failed = !restartsAllowed && (s.restarts > 0 || s.state == .failing)
                 if failed || ContinuousClock.now - begin > .seconds(limit) {
                     var why = s.lastError ?? "not ready within \(Int(limit)) s"
                     if why.hasPrefix("model \(r.config.name): ") { why.removeFirst("model \(r.config.name): ".count) }
@@ -319,7 +319,7 @@ public struct ReplayRun: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
             let settled = runners.allSatisfy { r in
                 let s = r.status
-                return s.state != "running" || s.framesSent <= s.predictions + s.errors
+                return s.state != .running || s.framesSent <= s.predictions + s.errors
             }
             quiet = settled ? quiet + 1 : 0
         }

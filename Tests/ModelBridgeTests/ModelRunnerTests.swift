@@ -64,7 +64,7 @@ struct ModelRunnerTests {
         try await body(runner, collected)
         runner.requestStop()
         _ = try? await task.value
-        #expect(runner.status.state == "stopped")
+        #expect(runner.status.state == .stopped)
     }
 
     @Test("frames go out and predictions come back with increasing sequence numbers")
@@ -75,7 +75,7 @@ struct ModelRunnerTests {
             #expect(p.count >= 10)
             #expect(zip(p, p.dropFirst()).allSatisfy { $0.seq < $1.seq })
             #expect(p.first?.resultJSON.contains("\"calls\"") == true)
-            #expect(runner.status.state == "running")
+            #expect(runner.status.state == .running)
             #expect(runner.status.framesSent >= 10)
         }
     }

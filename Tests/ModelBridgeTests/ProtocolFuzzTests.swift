@@ -9,7 +9,7 @@ import Testing
 
 /// Fuzzing of the worker -> Bedside half of the bridge protocol (issue 9).
 ///
-/// 1. `ModelRunner.parse` (the decoder every worker message goes through) with random bytes and byte-level
+/// 1. `WorkerMessage.decode` (the decoder every worker message goes through) with random bytes and byte-level
 ///    mutations of valid messages: it returns an object or nil, nothing else.
 /// 2. A fake worker (Python + real ZeroMQ, started by a real `ModelRunner` through `command:`) that answers every
 ///    frame with structure-level mutations of the protocol's messages (wrong types, huge and negative numbers,
@@ -94,26 +94,26 @@ struct ProtocolFuzzTests {
             default:  // JSON that is not an object, and deep nesting past any sane limit
                 bytes = Self.notObjects[int(Self.notObjects.count)]
             }
-            if let obj = ModelRunner.parse(bytes) {
+            if let message = try? WorkerMessage.decode(bytes) {
                 objects += 1
-                // What `handle` does with a result: serialise it again for the tablets and the log.
-                if let result = obj["result"] as? [String: Any], (try? JSONSerialization.data(withJSONObject: result)) != nil {
+                // What the runner does with a result: encode it again for the tablets and the log.
+                if case .result(let answer) = message, let raw = answer.result,
+                    (try? JSONWire.encoder().encode(raw)) != nil
+                {
                     reencoded += 1
                 }
-                _ = (obj["seq"] as? NSNumber)?.uint64Value
-                _ = (obj["model_ms"] as? NSNumber)?.doubleValue
-                _ = obj["protocol"] as? Int
+                if case .result(let answer) = message { #expect(answer.modelMs.isFinite && answer.modelMs >= 0) }
             } else {
                 refused += 1
             }
         }
-        #expect(ModelRunner.parse(nil) == nil)
+        #expect((try? WorkerMessage.decode([])) == nil)
         let seconds = Date().timeIntervalSince(start)
         print("FUZZ protocol-decode cases=\(n) objects=\(objects) refused=\(refused) results-reencoded=\(reencoded) seconds=\(String(format: "%.1f", seconds))")
         #expect(objects > 0 && refused > 0)
         Reliability.record(
-            fault: "fuzzed worker messages at Bedside's decoder (ModelRunner.parse: random bytes, truncated, bit-flipped and value-swapped hello/ready/heartbeat/network/fatal/result/error/log, huge numbers, nesting to 100,000)",
-            did: "\(objects) decoded to an object, \(refused) refused (nil: the runner restarts such a worker), 0 crashes (\(String(format: "%.1f", seconds)) s)",
+            fault: "fuzzed worker messages at Bedside's decoder (WorkerMessage.decode: random bytes, truncated, bit-flipped and value-swapped hello/ready/heartbeat/network/fatal/result/error/log, huge numbers, nesting to 100,000)",
+            did: "\(objects) decoded to an object, \(refused) refused (a decoding error: the runner restarts such a worker), 0 crashes (\(String(format: "%.1f", seconds)) s)",
             lost: "nothing (decoding only)", cases: n, crashes: 0, test: "Tests/ModelBridgeTests/ProtocolFuzzTests.swift::decoder")
     }
 
@@ -167,7 +167,7 @@ struct ProtocolFuzzTests {
                 lastRestarts = s.restarts
                 predictionsAtLastRestart = collected.count
             }
-            if s.restarts >= 4 && s.state == "running" && collected.count - predictionsAtLastRestart >= framesPerIncarnation { break }
+            if s.restarts >= 4 && s.state == .running && collected.count - predictionsAtLastRestart >= framesPerIncarnation { break }
             try await Task.sleep(for: .milliseconds(5))
         }
         let seconds = Date().timeIntervalSince(start)
@@ -189,7 +189,7 @@ struct ProtocolFuzzTests {
 
         #expect(status.restarts >= 4, "each protocol breaker must restart the worker (last error: \(status.lastError ?? "-"))")
         #expect(collected.count - predictionsAtLastRestart >= framesPerIncarnation, "predictions resume after the last restart")
-        #expect(runner.status.state == "stopped")
+        #expect(runner.status.state == .stopped)
         #expect((sent["breakers"] ?? 0) >= 4)
         #expect(messages > 500 || Self.cases < 5000)
         Reliability.record(

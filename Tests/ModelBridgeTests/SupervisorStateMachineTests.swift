@@ -7,9 +7,9 @@ struct SupervisorStateMachineTests {
     func startAndReady() {
         var s = SupervisorStateMachine()
         #expect(s.start(now: 0) == .spawn)
-        #expect(s.stateName == "starting")
+        #expect(s.modelState == .starting)
         _ = s.workerReady(now: 1)
-        #expect(s.stateName == "running")
+        #expect(s.modelState == .running)
         #expect(s.start(now: 2) == .none)
     }
 
@@ -18,7 +18,7 @@ struct SupervisorStateMachineTests {
         var s = SupervisorStateMachine(startupTimeout: 10)
         _ = s.start(now: 0)
         _ = s.workerHello(now: 1)
-        #expect(s.stateName == "loading")
+        #expect(s.modelState == .loading)
         #expect(!s.isRunning)
         #expect(s.tick(now: 9) == .none)
         #expect(s.tick(now: 10.5) == .kill(reason: "start-up took longer than 10 s (startup_timeout_s)"))
@@ -26,9 +26,9 @@ struct SupervisorStateMachineTests {
         _ = t.start(now: 0)
         _ = t.workerHello(now: 1)
         _ = t.workerReady(now: 2)
-        #expect(t.isRunning && t.stateName == "running")
+        #expect(t.isRunning && t.modelState == .running)
         #expect(t.workerHello(now: 3) == .none)
-        #expect(t.stateName == "running", "a late hello does not move a running worker back")
+        #expect(t.modelState == .running, "a late hello does not move a running worker back")
     }
 
     @Test("consecutive failures back off exponentially up to the cap")
@@ -49,7 +49,7 @@ struct SupervisorStateMachineTests {
         }
         #expect(delays == [0.5, 1, 2, 2])
         #expect(s.restarts == 4)
-        #expect(s.stateName == "restarting")
+        #expect(s.modelState == .restarting)
     }
 
     @Test("a worker that ran stably starts the backoff again from the base delay")
@@ -84,7 +84,7 @@ struct SupervisorStateMachineTests {
         s.stop()
         #expect(s.workerFailed(now: 1, reason: "x") == .none)
         #expect(s.tick(now: 100) == .none)
-        #expect(s.stateName == "stopped")
+        #expect(s.modelState == .stopped)
     }
 }
 
@@ -103,7 +103,7 @@ struct SupervisorCrashLoopTests {
             _ = s.tick(now: now)
         }
         #expect(s.isFailing)
-        #expect(s.stateName == "failing")
+        #expect(s.modelState == .failing)
         #expect(s.workerFailed(now: now, reason: "x") == .waitUntil(now + 30))
     }
 

@@ -18,8 +18,8 @@ export const LEGEND_MAX = 6;           // more classes than this: the legend lis
 // ------------------------------------------------------------------ texts
 
 /**
- * The model states the server sends (`status.models[].state`; Sources/ModelBridge/SupervisorStateMachine.swift
- * `stateName`, with replicas the best of them, ModelRunner.swift): `running` shows results, every other one
+ * The model states the server sends (`status.models[].state`: the ModelState enum, Sources/ModelBridge/ModelState.swift;
+ * with replicas the best of them): `running` shows results, every other one
  * the banner text below.
  */
 export const MODEL_STATES = ['idle', 'starting', 'loading', 'running', 'restarting', 'failing', 'stopped'];
