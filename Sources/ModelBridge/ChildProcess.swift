@@ -1,3 +1,4 @@
+import BedsideCore
 import CSpawn
 import Foundation
 import Synchronization
@@ -64,7 +65,7 @@ public final class ChildProcess: Sendable {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
         guard rc == 0 else {
-            throw SpawnError(description: "cannot start \(executable): \(String(cString: strerror(rc)))")
+            throw SpawnError(description: "cannot start \(executable): \(SystemError.text(rc))")
         }
         self.pid = pid
     }
@@ -117,7 +118,7 @@ struct ChildPipe {
     init() throws {
         var fds: [Int32] = [-1, -1]
         guard bedside_pipe(&fds, O_CLOEXEC) == 0 else {
-            throw ChildProcess.SpawnError(description: "cannot make a pipe: \(String(cString: strerror(errno)))")
+            throw ChildProcess.SpawnError(description: "cannot make a pipe: \(SystemError.text(errno))")
         }
         read = fds[0]
         write = fds[1]

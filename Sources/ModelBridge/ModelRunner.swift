@@ -226,7 +226,7 @@ public final class ModelRunner: Service, Sendable {
             let ringFolder = "/dev/shm/\(r.ringFolderName)"
             do {
                 for folder in [socketFolder, ringFolder] where mkdir(folder, 0o700) != 0 && errno != EEXIST {
-                    throw SharedFrameRing.SystemError(call: "mkdir(\(folder))", errno: errno)
+                    throw SystemError(call: "mkdir(\(folder))", errno: errno)
                 }
                 r.socketFolder = socketFolder
                 let socket = try ZMQSocket(.dealer)

@@ -1,3 +1,4 @@
+import BedsideCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,12 +13,6 @@ public final class SharedFrameRing: @unchecked Sendable {
     public let slots: Int
     let base: UnsafeMutableRawPointer
     let fd: Int32
-
-    public struct SystemError: Error, CustomStringConvertible {
-        public var call: String
-        public var errno: Int32
-        public var description: String { "\(call) failed: \(String(cString: strerror(errno)))" }
-    }
 
     public init(name: String, slotSize: Int, slots: Int = 2) throws {
         precondition(slotSize > 0 && slots > 0)

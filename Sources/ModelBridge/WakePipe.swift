@@ -1,3 +1,4 @@
+import BedsideCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ final class WakePipe: Sendable {
     init() {
         var fds: [Int32] = [-1, -1]
         let rc = pipe(&fds)
-        precondition(rc == 0, "pipe failed: \(String(cString: strerror(errno)))")
+        precondition(rc == 0, "pipe failed: \(SystemError.text(errno))")
         for fd in fds {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

@@ -1,3 +1,4 @@
+import BedsideCore
 import Foundation
 import HTTPTypes
 import HummingbirdCore
@@ -62,8 +63,8 @@ public struct RequestHeadCheck: Sendable {
         public init(status: Int, reason: String, error: String, fix: String) {
             self.status = status
             self.reason = reason
-            // JSONSerialization, as every other answer: any text (quotes, control characters) stays valid JSON.
-            let data = try? JSONSerialization.data(withJSONObject: ["error": error, "fix": fix], options: [.sortedKeys, .withoutEscapingSlashes])
+            // The one error shape (APIError's), encoded as every other answer: any text stays valid JSON.
+            let data = try? JSONWire.encoder().encode(APIError(.badRequest, error, fix: fix))
             body = data.map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"bad request"}"#
         }
 
