@@ -70,7 +70,7 @@ class Bedside:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"bedside did not exit within {timeout} s of signal {sig}")
+                raise AssertionError(f"bedside did not exit within {timeout} s of signal {sig}") from None
         return self.proc.returncode
 
     def output(self) -> str:

@@ -1,6 +1,7 @@
 """Access control end to end: nothing without pairing, pairing by code, revocation, Origin, persistence."""
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import time
@@ -11,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from conftest import start_bedside, wait_for
+from conftest import start_bedside
 
 POST_ROUTES = ["snapshot", "recording/start", "recording/stop", "admin/overview", "admin/revoke?id=x",
                "admin/pairing-code"]
@@ -189,7 +190,7 @@ def test_https_with_a_given_certificate(tmp_path):
             assert "; Secure" in r.headers["Set-Cookie"], "the cookie never travels without TLS"
         with connect(f"wss://127.0.0.1:{b.port}/ws?token={b.token}", ssl=ctx, open_timeout=5) as ws:
             assert json.loads(ws.recv(timeout=5))["type"] == "hello"
-        with pytest.raises(Exception):  # plain HTTP on the TLS port gets nothing
+        with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP on the TLS port gets nothing
             urllib.request.urlopen(f"http://127.0.0.1:{b.port}/api/status?token={b.token}", timeout=5).read()
     finally:
         b.stop()

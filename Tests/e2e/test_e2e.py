@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import connect
 
 from conftest import REPO, start_bedside, wait_for
@@ -121,7 +122,7 @@ def test_viewer_without_token_is_refused(bedside):
         urllib.request.urlopen(f"{bedside.base_url}/api/status", timeout=5)
     assert e.value.code == 401
     assert "token" in e.value.read().decode()
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidHandshake):
         with connect(f"ws://127.0.0.1:{bedside.port}/ws?token=wrong-token", open_timeout=5) as ws:
             ws.recv(timeout=2)
     assert urllib.request.urlopen(f"{bedside.base_url}/healthz", timeout=5).status == 200
@@ -158,7 +159,7 @@ def test_a_video_file_plays_through_the_model_and_is_recorded(tmp_path):
     print(f"\nfile source recording: {info}")
     assert info["codec"] == "h264" and (info["width"], info["height"]) == (640, 480)
     assert 70 <= info["frames"] <= 75, info
-    preds = [json.loads(l) for l in (videos[0].parent / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(line) for line in (videos[0].parent / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) >= 3, "the model saw the file's frames"
 
 

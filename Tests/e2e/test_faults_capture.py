@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, start_bedside
 from test_faults_process import missing_frames, record_row, short
 from test_recording import ffprobe_frames
+
+from conftest import REPO, start_bedside
 
 FPS, SECONDS = 25, 4
 
@@ -92,13 +92,13 @@ def test_damaged_video_file_plays_through(tmp_path, how, container):
     info = json.loads((session / "session.json").read_text())
     times = ffprobe_frames(session / "video-000.mp4")
     captured = info["frames_written"] + info["frames_dropped"]
-    preds = [json.loads(l) for l in (session / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(line) for line in (session / "predictions.jsonl").read_text().splitlines()]
     last_pred_s = max((p["pts_s"] for p in preds), default=0.0)
     video_s = (times[-1] + 1 / FPS) if times else 0.0
     src = last["source"]
     log = b.output()
-    libav_lines = sum(1 for l in log.splitlines() if l.startswith("[h264") or l.startswith("[NULL") or l.startswith("[mpegts")
-                      or l.startswith("[mov"))
+    libav_lines = sum(1 for line in log.splitlines() if line.startswith("[h264") or line.startswith("[NULL") or line.startswith("[mpegts")
+                      or line.startswith("[mov"))
     gaps, _ = missing_frames(times, FPS)
     fault = {"corrupt-middle": "64 KiB of random bytes in the middle", "truncated": "the last 20 % cut off"}[how]
     print(f"\n{how}.{container}: clean {total} frames, ffprobe decodes {ffmpeg_can}, Bedside captured {captured} "

@@ -20,10 +20,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from faults import record
 from websockets.sync.client import connect
 
 from conftest import BIN, REPO, start_bedside, wait_for
-from faults import record
 
 # --- A. config files with every kind of mistake ----------------------------------------------------------------
 
@@ -208,7 +208,7 @@ def test_config_mistakes_exit_2_naming_the_key_the_line_and_the_fix(tmp_path):
         rows = [r for r in results if r["case"] == case_id]
         if not any(deviates(r) for r in rows):
             continue
-        def said(r: dict) -> str:
+        def said(r: dict, case_id: str = case_id) -> str:
             known = KNOWN.get((case_id, r["command"]))
             if known and r["outcome"] == known[0]:
                 return known[1]

@@ -7,11 +7,11 @@ import sys
 import threading
 import time
 
+from faults import record
+from test_viewers import rss_mb, stalled_client
 from websockets.sync.client import connect
 
 from conftest import start_bedside, wait_for
-from faults import record
-from test_viewers import rss_mb, stalled_client
 
 LONG = os.environ.get("BEDSIDE_LONG") == "1"
 

@@ -18,10 +18,12 @@ import signal
 import sys
 import time
 
-from conftest import REPO, start_bedside, wait_for
-from test_faults_process import exit_code_after_sigterm, missing_frames, record_row as record
+from test_faults_process import exit_code_after_sigterm, missing_frames
+from test_faults_process import record_row as record
 from test_recording import ffprobe_frames
 from test_remote import bedside_with_remote, make_keys, start_worker
+
+from conftest import REPO, start_bedside, wait_for
 
 ZOO = REPO / "Tests/e2e/zoo"
 LONG = os.environ.get("BEDSIDE_LONG") == "1"
@@ -280,7 +282,7 @@ def test_config_signature_and_protocol_faults(tmp_path):
         code = exit_code_after_sigterm(b)
     info, decodable, capture_gaps, lost_recording = session_check(b, fps, captured)
     session = sorted(p for p in b.recordings.iterdir() if (p / "session.json").exists())[-1]
-    preds = [json.loads(l) for l in (session / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(line) for line in (session / "predictions.jsonl").read_text().splitlines()]
     faults_at = {n: float((tmp_path / f"{n}.marker").read_text().split()[0])
                  for n in transient + ("newer-protocol",) if (tmp_path / f"{n}.marker").exists()}
     log = b.output()

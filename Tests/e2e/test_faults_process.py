@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import BIN, REPO, start_bedside, wait_for
 from faults import record
 from test_recording import ffprobe_frames
+
+from conftest import BIN, REPO, start_bedside, wait_for
 
 MODELS = REPO / "Tests/e2e/models"
 
@@ -228,7 +228,7 @@ def test_a_second_bedside_on_the_same_port_leaves_the_first_alone(tmp_path):
             env=dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp_path / "state2")))
         second_s = time.monotonic() - t0
         out = (second.stdout + second.stderr).strip()
-        error_lines = [l for l in out.splitlines() if "rror" in l]
+        error_lines = [line for line in out.splitlines() if "rror" in line]
         time.sleep(2)
         s = b.status()
         assert s["source"]["frames_captured"] > c0 + fps, "the first keeps capturing"

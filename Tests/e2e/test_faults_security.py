@@ -21,14 +21,14 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
-
-from conftest import REPO, start_bedside, wait_for
 from faults import record
 from test_access import current_code, pair, request
 from test_e2e import collect_predictions
 from test_remote import free_port, make_keys, start_worker
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from conftest import REPO, start_bedside, wait_for
 
 # Every route, from the sources (a route added later must be added here, or this fails).
 PUBLIC_GET = ["/", "/app.js", "/style.css", "/admin", "/review", "/review.js", "/admin.js", "/regions.js", "/admin.css",
@@ -222,8 +222,8 @@ def test_admin_actions_need_the_pin_and_a_foreign_origin_is_refused(secured):
         post_results["/api/pair (right code)"] = e.code
     time.sleep(0.3)
     lines = b.output().splitlines()[log1:]
-    ws_logged = len([l for l in lines if "WebSocket from another site refused" in l])
-    posts_logged = len([l for l in lines if "from another site refused" in l and "WebSocket" not in l])
+    ws_logged = len([line for line in lines if "WebSocket from another site refused" in line])
+    posts_logged = len([line for line in lines if "from another site refused" in line and "WebSocket" not in line])
     posts_refused = sum(1 for c in post_results.values() if c in (401, 403))
     posts_accepted = sorted(r for r, c in post_results.items() if c < 300)
 
@@ -252,13 +252,11 @@ def test_admin_actions_need_the_pin_and_a_foreign_origin_is_refused(secured):
                 else:
                     wrong.append(f"{method} {route} as {vname} with {pname}: {code}")
     time.sleep(0.5)
-    pin_logged = [l for l in b.output().splitlines()[log0:] if "wrong admin PIN" in l or "admin PIN checks locked" in l]
+    pin_logged = [line for line in b.output().splitlines()[log0:] if "wrong admin PIN" in line or "admin PIN checks locked" in line]
 
     # A brute force from the tablet: locked out, and the right PIN waits too.
-    t0 = time.monotonic()
     brute = [_attempt(b, "/api/admin/overview", "POST", {"headers": {"Cookie": cookie, "X-Admin-PIN": f"{i:06d}"}})
              for i in range(30) if f"{i:06d}" != pin]
-    rate = len(brute) / (time.monotonic() - t0)
     right = _attempt(b, "/api/admin/overview", "POST", {"headers": {"Cookie": cookie, "X-Admin-PIN": pin}})
     assert b.status()["type"] == "status" and b.proc.poll() is None
     code = b.stop()
@@ -394,7 +392,7 @@ def test_remote_workers_without_or_with_a_wrong_curve_key_are_refused(tmp_path):
         time.sleep(6)
         m = b.status()["models"][0]
         text = b.output().splitlines()[log0:]
-        refused_logged = [l for l in text if "refused a worker" in l or "handshake" in l and "failed" in l]
+        refused_logged = [line for line in text if "refused a worker" in line or "handshake" in line and "failed" in line]
         log_rate = len(refused_logged) / (time.monotonic() - t_refusing)
         got_nothing = m["state"] != "running" and m["frames_sent"] == 0 and m["predictions"] == 0
         plain_heard = plain.poll(100)

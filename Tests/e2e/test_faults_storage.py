@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import start_bedside, wait_for
 from test_faults_process import exit_code_after_sigterm, record_row, sessions, short, timed_wait
 from test_recording import ffprobe_frames, post
+
+from conftest import start_bedside, wait_for
 
 
 def mount_tmpfs(mnt: Path, options: str) -> None:

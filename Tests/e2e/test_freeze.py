@@ -38,7 +38,7 @@ def test_one_prediction_per_freeze(tmp_path):
     b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp_path)
     code = b.proc.wait(timeout=60)
     assert code == 0, b.output()[-3000:]
-    preds = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    preds = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     times = [round(p["pts_s"], 2) for p in preds]
     print(f"\npredictions at {times} s of the recording")
     assert len(preds) == 2, f"expected one prediction per freeze, got {len(preds)} at {times}"
@@ -61,7 +61,7 @@ def test_frozen_frame_is_retried_once_when_the_worker_dies_on_it(tmp_path):
     code = b.proc.wait(timeout=60)
     assert code == 0, b.output()[-3000:]
     assert marker.exists(), "the model never saw the frozen frame"
-    preds = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    preds = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     times = [round(p["pts_s"], 2) for p in preds]
     assert len(preds) == 1, f"expected the frozen frame's answer once, after the restart; got {times}"
     assert 1.7 <= times[0] <= 4.1, times

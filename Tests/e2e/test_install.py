@@ -94,7 +94,7 @@ def test_bundle_then_offline_install_runs_as_the_service_user_and_uninstall_leav
             assert s["recording"]["state"] == "recording", s["recording"]
             assert s["recording"]["session"].startswith(str(root / "state/recordings")), s["recording"]
             pid = info["pid"]
-            uid = int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines() if l.startswith("Uid:")).split()[1])
+            uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")).split()[1])
             assert uid == user.pw_uid, "runs as the unprivileged user"
             maps = Path(f"/proc/{pid}/maps").read_text()
             assert f"{root}/opt/lib/libswiftCore.so" in maps or "libswiftCore" not in maps, "the Swift runtime comes from the install"

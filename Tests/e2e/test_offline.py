@@ -142,9 +142,13 @@ def test_telemetry_per_frame_is_reported_and_denied_and_predictions_go_on(tmp_pa
             before = len(connections)
             b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp_path / policy)
             try:
-                wait_for(lambda: b.status()["models"][0]["predictions"] >= 5, 60, what="predictions")
-                m = wait_for(lambda: (lambda m: m if m["network_attempts"] and m["network_attempts"][0]["count"] >= 3
-                                      else None)(b.status()["models"][0]), 10, what="the attempts to be counted")
+                wait_for(lambda b=b: b.status()["models"][0]["predictions"] >= 5, 60, what="predictions")
+
+                def counted(b=b):
+                    model = b.status()["models"][0]
+                    return model if model["network_attempts"] and model["network_attempts"][0]["count"] >= 3 else None
+
+                m = wait_for(counted, 10, what="the attempts to be counted")
                 a = m["network_attempts"][0]
                 assert (a["host"], a["port"], a["denied"]) == ("127.0.0.1", port, policy == "deny"), a
                 assert a["where"].endswith("telemetry.py:12") and a["function"] == "send_usage", a

@@ -36,7 +36,7 @@ def test_banner_is_black_everywhere_but_the_scan_is_not(tmp_path):
     finally:
         assert b.stop() == 0
     # The model's input: the banner rows are 0, the rows under it are the screen's own.
-    preds = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    preds = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     seen = np.array(preds[-1]["result"]["extra"]["pixels"], dtype=np.uint8).reshape(24, 640)
     assert seen[:14].max() == 0 and seen[14:].max() > 0
     # The snapshot (lossless PNG): black banner, and the banner text really was there to hide.
@@ -109,7 +109,8 @@ def test_resolution_change_keeps_the_right_mask_and_pauses_for_an_unmasked_size(
         cfg.write_text(f"source: {{kind: file, path: '{video}', loop: false}}\n"
                        f"privacy: {{masks_by_size: {{{masks}}}}}\nmodels: []\n")
         b = start_bedside(["run", "--config", str(cfg)], run, allow_unmasked=False)
-        wait_for(lambda: b.proc.poll() is not None or b.status()["source"]["state"] == "ended", 60, what="the file to end")
+        wait_for(lambda b=b: b.proc.poll() is not None or b.status()["source"]["state"] == "ended", 60,
+                 what="the file to end")
         assert b.stop() == 0
         session = json.loads(next(b.recordings.glob("*/session.json")).read_text())
         files = sorted(b.recordings.glob("*/video-*.mp4"))
@@ -188,6 +189,6 @@ def test_region_editor_draws_a_mask_and_the_recording_has_it(tmp_path, browser):
     changes = session["privacy"]["changes"]
     assert changes[0]["masks_by_size"] == {} and changes[-1]["masks_by_size"]["640x480"][0]["height"] == 20
     # The model's input under the mask is black from the save on.
-    preds = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    preds = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     seen = np.array(preds[-1]["result"]["extra"]["pixels"], dtype=np.uint8).reshape(24, 640)
     assert seen[:20].max() == 0 and seen[20:].max() > 0

@@ -30,7 +30,7 @@ def test_pipeline_model_gets_each_frame_with_the_upstream_answer(tmp_path):
             "version": "0.3.1", "classes": ["background", "skull"], "concepts": ["skull visible"]}
     finally:
         assert b.stop() == 0
-    lines = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    lines = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     detect = {p["seq"]: p for p in lines if p["model"] == "detect"}
     refine = [p for p in lines if p["model"] == "refine"]
     assert len(refine) >= 10
@@ -83,5 +83,5 @@ def test_a_launcher_command_runs_the_model(tmp_path):
         wait_for(lambda: b.status()["models"][0]["predictions"] >= 3, 60, what="predictions")
     finally:
         assert b.stop() == 0
-    lines = [json.loads(l) for l in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
+    lines = [json.loads(line) for line in next(b.recordings.glob("*/predictions.jsonl")).read_text().splitlines()]
     assert lines and all(p["result"]["extra"]["launcher"] == "yes" for p in lines)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -111,7 +109,7 @@ def test_predictions_line_up_with_the_video_frame_the_model_saw(tmp_path):
          "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, timeout=120, check=True).stdout
     frames = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 48, 64).astype(np.float64)
     assert len(frames) == len(times)
-    preds = [json.loads(l) for l in (session / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(line) for line in (session / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) >= 30
     hits = 0
     for p in preds:

@@ -7,8 +7,9 @@ import subprocess
 import sys
 import time
 
-from conftest import BIN, REPO, start_bedside, wait_for
 from test_e2e import collect_predictions
+
+from conftest import BIN, REPO, start_bedside, wait_for
 
 
 def free_port() -> int:
@@ -48,7 +49,7 @@ def make_keys(folder):
 
 def test_authorized_remote_worker_gets_frames_over_curve(tmp_path):
     keys = tmp_path / "keys"
-    server_pub = make_keys(keys)
+    make_keys(keys)
     b, port = bedside_with_remote(tmp_path, keys)
     # The server.pub path, as `bedside keys` suggests (the other tests pass the key itself, as --server-key=KEY).
     worker = start_worker(port, keys / "server.pub", keys / "worker.key", (tmp_path / "worker.log").open("w"))

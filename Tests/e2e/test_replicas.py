@@ -5,9 +5,9 @@ import sys
 import time
 
 import pytest
+from test_e2e import collect_predictions
 
 from conftest import REPO, start_bedside, wait_for
-from test_e2e import collect_predictions
 
 
 @pytest.mark.parametrize("replicas", [1, 2, 4])

@@ -1,14 +1,13 @@
 """`sandbox: true`: research code cannot reach the network even with `network: allow`; without it, it can."""
 from __future__ import annotations
 
-import json
 import socket
 import sys
 
 import pytest
+from test_e2e import collect_predictions
 
 from conftest import REPO, start_bedside
-from test_e2e import collect_predictions
 
 
 @pytest.mark.parametrize("sandbox", [False, True])

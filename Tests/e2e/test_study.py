@@ -3,12 +3,10 @@ session with its log, snapshots, recording and time to plane; the review page.""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -77,7 +75,7 @@ def test_two_tablets_follow_the_arm_within_a_second_and_control_gets_no_model_ou
             status, body = api(b, "study/arm", arm=arm)
             assert status == 200, body
             switched = time.monotonic()
-            for page, frames in tablets:
+            for page, _frames in tablets:
                 page.wait_for_function(f"() => document.getElementById('app').dataset.arm === '{arm}'", timeout=1000)
             took = time.monotonic() - switched
             marks = [len(frames) for _, frames in tablets]
@@ -130,7 +128,7 @@ def test_scripted_session_on_the_phantom(study_bedside, browser):
     files = {p.name for p in folder.iterdir()}
     assert {"study.jsonl", "predictions.jsonl", "session.json", "video-000.mp4"} <= files, files
     assert len([f for f in files if f.startswith("snapshot-") and f.endswith(".png")]) == 2
-    events = [json.loads(l) for l in (folder / "study.jsonl").read_text().splitlines()]
+    events = [json.loads(line) for line in (folder / "study.jsonl").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("snapshot") == 2
     assert "shown" in kinds and "plane_reached" in kinds and "note" in kinds
@@ -142,7 +140,7 @@ def test_scripted_session_on_the_phantom(study_bedside, browser):
     session = wait_for(lambda: (lambda s: s if s["state"] == "finished" else None)(
         json.loads((folder / "session.json").read_text())), 20, what="the session's recording to be finalised")
     # Time to plane against the phantom's ground truth, from the predictions of the session's span.
-    preds = [json.loads(l) for l in (folder / "predictions.jsonl").read_text().splitlines()]
+    preds = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
     start_ns = min(p["pts_ns"] for p in preds)  # the recording session began with the study
     for plane, v in summary["time_to_plane"].items():
         truth = [p for p in preds if p.get("truth", {}).get("plane") == plane and p["truth"]["status"] == "standard"]

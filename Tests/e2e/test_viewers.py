@@ -1,16 +1,14 @@
 """Many viewers, none stalls: real browsers beside clients that read nothing; and a page that outlives a restart."""
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import sys
 import time
-from typing import Any
 
 import pytest
 
-from conftest import start_bedside, wait_for
+from conftest import start_bedside
 
 sync_api = pytest.importorskip("playwright.sync_api")
 FRAMES = "() => Number(document.querySelector('[data-testid=\"frame-count\"]').textContent)"

@@ -98,7 +98,7 @@ class Bedside:
                 code = self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                raise AssertionError("bedside did not stop within 30 s of SIGTERM")
+                raise AssertionError("bedside did not stop within 30 s of SIGTERM") from None
             assert code == 0, f"bedside exited with {code}"
 
 
@@ -140,7 +140,7 @@ def hdmi_1080p60_yuyv():
         fps = b.rate(5)
     finally:
         b.stop()
-    rates = [l.strip().lstrip("<").strip() for l in ref.replace("\r", "\n").splitlines() if "fps" in l]
+    rates = [line.strip().lstrip("<").strip() for line in ref.replace("\r", "\n").splitlines() if "fps" in line]
     return f"mode {s['source']['mode']}, Bedside's V4L2 source {fps:.1f} fps; v4l2-ctl same boot: {rates[-1] if rates else '?'}"
 
 
@@ -332,7 +332,7 @@ def unplug_then_replug_as_another_node():
         wait_path("/dev/video3", True)
         t = time.monotonic()
         before = b.status()["source"]["frames_captured"]
-        back = b.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > before + 10, 60,
+        b.wait(lambda s: s["source"]["state"] == "ok" and s["source"]["frames_captured"] > before + 10, 60,
                       "capture from /dev/video3")
         back_s = time.monotonic() - t
         rec = b.wait(lambda s: s["recording"]["frames_written"] > written + 10, 60, "recording again")["recording"]

@@ -15,7 +15,7 @@ def server_key(parser: argparse.ArgumentParser, value: str) -> str:
     key = value.strip()
     if os.path.isfile(key):
         with open(key) as f:
-            lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
         key = lines[0] if lines else ""
     if len(key) != 40:
         parser.error(
@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if not (args.server_key and args.key_file):
             parser.error("a remote worker needs both --server-key and --key-file (made by `bedside keys`)")
         with open(args.key_file) as f:
-            lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
         if len(lines) < 2:
             parser.error(f"{args.key_file} must hold the worker's public and secret key, one per line")
         curve = (server_key(parser, args.server_key), lines[0], lines[1])

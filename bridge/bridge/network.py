@@ -567,7 +567,7 @@ def install(environ: Optional[MutableMapping[str, str]] = None) -> Auditor:
                 try:
                     hook(event, args)
                 except NetworkDenied as exc:
-                    raise exc.with_traceback(None)  # Bedside refuses this network attempt (network: deny)
+                    raise exc.with_traceback(None) from None  # Bedside refuses this network attempt (network: deny)
 
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=auditor._after_fork)

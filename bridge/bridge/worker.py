@@ -12,6 +12,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from . import __version__, network
 from .core import (
@@ -35,7 +36,6 @@ from .core import (
     frame_image,
 )
 from .loader import LoadError, Model, load
-from zmq.utils.monitor import recv_monitor_message
 
 EXIT_OK = 0
 EXIT_FATAL = 3

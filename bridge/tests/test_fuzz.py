@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from conftest import MODELS, FakeBedside
 
 from bridge import Frame, Message, ProtocolError, decode, frame_image
 from bridge.core import FORMATS
+from conftest import MODELS, FakeBedside
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = int(os.environ.get("BEDSIDE_FUZZ_CASES", "5000"))

@@ -24,10 +24,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import pytest
-from conftest import BRIDGE_ROOT, MODELS, FakeBedside
 
 from bridge import network
 from bridge.core import Network, ProtocolError, decode, encode
+from conftest import BRIDGE_ROOT, MODELS, FakeBedside
 
 HUB_MODEL = MODELS / "hub_download.py"
 TELEMETRY_MODEL = MODELS / "telemetry.py"

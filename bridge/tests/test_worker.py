@@ -7,9 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from conftest import MODELS, TIMEOUT_S, FakeBedside, kill_quietly, process_gone
 
 from bridge import __version__, rle_decode
+from conftest import MODELS, TIMEOUT_S, FakeBedside, kill_quietly, process_gone
 
 ECHO = f"{MODELS / 'echo.py'}:predict"
 

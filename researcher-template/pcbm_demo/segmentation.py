@@ -23,8 +23,16 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from .config import SegmentationConfig
-from .imops import (Ellipse, Region, box_mean, box_means, ellipse_from_ring_moments, fit_ellipse, label_components,
-                    regions)
+from .imops import (
+    Ellipse,
+    Region,
+    box_mean,
+    box_means,
+    ellipse_from_ring_moments,
+    fit_ellipse,
+    label_components,
+    regions,
+)
 
 CLASSES = ["background", "skull", "midline", "thalamus", "abdomen", "stomach", "umbilical_vein", "femur"]
 BACKGROUND, SKULL, MIDLINE, THALAMUS, ABDOMEN, STOMACH, UMBILICAL_VEIN, FEMUR = range(8)

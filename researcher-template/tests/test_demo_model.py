@@ -179,7 +179,7 @@ def test_accuracy_on_phantom(frames, model):
 def test_result_contract(frames, model):
     _, data = frames
     seen = set()
-    for image, truth in data[::3]:
+    for image, _truth in data[::3]:
         out = predict(image, model)
         check_result(out, image.shape)
         seen.add(out["plane"]["name"])

@@ -11,7 +11,6 @@ class probabilities into the result Bedside shows. planenet/ and weights/ are no
 import os
 
 import numpy as np
-
 import planenet  # beside this file: Bedside puts its folder first on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -16,7 +16,6 @@ import os
 import sys
 
 import numpy as np
-
 from planenet import PlaneNet, save_checkpoint, softmax
 
 CLASSES = ["none", "head", "abdomen", "femur"]

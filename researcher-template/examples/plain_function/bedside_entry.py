@@ -8,7 +8,6 @@ expects a dict. This file does only that translation; echo_segmenter.py is not m
 """
 
 import numpy as np
-
 from echo_segmenter import LABELS, segment_echoes  # beside this file: Bedside puts its folder first on sys.path
 
 # Read by Bedside (never required): shown by `bedside check` and recorded in session.json.

@@ -13,9 +13,8 @@ listed in examples/UNTOUCHED.sha256.
 
 import os
 
-import numpy as np
-
 import femur_biometry as script
+import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
