@@ -35,7 +35,7 @@ fi
 
 # The Python environment: the bridge (editable), the demo model's numpy, and the test tools.
 VENV=.venv
-REQS="pyzmq numpy pytest websockets playwright"
+REQS="pyzmq numpy pytest websockets playwright ruff"
 STAMP="$VENV/.bedside-setup"
 WANT="$(cat bridge/pyproject.toml researcher-template/requirements.txt 2>/dev/null | sha1sum | cut -c1-12) $REQS"
 if [ ! -x "$VENV/bin/python" ]; then

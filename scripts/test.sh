@@ -8,6 +8,12 @@ export PATH="/opt/swift/usr/bin:$PATH"
 PY=.venv/bin/python
 mkdir -p artifacts
 
+echo "== lint (swift format, ruff)"
+# Style is checked, not argued: `swift format format -i -r Sources Tests` and `.venv/bin/ruff check --fix .`
+# fix most findings (.swift-format and ruff.toml hold the rules).
+swift format lint --strict -r Sources Tests || { echo "swift format found the above: run swift format format -i -r Sources Tests"; exit 1; }
+"$PY" -m ruff check -q . || { echo "ruff found the above: run .venv/bin/ruff check --fix ."; exit 1; }
+
 echo "== build (release)"
 swift build -c release --product bedside 2>&1 | grep -v "swift-distributed-tracing" | tail -3
 

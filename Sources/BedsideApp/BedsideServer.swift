@@ -154,8 +154,13 @@ public struct BedsideServer: Sendable {
                 let url = "\(base)/?token=\(token)"
                 // On a box with several networks (clinic Wi-Fi, a cable to the hospital), every address it has.
                 let others = bind == "0.0.0.0" ? BedsideSetup.hostAddresses().filter { $0 != host } : []
-                let also = others.isEmpty ? "" : "\n    (the same on this box's other networks: \(others.map { "\(scheme)://\($0):\(port)/?token=\(token)" }.joined(separator: ", ")))\n"
-                print("Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n")
+                let also =
+                    others.isEmpty
+                    ? ""
+                    : "\n    (the same on this box's other networks: \(others.map { "\(scheme)://\($0):\(port)/?token=\(token)" }.joined(separator: ", ")))\n"
+                print(
+                    "Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n"
+                )
                 fflush(nil)
                 if let readyFile {
                     let info = ReadyInfo(
@@ -178,8 +183,11 @@ public struct BedsideServer: Sendable {
         // recorder drains and finalises the file, then the page and capture.
         if !runners.isEmpty { services.append(.init(service: ModelRunners(runners: runners))) }
         logger.info(
-            "starting", metadata: ["source": "\(source.description)", "models": "\(config.models.map(\.name))",
-                "recording": "\(config.recording.enabled ? config.recording.directory : "off")"])
+            "starting",
+            metadata: [
+                "source": "\(source.description)", "models": "\(config.models.map(\.name))",
+                "recording": "\(config.recording.enabled ? config.recording.directory : "off")",
+            ])
         if WebServer.pageFolder == nil { logger.error("\(WebServer.missingPageFiles) Capture and recording go on.") }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -146,6 +146,5 @@ public struct WebConfig: Sendable, Equatable {
     public var tlsCertificate: String?
     public var tlsKey: String?
 
-
     public init() {}
 }

@@ -32,7 +32,8 @@ extension ConfigLoader {
         let s = config.source
         if s.kind == .file, let path = s.path {
             if !fm.fileExists(atPath: path, isDirectory: &isDir) || isDir.boolValue {
-                out.append(problem("source.path", "no video file at \(path)", "Give the path of a video file (relative paths are relative to the config file)."))
+                out.append(
+                    problem("source.path", "no video file at \(path)", "Give the path of a video file (relative paths are relative to the config file)."))
             } else if !fm.isReadableFile(atPath: path) {
                 out.append(problem("source.path", "\(path) cannot be read (permissions)", "Make it readable by the user Bedside runs as."))
             }
@@ -42,29 +43,43 @@ extension ConfigLoader {
         for (i, m) in config.models.enumerated() {
             let key = "models[\(i)]"
             if let wd = m.workdir, !(fm.fileExists(atPath: wd, isDirectory: &isDir) && isDir.boolValue) {
-                out.append(problem("\(key).workdir", "no folder at \(wd)", "Give the research repo's folder (relative to the config file), or leave `workdir` out.", model: m.name))
+                out.append(
+                    problem(
+                        "\(key).workdir", "no folder at \(wd)", "Give the research repo's folder (relative to the config file), or leave `workdir` out.",
+                        model: m.name))
             }
             let entryFile = String(m.entry[..<(m.entry.lastIndex(of: ":") ?? m.entry.endIndex)])
             if m.remoteBind == nil, entryFile.hasSuffix(".py") {
                 let full = entryFile.hasPrefix("/") ? entryFile : ((m.workdir ?? ".") as NSString).appendingPathComponent(entryFile)
                 if !fm.fileExists(atPath: full) {
-                    out.append(problem("\(key).entry", "no file \(full)", "Check the file name before the `:` (relative to `workdir`, which defaults to the config's folder).", model: m.name))
+                    out.append(
+                        problem(
+                            "\(key).entry", "no file \(full)",
+                            "Check the file name before the `:` (relative to `workdir`, which defaults to the config's folder).", model: m.name))
                 }
             }
             if m.remoteBind == nil, m.command == nil, m.python.contains("/"), !fm.isExecutableFile(atPath: m.python) {
-                out.append(problem("\(key).python", "interpreter \(m.python) does not exist or is not executable", "Set `python:` to your venv's python (e.g. /path/to/venv/bin/python).", model: m.name))
+                out.append(
+                    problem(
+                        "\(key).python", "interpreter \(m.python) does not exist or is not executable",
+                        "Set `python:` to your venv's python (e.g. /path/to/venv/bin/python).", model: m.name))
             }
             if m.remoteBind != nil {
                 let keys = m.remoteKeys ?? "."
                 for name in ["server.key", "authorized_workers"] where !fm.isReadableFile(atPath: "\(keys)/\(name)") {
-                    out.append(problem("\(key).remote.keys", "no \(name) in \(keys)", "Run `bedside keys --out \(keys)` on this machine and put each worker's public key in authorized_workers.", model: m.name))
+                    out.append(
+                        problem(
+                            "\(key).remote.keys", "no \(name) in \(keys)",
+                            "Run `bedside keys --out \(keys)` on this machine and put each worker's public key in authorized_workers.", model: m.name))
                 }
             }
             if let crop = m.input.crop, let frame {
                 if crop.x < 0 || crop.y < 0 || crop.width <= 0 || crop.height <= 0 || crop.x + crop.width > frame.w || crop.y + crop.height > frame.h {
-                    out.append(problem(
-                        "\(key).input.crop", "x \(crop.x), y \(crop.y), \(crop.width)x\(crop.height) is not inside the \(frame.w)x\(frame.h) frame",
-                        "Keep the crop inside the frame (x + width <= \(frame.w), y + height <= \(frame.h)), or draw it on the admin page's region editor.", model: m.name))
+                    out.append(
+                        problem(
+                            "\(key).input.crop", "x \(crop.x), y \(crop.y), \(crop.width)x\(crop.height) is not inside the \(frame.w)x\(frame.h) frame",
+                            "Keep the crop inside the frame (x + width <= \(frame.w), y + height <= \(frame.h)), or draw it on the admin page's region editor.",
+                            model: m.name))
                 }
             }
         }

@@ -140,7 +140,8 @@ extension ConfigLoader {
             // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either.
             if n > 1 {
                 let second = b[i + 1]
-                let bad = (c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) || (c == 0xF0 && second < 0x90)
+                let bad =
+                    (c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) || (c == 0xF0 && second < 0x90)
                     || (c == 0xF4 && second > 0x8F)
                 if bad { return (line, i) }
             }
@@ -320,7 +321,8 @@ struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger", "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache",
+                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger",
+                "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -405,11 +407,14 @@ struct Reader {
         if let v = m["remote"] {
             let rm = try mapping(v, "\(key).remote", allowed: ["bind", "keys"])
             guard let b = rm["bind"], let k = rm["keys"] else {
-                throw error(v, "\(key).remote", "needs `bind` and `keys`", "Write `remote: {bind: tcp://0.0.0.0:5555, keys: bedside-keys}`; make the keys with `bedside keys`.")
+                throw error(
+                    v, "\(key).remote", "needs `bind` and `keys`",
+                    "Write `remote: {bind: tcp://0.0.0.0:5555, keys: bedside-keys}`; make the keys with `bedside keys`.")
             }
             let bind = try string(b, "\(key).remote.bind")
             guard bind.hasPrefix("tcp://") else {
-                throw error(b, "\(key).remote.bind", "`\(bind)` is not a tcp:// address", "Use e.g. tcp://0.0.0.0:5555 (all interfaces) or tcp://10.0.0.2:5555.")
+                throw error(
+                    b, "\(key).remote.bind", "`\(bind)` is not a tcp:// address", "Use e.g. tcp://0.0.0.0:5555 (all interfaces) or tcp://10.0.0.2:5555.")
             }
             c.remoteBind = bind
             c.remoteKeys = try path(k, "\(key).remote.keys")
@@ -467,7 +472,9 @@ struct Reader {
         if let v = m["allow_unmasked"] { mask.allowUnmasked = try bool(v, "privacy.allow_unmasked") }
         if let v = m["masks_by_size"] {
             guard case .mapping(let bm) = v else {
-                throw error(v, "privacy.masks_by_size", "must map a size to rectangles", "Write e.g. `masks_by_size: {1920x1080: [{x: 0, y: 0, width: 1920, height: 60}]}`.")
+                throw error(
+                    v, "privacy.masks_by_size", "must map a size to rectangles",
+                    "Write e.g. `masks_by_size: {1920x1080: [{x: 0, y: 0, width: 1920, height: 60}]}`.")
             }
             for (k, list) in bm {
                 let size = try string(k, "privacy.masks_by_size")
@@ -486,7 +493,9 @@ struct Reader {
         var st = StudyConfig()
         if let a = m["arms"] {
             guard case .mapping(let am) = a else {
-                throw error(a, "study.arms", "must be a mapping of arm name to what it shows", "Write e.g. `arms: {full: [banner, concepts, overlay, guidance], status: [banner], control: []}`.")
+                throw error(
+                    a, "study.arms", "must be a mapping of arm name to what it shows",
+                    "Write e.g. `arms: {full: [banner, concepts, overlay, guidance], status: [banner], control: []}`.")
             }
             st.arms = []
             for (k, v) in am {
@@ -507,10 +516,15 @@ struct Reader {
                 throw error(a, "study.arms", "no arms", "Define at least one arm, or leave `arms` out for full / status / control.")
             }
         }
-        if let d = m["default_arm"] { st.defaultArm = try string(d, "study.default_arm") }
-        else if st.arm(named: st.defaultArm) == nil { st.defaultArm = st.arms[0].name }
+        if let d = m["default_arm"] {
+            st.defaultArm = try string(d, "study.default_arm")
+        } else if st.arm(named: st.defaultArm) == nil {
+            st.defaultArm = st.arms[0].name
+        }
         if st.arm(named: st.defaultArm) == nil {
-            throw error(m["default_arm"] ?? node, "study.default_arm", "`\(st.defaultArm)` is not one of the arms", "Use one of: \(st.arms.map(\.name).joined(separator: ", ")).")
+            throw error(
+                m["default_arm"] ?? node, "study.default_arm", "`\(st.defaultArm)` is not one of the arms",
+                "Use one of: \(st.arms.map(\.name).joined(separator: ", ")).")
         }
         if let t = m["targets"] {
             guard case .sequence(let seq) = t else {
@@ -532,7 +546,8 @@ struct Reader {
         if let v = m["mode"] {
             let mode = try string(v, "recording.mode")
             guard ["always", "manual"].contains(mode) else {
-                throw error(v, "recording.mode", "`\(mode)` is not a recording mode", "Use `always` (from start-up) or `manual` (start and stop from the page).")
+                throw error(
+                    v, "recording.mode", "`\(mode)` is not a recording mode", "Use `always` (from start-up) or `manual` (start and stop from the page).")
             }
             r.mode = mode
         }

@@ -1,10 +1,10 @@
 import CSpawn
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// Runs blocking or CPU-heavy work on its own thread, so the Swift concurrency pool (two threads on a
 /// 2-core box) stays free for the web server.

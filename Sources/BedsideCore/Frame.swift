@@ -75,4 +75,3 @@ public struct CropRect: Sendable, Equatable, Codable {
         self.height = height
     }
 }
-

@@ -107,7 +107,9 @@ enum System {
     }
 
     /// Copies a folder, leaving out virtual environments, caches and recordings.
-    static func copyTree(_ from: String, to: String, skipping skip: Set<String> = [".venv", "venv", "__pycache__", ".git", "recordings", ".pytest_cache"]) throws {
+    static func copyTree(_ from: String, to: String, skipping skip: Set<String> = [".venv", "venv", "__pycache__", ".git", "recordings", ".pytest_cache"])
+        throws
+    {
         let fm = FileManager.default
         try fm.createDirectory(atPath: to, withIntermediateDirectories: true)
         for name in try fm.contentsOfDirectory(atPath: from) where !skip.contains(name) && !name.hasSuffix(".pyc") {
@@ -124,9 +126,6 @@ enum System {
     }
 }
 
-
-
-
 public struct Installer: Sendable {
     public var config: String
     public var prefix: String
@@ -139,7 +138,11 @@ public struct Installer: Sendable {
     public var recordings: String?
     public var noStart: Bool
 
-    public init(config: String, prefix: String = "/opt/bedside", user: String = "bedside", unitDir: String = "/etc/systemd/system", stateDir: String = "/var/lib/bedside", wheels: String? = nil, python: String? = nil, modelCache: String? = nil, recordings: String? = nil, noStart: Bool = false) {
+    public init(
+        config: String, prefix: String = "/opt/bedside", user: String = "bedside", unitDir: String = "/etc/systemd/system",
+        stateDir: String = "/var/lib/bedside", wheels: String? = nil, python: String? = nil, modelCache: String? = nil, recordings: String? = nil,
+        noStart: Bool = false
+    ) {
         self.config = config
         self.prefix = prefix
         self.user = user
@@ -203,7 +206,8 @@ public struct Installer: Sendable {
             } else {
                 _ = try System.must([base, "-m", "venv", venv], "making the Python environment (apt-get install python3-venv)")
             }
-            var pip = uv.map { [$0, "pip", "install", "--quiet", "--python", venv + "/bin/python"] }
+            var pip =
+                uv.map { [$0, "pip", "install", "--quiet", "--python", venv + "/bin/python"] }
                 ?? [venv + "/bin/python", "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
             var env: [String: String] = [:]
             if let wheels {
@@ -222,7 +226,9 @@ public struct Installer: Sendable {
             }
             _ = try System.must(pip + what, env: env, "installing the model's packages\(wheels == nil ? "" : " from \(wheels!)")")
             pythonPath = venv + "/bin/python"
-            print("  Python environment: \(venv) (\(fm.fileExists(atPath: site + "/requirements.txt") ? "requirements.txt and " : "")the bridge\(wheels == nil ? "" : ", offline from \(wheels!)"))")
+            print(
+                "  Python environment: \(venv) (\(fm.fileExists(atPath: site + "/requirements.txt") ? "requirements.txt and " : "")the bridge\(wheels == nil ? "" : ", offline from \(wheels!)"))"
+            )
         }
 
         // 5. Folders the service writes: its state, the recordings.
@@ -303,7 +309,9 @@ public struct Installer: Sendable {
             print("Started: systemctl status bedside; logs: journalctl -u bedside -f")
         } else {
             print("systemd is not running on this machine (a container?): start it by hand as \(user):")
-            print("  runuser -u \(user) -- env BEDSIDE_STATE_DIR=\(stateDir)\(lib.isEmpty ? "" : " LD_LIBRARY_PATH=\(prefix)/lib") \(prefix)/bin/bedside run --config \(siteConfig) --python \(pythonPath) --recordings \(recordings)")
+            print(
+                "  runuser -u \(user) -- env BEDSIDE_STATE_DIR=\(stateDir)\(lib.isEmpty ? "" : " LD_LIBRARY_PATH=\(prefix)/lib") \(prefix)/bin/bedside run --config \(siteConfig) --python \(pythonPath) --recordings \(recordings)"
+            )
         }
     }
 }

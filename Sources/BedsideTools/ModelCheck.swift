@@ -67,7 +67,9 @@ public final class ModelCheck {
         }
         if s.errors > 0, let e = s.lastError {
             print("  ✗ the model started (\(fmt(s.setupMs)) ms) but its answer was an error: \(e)")
-            print("    \(e.contains("(researcher)") ? "The exception came from your code; its traceback is in Bedside's log when it runs." : "Return a dict like the one in docs/protocol.md (Result object).")")
+            print(
+                "    \(e.contains("(researcher)") ? "The exception came from your code; its traceback is in Bedside's log when it runs." : "Return a dict like the one in docs/protocol.md (Result object).")"
+            )
             return false
         }
         print("  ✗ \(outcome ?? s.lastError ?? "no answer within \(Int(model.startupTimeoutSeconds + model.timeoutSeconds)) s")")
@@ -81,10 +83,14 @@ public final class ModelCheck {
         print("  network: \(s.networkAttempts.count) attempt(s) by the research code (network: \(s.network)):")
         for a in s.networkAttempts.prefix(10) {
             let target = a.url ?? "\(a.host)\(a.port.map { ":\($0)" } ?? "")"
-            print("    \(a.denied ? "✗ denied" : "→ allowed") \(target) from \(a.location ?? "?")\(a.function.map { " (\($0))" } ?? "")\(a.count > 1 ? ", \(a.count) times" : "")")
+            print(
+                "    \(a.denied ? "✗ denied" : "→ allowed") \(target) from \(a.location ?? "?")\(a.function.map { " (\($0))" } ?? "")\(a.count > 1 ? ", \(a.count) times" : "")"
+            )
         }
         if s.network == "deny" && s.networkAttempts.contains(where: { $0.denied }) {
-            print("    The clinic box has no internet: run `bedside prepare --config \(model.configFile ?? "<bedside.yaml>")` once on a machine with internet to fetch downloads into the model's cache (\(model.cacheDirectory ?? "?")).")
+            print(
+                "    The clinic box has no internet: run `bedside prepare --config \(model.configFile ?? "<bedside.yaml>")` once on a machine with internet to fetch downloads into the model's cache (\(model.cacheDirectory ?? "?"))."
+            )
         }
     }
 
@@ -190,7 +196,9 @@ public struct ModelPrepare {
         print("  fetched \(urls.count) URL(s); the cache holds \(files.count) file(s), \(total / 1_000_000) MB; manifest: \(root)/manifest.json")
         for u in urls.prefix(10) { print("    \(u.url ?? u.host ?? "?")") }
         if ok {
-            print("  ✓ ready for the clinic: with `network: deny` the model finds these files in its cache. Copy \(root) to the same place on the box (the offline bundle does).")
+            print(
+                "  ✓ ready for the clinic: with `network: deny` the model finds these files in its cache. Copy \(root) to the same place on the box (the offline bundle does)."
+            )
         }
         return ok
     }

@@ -220,7 +220,8 @@ extension BenchReports {
                         let s = Stats.summary(over)
                         verdict = s.p50 <= 0.5 && s.p99 <= 1 ? "met" : "missed"
                     }
-                    out += "| \(w)x\(h) | \(transport) | \(model) | \(n) | \(Stats.cell(native)) | \(Stats.cell(trip)) | \(Stats.cell(over)) | \(Stats.cell(wire)) | \(verdict) |\n"
+                    out +=
+                        "| \(w)x\(h) | \(transport) | \(model) | \(n) | \(Stats.cell(native)) | \(Stats.cell(trip)) | \(Stats.cell(over)) | \(Stats.cell(wire)) | \(verdict) |\n"
                 }
             }
         }

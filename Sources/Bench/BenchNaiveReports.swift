@@ -107,7 +107,8 @@ extension BenchReports {
             let (w, h) = try parseSize(spec)
             for (model, n) in [("noop", quick ? 30 : 1000), ("sleep50", quick ? 10 : 200)] {
                 let r = try NaiveBaseline.run(python: python, width: w, height: h, frames: n, model: model)
-                out += "| \(w)x\(h) | \(model) | \(r.native.count) | \(Stats.cell(r.native)) | \(Stats.cell(r.trip)) | \(Stats.cell(zip(r.trip, r.native).map { $0 - $1 })) |\n"
+                out +=
+                    "| \(w)x\(h) | \(model) | \(r.native.count) | \(Stats.cell(r.native)) | \(Stats.cell(r.trip)) | \(Stats.cell(zip(r.trip, r.native).map { $0 - $1 })) |\n"
             }
         }
         return out

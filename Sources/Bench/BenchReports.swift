@@ -71,7 +71,8 @@ public enum Report {
     /// "Machine: CPU model, N cores, RAM; date; Bedside version" for report headers.
     public static func machineLine() -> String {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let ram = ProcessInfo.processInfo.physicalMemory / 1_073_741_824

@@ -56,8 +56,10 @@ extension PixelFormat {
         case .yuyv422, .uyvy422: [(0, width * 2)]
         case .nv12: [(0, width), (width * height, 2 * ((width + 1) / 2))]
         case .yuv420p:
-            [(0, width), (width * height, (width + 1) / 2),
-             (width * height + ((width + 1) / 2) * ((height + 1) / 2), (width + 1) / 2)]
+            [
+                (0, width), (width * height, (width + 1) / 2),
+                (width * height + ((width + 1) / 2) * ((height + 1) / 2), (width + 1) / 2),
+            ]
         }
     }
 }

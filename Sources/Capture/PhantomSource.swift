@@ -64,4 +64,3 @@ public struct PhantomSource: FrameSource {
         return String(format: "%02d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
     }
 }
-

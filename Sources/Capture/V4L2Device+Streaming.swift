@@ -53,7 +53,8 @@ extension V4L2Device {
 
     static func timings(_ t: v4l2_dv_timings) -> Timings {
         let bt = t.bt
-        let total = Double((Int(bt.width) + Int(bt.hfrontporch) + Int(bt.hsync) + Int(bt.hbackporch)))
+        let total =
+            Double((Int(bt.width) + Int(bt.hfrontporch) + Int(bt.hsync) + Int(bt.hbackporch)))
             * Double(Int(bt.height) + Int(bt.vfrontporch) + Int(bt.vsync) + Int(bt.vbackporch))
         return Timings(
             width: Int(bt.width), height: Int(bt.height), fps: total > 0 ? Double(bt.pixelclock) / total : 0,

@@ -255,9 +255,11 @@ public final class ModelRunner: Service, Sendable {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)
                     r.ringCount += 1
                     r.ring = nil  // unmap and unlink the old slots before making new ones
-                    if remote == nil { r.ring = try SharedFrameRing(
-                        name: "\(r.ringFolderName)/ring-\(r.ringCount)",
-                        slotSize: r.scaler!.outputByteCount, slots: 2) }
+                    if remote == nil {
+                        r.ring = try SharedFrameRing(
+                            name: "\(r.ringFolderName)/ring-\(r.ringCount)",
+                            slotSize: r.scaler!.outputByteCount, slots: 2)
+                    }
                 } else if r.scaler!.crop != crop {
                     r.scaler = FrameScaler(width: w, height: h, format: fmt, crop: crop)  // same size: the slots stay
                 }
@@ -416,7 +418,8 @@ public final class ModelRunner: Service, Sendable {
                     if isNew {
                         let target = attempt.url ?? "\(attempt.host)\(attempt.port.map { ":\($0)" } ?? "")"
                         logger.warning(
-                            "model \(config.name) tried the network: \(target) from \(attempt.location ?? "?") (\(attempt.denied ? "denied: network is deny; `bedside prepare` fetches downloads once" : "allowed"))")
+                            "model \(config.name) tried the network: \(target) from \(attempt.location ?? "?") (\(attempt.denied ? "denied: network is deny; `bedside prepare` fetches downloads once" : "allowed"))"
+                        )
                     }
                 }
             case .log(let stream, let line):
@@ -442,7 +445,8 @@ public final class ModelRunner: Service, Sendable {
                     logger.info("model \(config.name): remote worker authenticated on \(e.endpoint)")
                 case ZMQSocket.MonitorEvent.handshakeFailedAuth:
                     logger.warning(
-                        "model \(config.name): refused a worker on \(e.endpoint): its key is not in \(config.remoteKeys ?? ".")/authorized_workers (status \(e.value))")
+                        "model \(config.name): refused a worker on \(e.endpoint): its key is not in \(config.remoteKeys ?? ".")/authorized_workers (status \(e.value))"
+                    )
                     statusBox.withLock {
                         $0.refusedWorkers += 1
                         $0.lastError =
@@ -457,7 +461,8 @@ public final class ModelRunner: Service, Sendable {
                     if quietHandshakes > 0 { logger.warning("model \(config.name): \(quietHandshakes) more failed handshakes in the last 10 s") }
                     quietHandshakes = 0
                     logger.warning(
-                        "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?")
+                        "model \(config.name): a worker's handshake on \(e.endpoint) failed (ZeroMQ event \(e.event), value \(e.value)): is it a Bedside bridge with --server-key set to this Bedside's server.pub?"
+                    )
                 case ZMQSocket.MonitorEvent.disconnected:
                     r.undecided.removeAll { $0 == e.value }
                     guard r.authenticated.remove(e.value) != nil else { continue }  // a refused or unfinished one
@@ -498,10 +503,14 @@ public final class ModelRunner: Service, Sendable {
                         if bytes > Self.maxResultBytes, let f = r.inFlight {
                             // Not even parsed: a huge answer would cost seconds and hundreds of MB (and would flood
                             // every tablet and the predictions log). Refused as the model's fault; the worker stays.
-                            handle(r, .error(.init(
-                                seq: f.seq, modelMs: 0,
-                                error: "result too large (\(bytes / 1_000_000) MB > \(Self.maxResultBytes / 1_000_000) MB): return labels as a small uint8 map and no images",
-                                fault: "result")))
+                            handle(
+                                r,
+                                .error(
+                                    .init(
+                                        seq: f.seq, modelMs: 0,
+                                        error:
+                                            "result too large (\(bytes / 1_000_000) MB > \(Self.maxResultBytes / 1_000_000) MB): return labels as a small uint8 map and no images",
+                                        fault: "result")))
                             continue
                         }
                         guard let first = msg.first, let message = try? WorkerMessage.decode(first) else {
@@ -516,14 +525,14 @@ public final class ModelRunner: Service, Sendable {
             }
             // Exits are checked after the socket was read, so a `fatal` sent just before exiting is not lost.
             for r in replicas {
-                    if let w = r.worker, let code = w.exitStatus {
-                        fail(
-                            r,
-                            r.sawHello
-                                ? "worker exited with status \(code)"
-                                : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr says more)"
-                        )
-                    }
+                if let w = r.worker, let code = w.exitStatus {
+                    fail(
+                        r,
+                        r.sawHello
+                            ? "worker exited with status \(code)"
+                            : "worker exited with status \(code) before the bridge started: does \(config.python) have the bridge's packages (pyzmq, numpy)? Install them with `\(config.python) -m pip install -e bridge` (the worker's stderr says more)"
+                    )
+                }
             }
             if !any { perform(dispatch.checkTimeouts(now: Self.now())) }
             let t = Self.now()

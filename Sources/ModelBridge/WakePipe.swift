@@ -1,4 +1,5 @@
 import BedsideCore
+
 #if canImport(Glibc)
 import Glibc
 #endif

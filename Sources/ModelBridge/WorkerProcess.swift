@@ -48,10 +48,12 @@ public final class WorkerProcess: @unchecked Sendable {
             guard FileManager.default.isExecutableFile(atPath: config.python) else {
                 throw LaunchError(
                     description:
-                        "model \(config.name): interpreter \(config.python) does not exist or is not executable. Set `python:` to your venv's python (e.g. /path/to/venv/bin/python).")
+                        "model \(config.name): interpreter \(config.python) does not exist or is not executable. Set `python:` to your venv's python (e.g. /path/to/venv/bin/python)."
+                )
             }
             // Absolute: the child changes into the working directory before exec, where a relative path breaks.
-            executable = config.python.hasPrefix("/")
+            executable =
+                config.python.hasPrefix("/")
                 ? config.python : FileManager.default.currentDirectoryPath + "/" + config.python
         } else {
             executable = "/usr/bin/env"

@@ -218,7 +218,9 @@ public final class Recorder: Service, Sendable {
             pid != getpid() && !ProcessLiveness.isGone(pid)
         }
         for folder in marked {
-            logger.warning("a previous Bedside stopped without finishing its session; marked it interrupted (its video plays up to its last fragment)", metadata: ["folder": "\(folder)"])
+            logger.warning(
+                "a previous Bedside stopped without finishing its session; marked it interrupted (its video plays up to its last fragment)",
+                metadata: ["folder": "\(folder)"])
         }
     }
 

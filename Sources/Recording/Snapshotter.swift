@@ -36,7 +36,8 @@ public final class Snapshotter: Sendable {
         }
         if requireMasked && !frame.masked {
             throw RecordingError(
-                "no privacy mask covers frames of \(frame.width)x\(frame.height), so the snapshot would show the patient banner: draw the masks on the admin page (or set privacy.allow_unmasked: true)")
+                "no privacy mask covers frames of \(frame.width)x\(frame.height), so the snapshot would show the patient banner: draw the masks on the admin page (or set privacy.allow_unmasked: true)"
+            )
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let formatter = DateFormatter()

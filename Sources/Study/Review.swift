@@ -110,7 +110,8 @@ public struct Review: Sendable {
         }
         do {
             let data = try JSONWire.data(ReviewSelection(best: best), pretty: true)
-            try data.write(to: URL(fileURLWithPath: folder + "/review.json"), options: .atomic) } catch {
+            try data.write(to: URL(fileURLWithPath: folder + "/review.json"), options: .atomic)
+        } catch {
             throw ReviewError.write("cannot save the selection: \(error)")
         }
         return best

@@ -138,10 +138,12 @@ public final class StudyController: Sendable {
 
     /// Ends the session: the log's last line with time to plane; recording goes back to its mode.
     public func end() async throws -> SessionSummary {
-        guard let session = state.withLock({ s -> Session? in
-            defer { s.session = nil }
-            return s.session
-        }) else { throw StudyError.noSession }
+        guard
+            let session = state.withLock({ s -> Session? in
+                defer { s.session = nil }
+                return s.session
+            })
+        else { throw StudyError.noSession }
         let duration = Date().timeIntervalSince1970 - session.startWall
         let summary = SessionSummary(
             participant: session.participant, arm: session.arm, folder: session.folder,
@@ -183,10 +185,12 @@ public final class StudyController: Sendable {
     @discardableResult
     public func note(_ text: String) -> Bool {
         let clean = String(text.prefix(2000))
-        guard state.withLock({ s -> Bool in
-            s.session?.notes.append(clean)
-            return s.session != nil
-        }) else { return false }
+        guard
+            state.withLock({ s -> Bool in
+                s.session?.notes.append(clean)
+                return s.session != nil
+            })
+        else { return false }
         write(.note(text: clean))
         return true
     }

@@ -102,11 +102,13 @@ public struct RequestHeadCheck: Sendable {
         if let space = firstLine.firstIndex(of: 32) ?? (firstLine.count > 16 ? firstLine.endIndex : nil) {
             let method = String(decoding: firstLine[firstLine.startIndex..<space], as: UTF8.self)
             if !Self.methods.contains(method) {
-                let shown = method.unicodeScalars.allSatisfy({ $0.value >= 33 && $0.value < 127 }) && method.count <= 16
+                let shown =
+                    method.unicodeScalars.allSatisfy({ $0.value >= 33 && $0.value < 127 }) && method.count <= 16
                     ? "method \(method)" : "bytes that are not an HTTP request"
-                return .refuse(Refusal(
-                    status: shown.hasPrefix("method") ? 501 : 400, reason: shown.hasPrefix("method") ? "Not Implemented" : "Bad Request",
-                    error: "\(shown)", fix: "speak HTTP/1.1 with GET or POST (Bedside's page and /api)"))
+                return .refuse(
+                    Refusal(
+                        status: shown.hasPrefix("method") ? 501 : 400, reason: shown.hasPrefix("method") ? "Not Implemented" : "Bad Request",
+                        error: "\(shown)", fix: "speak HTTP/1.1 with GET or POST (Bedside's page and /api)"))
             }
         }
         // The head ends at an empty line: CRLF CRLF, or bare LFs (which HTTP/1.1 lets a server accept).
@@ -146,9 +148,10 @@ public struct RequestHeadCheck: Sendable {
             guard line[line.startIndex..<colon].allSatisfy({ tokenBytes.contains($0) }) else { return bad("a header name with invalid characters") }
             let value = line[(colon + 1)...]
             guard value.allSatisfy({ $0 == 9 || ($0 >= 32 && $0 != 127) }) else { return bad("control characters in a header value") }
-            fields.append(Head.Field(
-                name: String(decoding: line[line.startIndex..<colon], as: UTF8.self),
-                value: String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces)))
+            fields.append(
+                Head.Field(
+                    name: String(decoding: line[line.startIndex..<colon], as: UTF8.self),
+                    value: String(decoding: value, as: UTF8.self).trimmingCharacters(in: .whitespaces)))
         }
         // The body's length must be unambiguous (two different lengths, or a length beside chunking, is how
         // requests are smuggled past proxies).

@@ -278,7 +278,6 @@ public struct WebServer: Sendable {
 
 }
 
-
 /// Hummingbird's basic context plus the client's address (pairing attempts are rate-limited per address).
 public struct BedsideRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage

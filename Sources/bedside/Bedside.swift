@@ -7,5 +7,8 @@ struct Bedside: AsyncParsableCommand {
         commandName: "bedside",
         abstract: "Run a research imaging model live on a medical device's video, with recording and a tablet page.",
         version: BedsideVersion.string,
-        subcommands: [Demo.self, Run.self, Check.self, Prepare.self, Install.self, Uninstall.self, MakeBundle.self, ReplayCommand.self, Bench.self, Devices.self, Keys.self, PhantomDump.self])
+        subcommands: [
+            Demo.self, Run.self, Check.self, Prepare.self, Install.self, Uninstall.self, MakeBundle.self, ReplayCommand.self, Bench.self, Devices.self,
+            Keys.self, PhantomDump.self,
+        ])
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BedsideCore
+import Bench
 import Capture
 import Foundation
 import Recording
@@ -7,7 +8,6 @@ import Recording
 #if canImport(Glibc)
 import Glibc
 #endif
-import Bench
 /// `bedside bench`: measurements that print numbers (docs/performance.md quotes them). Not tests: a noisy
 /// machine changes the numbers, never the outcome.
 struct Bench: ParsableCommand {

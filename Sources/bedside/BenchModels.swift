@@ -1,6 +1,7 @@
-import BedsideApp
 import ArgumentParser
+import BedsideApp
 import BedsideCore
+import Bench
 import Capture
 import Foundation
 import Logging
@@ -10,7 +11,6 @@ import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-import Bench
 
 struct BenchOverhead: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,9 +26,10 @@ struct BenchOverhead: AsyncParsableCommand {
 
     func run() async throws {
         AVLog.quiet()
-        print(try await BenchReports.overhead(
-            sizes: sizes, frames: quick ? 30 : frames, slowFrames: quick ? 10 : slowFrames, transports: transports,
-            python: python))
+        print(
+            try await BenchReports.overhead(
+                sizes: sizes, frames: quick ? 30 : frames, slowFrames: quick ? 10 : slowFrames, transports: transports,
+                python: python))
     }
 }
 
@@ -82,9 +83,10 @@ struct BenchAll: AsyncParsableCommand {
     func run() async throws {
         AVLog.quiet()
         var report = "# Bedside benchmark report\n\n\(Report.machineLine())\(quick ? " (quick mode: the numbers are not meaningful)" : "")\n\n"
-        report += try await BenchReports.overhead(
-            sizes: quick ? "640x480,1920x1080" : "640x480,1280x720,1920x1080", frames: quick ? 30 : 1000,
-            slowFrames: quick ? 10 : 200, transports: "shm,tcp", python: python) + "\n"
+        report +=
+            try await BenchReports.overhead(
+                sizes: quick ? "640x480,1920x1080" : "640x480,1280x720,1920x1080", frames: quick ? 30 : 1000,
+                slowFrames: quick ? 10 : 200, transports: "shm,tcp", python: python) + "\n"
         report += try await BenchReports.staleness(seconds: quick ? 2 : 10, python: python) + "\n"
         report += try await BenchReports.replicas(seconds: quick ? 3 : 10, python: python) + "\n"
         report += try await BenchReports.startup(runs: quick ? 2 : 5, python: python) + "\n"

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BedsideCore
-import Foundation
 import Bench
+import Foundation
 
 struct BenchNaive: ParsableCommand {
     static let configuration = CommandConfiguration(

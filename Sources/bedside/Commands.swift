@@ -1,11 +1,11 @@
-import BedsideApp
-import Bench
-import BedsideTools
 import ArgumentParser
+import BedsideApp
 import BedsideCore
+import BedsideTools
+import Bench
 import Foundation
-import ModelBridge
 import Logging
+import ModelBridge
 import Web
 
 /// Options every running command shares.
@@ -103,7 +103,8 @@ struct Run: AsyncParsableCommand {
         let fatal = problems.filter { $0.model == nil }
         if !fatal.isEmpty { throw StartError.exit(fatal.map(\.description).joined(separator: "\nerror: ")) }
         for p in problems {
-            FileHandle.standardError.write(Data("warning: \(p.description) (model \(p.model ?? "?") will show this on the page; capture and recording go on)\n".utf8))
+            FileHandle.standardError.write(
+                Data("warning: \(p.description) (model \(p.model ?? "?") will show this on the page; capture and recording go on)\n".utf8))
         }
         try StartError.checkPort(c.web, configFile: config)
         try await BedsideServer(config: c, configFile: config, duration: options.duration, readyFile: options.readyFile).run()
@@ -156,7 +157,9 @@ func loadForTool(_ path: String, python: String?) throws -> BedsideConfig {
 
 struct Prepare: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "On a machine with internet: run each model once with the network allowed, its downloads going into its cache folder, and write a manifest of every URL and file, so it starts offline in the clinic.")
+        abstract:
+            "On a machine with internet: run each model once with the network allowed, its downloads going into its cache folder, and write a manifest of every URL and file, so it starts offline in the clinic."
+    )
 
     @Option(name: .shortAndLong, help: "The config file.") var config: String
     @Option(help: "Python interpreter for every model (overrides `python:` in the config).") var python: String?
@@ -205,7 +208,8 @@ enum StartError {
             let line = configFile.flatMap { ConfigLoader.line(of: "web.port", in: ConfigLoader.keyLines(path: $0)) }
             let at = configFile.flatMap { file in line.map { "\(file):\($0): `web.port`: " } } ?? ""
             throw exit(
-                "\(at)cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config.")
+                "\(at)cannot serve the page on \(web.bind):\(web.port): \(why) (another Bedside, or another program, uses the port). Stop it, or choose another port with --port or web.port in the config."
+            )
         }
     }
 }

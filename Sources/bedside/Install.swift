@@ -3,7 +3,8 @@ import BedsideTools
 
 struct Install: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Install Bedside as a service on this Debian/Ubuntu box: the program, the research code and its Python environment, an unprivileged user in the video group, and a systemd unit that starts at boot and restarts on failure.",
+        abstract:
+            "Install Bedside as a service on this Debian/Ubuntu box: the program, the research code and its Python environment, an unprivileged user in the video group, and a systemd unit that starts at boot and restarts on failure.",
         discussion: """
             Needs root. Offline: pass --wheels (a folder of wheels, e.g. from `bedside bundle`); pip then never
             touches the network. Logs go to the journal: journalctl -u bedside -f. Undo with `bedside uninstall`.
@@ -24,26 +25,36 @@ struct Install: ParsableCommand {
     @Flag(help: "Write everything but do not enable or start the unit.") var noStart = false
 
     func run() throws {
-        do { try Installer(config: config, prefix: prefix, user: user, unitDir: unitDir, stateDir: stateDir, wheels: wheels, python: python, modelCache: modelCache, recordings: recordings, noStart: noStart).install() } catch let e as InstallError { throw ValidationError(e.description) }
+        do {
+            try Installer(
+                config: config, prefix: prefix, user: user, unitDir: unitDir, stateDir: stateDir, wheels: wheels, python: python, modelCache: modelCache,
+                recordings: recordings, noStart: noStart
+            ).install()
+        } catch let e as InstallError { throw ValidationError(e.description) }
     }
 }
 
 struct Uninstall: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove what `bedside install` put on this box: the service, the program, the research copy, the environment, the user and its state. Recordings are kept unless --remove-recordings.")
+        abstract:
+            "Remove what `bedside install` put on this box: the service, the program, the research copy, the environment, the user and its state. Recordings are kept unless --remove-recordings."
+    )
 
     @Option(help: "Where Bedside was installed.") var prefix = "/opt/bedside"
     @Flag(help: "Also delete the recordings folder (research data!).") var removeRecordings = false
 
     func run() throws {
-        do { try Uninstaller(prefix: prefix, removeRecordings: removeRecordings).uninstall() } catch let e as InstallError { throw ValidationError(e.description) }
+        do { try Uninstaller(prefix: prefix, removeRecordings: removeRecordings).uninstall() } catch let e as InstallError {
+            throw ValidationError(e.description)
+        }
     }
 }
 
 struct MakeBundle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundle",
-        abstract: "On a machine with internet: pack everything a clinic box needs to install Bedside offline: the program, the research code, wheels for its Python packages and the bridge, and the model caches from `bedside prepare`.",
+        abstract:
+            "On a machine with internet: pack everything a clinic box needs to install Bedside offline: the program, the research code, wheels for its Python packages and the bridge, and the model caches from `bedside prepare`.",
         discussion: """
             The wheels are for this machine's Python version and CPU: build the bundle with the same Python (e.g.
             Debian 12's 3.11) as the box. On the box: tar xzf bedside-bundle.tar.gz && sudo bedside-bundle/install.sh

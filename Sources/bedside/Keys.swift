@@ -21,12 +21,14 @@ struct Keys: ParsableCommand {
         }
         let w = try CurveKeys.generate()
         let workerFile = out + "/\(worker).key"
-        try write("# \(worker): public key, then secret key. Copy this file to the worker machine only.\n\(w.public)\n\(w.secret)\n", to: workerFile, mode: 0o600)
+        try write(
+            "# \(worker): public key, then secret key. Copy this file to the worker machine only.\n\(w.public)\n\(w.secret)\n", to: workerFile, mode: 0o600)
         let authorized = out + "/authorized_workers"
         let old = (try? String(contentsOfFile: authorized, encoding: .utf8)) ?? "# public keys of workers allowed to connect, one per line\n"
         try write(old + "\(w.public)\n", to: authorized, mode: 0o644)
         let server = try CurveKeys.lines(ofFile: serverPub).first ?? "?"
-        print("""
+        print(
+            """
             Keys in \(out)/. In bedside.yaml:
 
                 models:

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Bench
 import BedsideCore
+import Bench
 import Capture
 import Foundation
 

@@ -163,24 +163,25 @@ struct ConfigLoaderTests {
             defer { try? FileManager.default.removeItem(at: dir) }
             let file = dir.appendingPathComponent("bedside.yaml").path
             try """
-                source: {kind: phantom, width: 320, height: 240}
-                models:
-                  - name: ok
-                    entry: ok.py:predict
-                    input: {crop: {x: 0, y: 0, width: 320, height: 240}}
-                  - name: bad
-                    entry: missing.py:predict
-                    workdir: nowhere
-                    input: {crop: {x: 300, y: 0, width: 100, height: 10}}
-                  - name: gpu
-                    entry: x.py:f
-                    remote: {bind: 'tcp://127.0.0.1:5555', keys: no-keys}
-                """.write(toFile: file, atomically: true, encoding: .utf8)
+            source: {kind: phantom, width: 320, height: 240}
+            models:
+              - name: ok
+                entry: ok.py:predict
+                input: {crop: {x: 0, y: 0, width: 320, height: 240}}
+              - name: bad
+                entry: missing.py:predict
+                workdir: nowhere
+                input: {crop: {x: 300, y: 0, width: 100, height: 10}}
+              - name: gpu
+                entry: x.py:f
+                remote: {bind: 'tcp://127.0.0.1:5555', keys: no-keys}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
             try "def predict(image):\n    return {}\n".write(toFile: dir.appendingPathComponent("ok.py").path, atomically: true, encoding: .utf8)
             let problems = ConfigLoader.checkReferences(try ConfigLoader.load(path: file), file: file)
-            #expect(problems.map(\.error.key) == [
-                "models[1].workdir", "models[1].entry", "models[1].input.crop", "models[2].remote.keys", "models[2].remote.keys",
-            ])
+            #expect(
+                problems.map(\.error.key) == [
+                    "models[1].workdir", "models[1].entry", "models[1].input.crop", "models[2].remote.keys", "models[2].remote.keys",
+                ])
             #expect(problems.map(\.error.line) == [8, 7, 9, 12, 12])
             #expect(problems.allSatisfy { $0.model != nil && !$0.error.fix.isEmpty })
             #expect(problems[2].error.problem.contains("not inside the 320x240 frame"))

@@ -176,7 +176,8 @@ struct FuzzTests {
                 lines[i] = s
             case 8:  // indentation broken
                 let spaces = [0, 1, 2, 3, 4, 7, 8, 40][int(8)]
-                lines[i] = String(repeating: int(5) == 0 ? "\t" : " ", count: spaces)
+                lines[i] =
+                    String(repeating: int(5) == 0 ? "\t" : " ", count: spaces)
                     + lines[i].drop { $0 == " " }
             case 9:  // deep nesting, flow or block (below the depth that overflows Yams' recursion)
                 let depth = 1 + int(FuzzTests.maxNesting)
@@ -300,8 +301,7 @@ struct FuzzTests {
                 // as "unknown key" with an empty key name in the message ("``: unknown key").
                 t.emptyKey += 1
             } else if e.problem.isEmpty || e.fix.isEmpty || (e.line.map { $0 < 0 || $0 > lines + 1 } ?? false) {
-                if t.badErrors.count < 5 { t.badErrors.append("\(e) <- \(yaml.debugDescription.prefix(300))") }
-                else { t.badErrors.append("") }
+                if t.badErrors.count < 5 { t.badErrors.append("\(e) <- \(yaml.debugDescription.prefix(300))") } else { t.badErrors.append("") }
             }
         } catch {
             t.other.append("\(type(of: error)): \(error) <- \(yaml.debugDescription.prefix(300))")
@@ -327,13 +327,17 @@ struct FuzzTests {
         }
         let seconds = Date().timeIntervalSince(start)
         let keys = t.byKey.sorted { $0.value > $1.value }.prefix(8).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        print("FUZZ config cases=\(t.cases) parsed=\(t.parsed) refused=\(t.refused) other=\(t.other.count) badErrors=\(t.badErrors.count) emptyKey=\(t.emptyKey) seconds=\(String(format: "%.1f", seconds)) seed=\(Self.seed) refusedBy: \(keys)")
+        print(
+            "FUZZ config cases=\(t.cases) parsed=\(t.parsed) refused=\(t.refused) other=\(t.other.count) badErrors=\(t.badErrors.count) emptyKey=\(t.emptyKey) seconds=\(String(format: "%.1f", seconds)) seed=\(Self.seed) refusedBy: \(keys)"
+        )
         #expect(t.other.isEmpty, "errors other than ConfigError:\n\(t.other.prefix(5).joined(separator: "\n"))")
         #expect(t.badErrors.isEmpty, "ConfigErrors without key/problem/fix or with a wrong line:\n\(t.badErrors.prefix(5).joined(separator: "\n"))")
         #expect(t.parsed > 0 && t.refused > 0, "the generator should produce both valid and invalid configs")
         Reliability.record(
-            fault: "fuzzed bedside.yaml (ConfigLoader.parse: seeded mutations of the template and 6 other valid configs: lines deleted/duplicated/swapped, huge/negative/string numbers, random text, nesting to \(Self.maxNesting), YAML tags/anchors, truncation)",
-            did: "\(t.parsed) parsed, \(t.refused) refused with a ConfigError naming the key and a fix, \(t.other.count) other errors, \(t.badErrors.count) errors without a problem/fix or with a wrong line, \(t.emptyKey) naming an empty key `` (finding: `\"\": 1`, `~: 1` or a bare `? `) (\(String(format: "%.1f", seconds)) s)",
+            fault:
+                "fuzzed bedside.yaml (ConfigLoader.parse: seeded mutations of the template and 6 other valid configs: lines deleted/duplicated/swapped, huge/negative/string numbers, random text, nesting to \(Self.maxNesting), YAML tags/anchors, truncation)",
+            did:
+                "\(t.parsed) parsed, \(t.refused) refused with a ConfigError naming the key and a fix, \(t.other.count) other errors, \(t.badErrors.count) errors without a problem/fix or with a wrong line, \(t.emptyKey) naming an empty key `` (finding: `\"\": 1`, `~: 1` or a bare `? `) (\(String(format: "%.1f", seconds)) s)",
             lost: "nothing (parsing only)", cases: t.cases, crashes: 0, test: "Tests/BedsideCoreTests/FuzzTests.swift::configLoader")
     }
 
@@ -353,12 +357,15 @@ struct FuzzTests {
             }
         }
         let seconds = Date().timeIntervalSince(start)
-        print("FUZZ regions cases=\(t.cases) parsed=\(t.parsed) refused=\(t.refused) other=\(t.other.count) emptyKey=\(t.emptyKey) seconds=\(String(format: "%.1f", seconds))")
+        print(
+            "FUZZ regions cases=\(t.cases) parsed=\(t.parsed) refused=\(t.refused) other=\(t.other.count) emptyKey=\(t.emptyKey) seconds=\(String(format: "%.1f", seconds))"
+        )
         #expect(t.other.isEmpty, "errors other than ConfigError:\n\(t.other.prefix(5).joined(separator: "\n"))")
         #expect(t.badErrors.isEmpty, "\(t.badErrors.prefix(5).joined(separator: "\n"))")
         Reliability.record(
             fault: "fuzzed bedside.regions.yaml (ConfigLoader.parseRegions: seeded mutations of a region editor file)",
-            did: "\(t.parsed) parsed, \(t.refused) refused with a ConfigError, \(t.other.count) other errors, \(t.emptyKey) naming an empty key `` (finding) (\(String(format: "%.1f", seconds)) s)",
+            did:
+                "\(t.parsed) parsed, \(t.refused) refused with a ConfigError, \(t.other.count) other errors, \(t.emptyKey) naming an empty key `` (finding) (\(String(format: "%.1f", seconds)) s)",
             lost: "nothing (parsing only)", cases: t.cases, crashes: 0, test: "Tests/BedsideCoreTests/FuzzTests.swift::regionsFile")
     }
 }

@@ -36,7 +36,8 @@ import Testing
     }
 
     @Test func laterSavesReplaceEarlierOnesPerSizeAndModel() {
-        let a = Regions(masksBySize: ["1280x720": [CropRect(x: 0, y: 0, width: 10, height: 10)], "640x480": []], crops: ["m": CropRect(x: 1, y: 1, width: 5, height: 5)])
+        let a = Regions(
+            masksBySize: ["1280x720": [CropRect(x: 0, y: 0, width: 10, height: 10)], "640x480": []], crops: ["m": CropRect(x: 1, y: 1, width: 5, height: 5)])
         let b = Regions(masksBySize: ["1280x720": [CropRect(x: 0, y: 0, width: 20, height: 20)]], crops: [:])
         let m = a.merged(with: b)
         #expect(m.masksBySize["1280x720"] == [CropRect(x: 0, y: 0, width: 20, height: 20)])

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Study arms and time to plane")
 struct StudyTests {
-    let result = #"{"plane":{"name":"head","status":"standard"},"concepts":[{"name":"skull","present":true}],"segmentation":{"width":2,"height":1,"data":[1,2]},"guidance":{"text":"hold"},"extra":{"x":1}}"#
+    let result =
+        #"{"plane":{"name":"head","status":"standard"},"concepts":[{"name":"skull","present":true}],"segmentation":{"width":2,"height":1,"data":[1,2]},"guidance":{"text":"hold"},"extra":{"x":1}}"#
 
     func keys(_ json: String?) throws -> Set<String> {
         let text = try #require(json)

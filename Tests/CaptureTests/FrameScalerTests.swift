@@ -28,7 +28,8 @@ import Testing
     @Test func yuv420pToRgb24() throws {
         let (w, h) = (64, 48)
         let ySize = w * h, cSize = (w / 2) * (h / 2)
-        let pixels = [UInt8](repeating: 81, count: ySize) + [UInt8](repeating: 90, count: cSize)
+        let pixels =
+            [UInt8](repeating: 81, count: ySize) + [UInt8](repeating: 90, count: cSize)
             + [UInt8](repeating: 240, count: cSize)
         let frame = Frame(seq: 0, ptsNanos: 0, wallClock: 0, width: w, height: h, format: .yuv420p, pixels: pixels)
         let scaler = FrameScaler(width: 32, height: 32, format: .rgb24, crop: CropRect(x: 8, y: 8, width: 40, height: 30))

@@ -112,8 +112,10 @@ struct ProtocolFuzzTests {
         print("FUZZ protocol-decode cases=\(n) objects=\(objects) refused=\(refused) results-reencoded=\(reencoded) seconds=\(String(format: "%.1f", seconds))")
         #expect(objects > 0 && refused > 0)
         Reliability.record(
-            fault: "fuzzed worker messages at Bedside's decoder (WorkerMessage.decode: random bytes, truncated, bit-flipped and value-swapped hello/ready/heartbeat/network/fatal/result/error/log, huge numbers, nesting to 100,000)",
-            did: "\(objects) decoded to an object, \(refused) refused (a decoding error: the runner restarts such a worker), 0 crashes (\(String(format: "%.1f", seconds)) s)",
+            fault:
+                "fuzzed worker messages at Bedside's decoder (WorkerMessage.decode: random bytes, truncated, bit-flipped and value-swapped hello/ready/heartbeat/network/fatal/result/error/log, huge numbers, nesting to 100,000)",
+            did:
+                "\(objects) decoded to an object, \(refused) refused (a decoding error: the runner restarts such a worker), 0 crashes (\(String(format: "%.1f", seconds)) s)",
             lost: "nothing (decoding only)", cases: n, crashes: 0, test: "Tests/ModelBridgeTests/ProtocolFuzzTests.swift::decoder")
     }
 
@@ -159,7 +161,8 @@ struct ProtocolFuzzTests {
         var lastRestarts = 0
         while Date().timeIntervalSince(start) < 60 {
             runner.offer(
-                Frame(seq: seq, ptsNanos: Clock.monotonicNanos(), wallClock: 0, width: 160, height: 120, format: .gray8,
+                Frame(
+                    seq: seq, ptsNanos: Clock.monotonicNanos(), wallClock: 0, width: 160, height: 120, format: .gray8,
                     pixels: pixels))
             seq += 1
             let s = runner.status
@@ -185,7 +188,9 @@ struct ProtocolFuzzTests {
         }
         let messages = sent.filter { $0.key != "frames" && $0.key != "incarnations" }.values.reduce(0, +)
         let summary = sent.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        print("FUZZ protocol-worker messages=\(messages) frames_sent=\(status.framesSent) predictions=\(collected.count) errors=\(status.errors) restarts=\(status.restarts) state=\(status.state) seconds=\(String(format: "%.1f", seconds)) sent: \(summary)")
+        print(
+            "FUZZ protocol-worker messages=\(messages) frames_sent=\(status.framesSent) predictions=\(collected.count) errors=\(status.errors) restarts=\(status.restarts) state=\(status.state) seconds=\(String(format: "%.1f", seconds)) sent: \(summary)"
+        )
 
         #expect(status.restarts >= 4, "each protocol breaker must restart the worker (last error: \(status.lastError ?? "-"))")
         #expect(collected.count - predictionsAtLastRestart >= framesPerIncarnation, "predictions resume after the last restart")
@@ -193,8 +198,10 @@ struct ProtocolFuzzTests {
         #expect((sent["breakers"] ?? 0) >= 4)
         #expect(messages > 500 || Self.cases < 5000)
         Reliability.record(
-            fault: "fake worker (real ZeroMQ, real ModelRunner) answering every frame with mutated protocol messages: wrong types, huge/negative numbers (model_ms 1e308, seq 1.5, ns 2^64), missing/unknown fields, nesting to 300, 100 kB strings, 4.5 MB results, 60 distinct network attempts; plus 4 protocol breakers (garbage bytes, result without seq, answer for a frame not given, hello of protocol 99)",
-            did: "all \(messages) messages handled: \(collected.count) predictions shown, \(status.errors) answers counted as errors, 4 breakers each killed and restarted the worker (\(status.restarts) restarts), serving again after the last; runner stopped cleanly",
+            fault:
+                "fake worker (real ZeroMQ, real ModelRunner) answering every frame with mutated protocol messages: wrong types, huge/negative numbers (model_ms 1e308, seq 1.5, ns 2^64), missing/unknown fields, nesting to 300, 100 kB strings, 4.5 MB results, 60 distinct network attempts; plus 4 protocol breakers (garbage bytes, result without seq, answer for a frame not given, hello of protocol 99)",
+            did:
+                "all \(messages) messages handled: \(collected.count) predictions shown, \(status.errors) answers counted as errors, 4 breakers each killed and restarted the worker (\(status.restarts) restarts), serving again after the last; runner stopped cleanly",
             lost: "the frames in flight at each of the \(status.restarts) restarts (the worker's fault); no other answers",
             recoverySeconds: nil, cases: messages, crashes: 0, test: "Tests/ModelBridgeTests/ProtocolFuzzTests.swift::fakeWorker")
     }
@@ -204,192 +211,192 @@ struct ProtocolFuzzTests {
     /// too, once, at the start: a second `ready` mid-frame would free the worker for another frame).
     /// Incarnation k < 4 sends breaker k after FUZZ_FRAMES frames.
     static let fakeWorker = #"""
-import json, os, random, signal, sys, time
-import zmq
+        import json, os, random, signal, sys, time
+        import zmq
 
-argv = sys.argv
-endpoint = argv[argv.index("--endpoint") + 1]
-folder = os.environ["FUZZ_DIR"]
-frames_per = int(os.environ["FUZZ_FRAMES"])
-counter = os.path.join(folder, "incarnations")
-try:
-    incarnation = int(open(counter).read())
-except OSError:
-    incarnation = 0
-open(counter, "w").write(str(incarnation + 1))
-rng = random.Random(int(os.environ["FUZZ_SEED"]) * 1000 + incarnation)
-stats = {"incarnations": 1, "frames": 0, "breakers": 0}
+        argv = sys.argv
+        endpoint = argv[argv.index("--endpoint") + 1]
+        folder = os.environ["FUZZ_DIR"]
+        frames_per = int(os.environ["FUZZ_FRAMES"])
+        counter = os.path.join(folder, "incarnations")
+        try:
+            incarnation = int(open(counter).read())
+        except OSError:
+            incarnation = 0
+        open(counter, "w").write(str(incarnation + 1))
+        rng = random.Random(int(os.environ["FUZZ_SEED"]) * 1000 + incarnation)
+        stats = {"incarnations": 1, "frames": 0, "breakers": 0}
 
-ctx = zmq.Context()
-sock = ctx.socket(zmq.DEALER)
-sock.setsockopt(zmq.LINGER, 0)
-sock.connect(endpoint)
-
-
-def send(kind, payload, *more):
-    data = payload if isinstance(payload, bytes) else json.dumps(payload, allow_nan=True).encode()
-    sock.send_multipart([data, *more])
-    stats[kind] = stats.get(kind, 0) + 1
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
 
 
-def save():
-    path = os.path.join(folder, f"stats-{incarnation}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(stats, f)
-    os.replace(path + ".tmp", path)  # whole or not at all: Bedside may kill this process any time
+        def send(kind, payload, *more):
+            data = payload if isinstance(payload, bytes) else json.dumps(payload, allow_nan=True).encode()
+            sock.send_multipart([data, *more])
+            stats[kind] = stats.get(kind, 0) + 1
 
 
-def stop(signum, frame):
-    save()
-    sys.exit(0)
+        def save():
+            path = os.path.join(folder, f"stats-{incarnation}.json")
+            with open(path + ".tmp", "w") as f:
+                json.dump(stats, f)
+            os.replace(path + ".tmp", path)  # whole or not at all: Bedside may kill this process any time
 
 
-signal.signal(signal.SIGTERM, stop)
+        def stop(signum, frame):
+            save()
+            sys.exit(0)
 
 
-def nested(depth):
-    v = rng.choice([1, "x", None])
-    for _ in range(depth):
-        v = [v] if rng.random() < 0.5 else {"a": v}
-    return v
+        signal.signal(signal.SIGTERM, stop)
 
 
-NUMBERS = [0, -1, 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -2**63 - 1, 10**30, -10**30, 1e308, -1e308,
-           1.5, -0.0, 5e-324, 1e-7, 12.25]
+        def nested(depth):
+            v = rng.choice([1, "x", None])
+            for _ in range(depth):
+                v = [v] if rng.random() < 0.5 else {"a": v}
+            return v
 
 
-def value():
-    k = rng.randrange(11)
-    if k < 3:
-        return rng.choice(NUMBERS)
-    if k == 3:
-        return rng.choice(["", "x", "\u0000", "\ud7ff\ue000", "\u202eevil", "日本語🩻", "a" * rng.randrange(100_000)])
-    if k == 4:
-        return rng.choice([None, True, False])
-    if k == 5:
-        return [value() for _ in range(rng.randrange(5))]
-    if k == 6:
-        return {rng.choice(["x", "", "type", "seq", "\u0000"]): value() for _ in range(rng.randrange(4))}
-    if k == 7:
-        return nested(rng.randrange(1, 300))
-    if k == 8:
-        return float(rng.randrange(-10**6, 10**6))
-    return rng.choice(["standard", "close", "unknown", "head", "rle", "left"])
+        NUMBERS = [0, -1, 1, 2**31, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -2**63 - 1, 10**30, -10**30, 1e308, -1e308,
+                   1.5, -0.0, 5e-324, 1e-7, 12.25]
 
 
-def mutate(msg, keep=()):
-    msg = dict(msg)
-    for _ in range(rng.randrange(4)):
-        op = rng.randrange(4)
-        fields = [k for k in msg if k not in keep]
-        if op == 0 and fields:
-            del msg[rng.choice(fields)]
-        elif op == 1 and fields:
-            msg[rng.choice(fields)] = value()
-        elif op == 2:
-            msg[rng.choice(["extra_field", "protocol_v2", "", "\u00e9"])] = value()
-        elif op == 3 and fields:
-            key = rng.choice(fields)
-            if isinstance(msg[key], dict):
-                msg[key] = mutate(msg[key])
-    return msg
+        def value():
+            k = rng.randrange(11)
+            if k < 3:
+                return rng.choice(NUMBERS)
+            if k == 3:
+                return rng.choice(["", "x", "\u0000", "\ud7ff\ue000", "\u202eevil", "日本語🩻", "a" * rng.randrange(100_000)])
+            if k == 4:
+                return rng.choice([None, True, False])
+            if k == 5:
+                return [value() for _ in range(rng.randrange(5))]
+            if k == 6:
+                return {rng.choice(["x", "", "type", "seq", "\u0000"]): value() for _ in range(rng.randrange(4))}
+            if k == 7:
+                return nested(rng.randrange(1, 300))
+            if k == 8:
+                return float(rng.randrange(-10**6, 10**6))
+            return rng.choice(["standard", "close", "unknown", "head", "rle", "left"])
 
 
-def attempt():
-    a = {"host": "h%d.example" % rng.randrange(60), "port": 443, "url": None, "event": "socket.connect",
-         "where": "model.py:%d" % rng.randrange(100), "function": "f", "count": rng.randrange(1, 5), "denied": True}
-    return mutate(a)
+        def mutate(msg, keep=()):
+            msg = dict(msg)
+            for _ in range(rng.randrange(4)):
+                op = rng.randrange(4)
+                fields = [k for k in msg if k not in keep]
+                if op == 0 and fields:
+                    del msg[rng.choice(fields)]
+                elif op == 1 and fields:
+                    msg[rng.choice(fields)] = value()
+                elif op == 2:
+                    msg[rng.choice(["extra_field", "protocol_v2", "", "\u00e9"])] = value()
+                elif op == 3 and fields:
+                    key = rng.choice(fields)
+                    if isinstance(msg[key], dict):
+                        msg[key] = mutate(msg[key])
+            return msg
 
 
-def side():
-    """A message Bedside must take in stride: never a reason to restart."""
-    k = rng.randrange(7)
-    if k == 0:
-        send("heartbeat", mutate({"type": "heartbeat", "time_ns": time.monotonic_ns()}, keep=("type",)))
-    elif k == 1:
-        attempts = [attempt() if rng.random() < 0.9 else value() for _ in range(rng.randrange(1, 8))]
-        send("network", mutate({"type": "network", "attempts": attempts}, keep=("type",)))
-    elif k == 2:
-        send("log", mutate({"type": "log", "stream": "stderr", "line": "x" * rng.randrange(2000)}, keep=("type",)))
-    elif k == 3:  # hello again, protocol 1 (anything else is a breaker)
-        send("hello-again", mutate({"type": "hello", "protocol": 1, "pid": os.getpid(), "name": "f", "python": "3",
-                                    "bridge": "x"}, keep=("type", "protocol")))
-    elif k == 4:  # a second `ready` would free the worker for another frame while this one is in flight
-        send("heartbeat", {"type": "heartbeat", "time_ns": rng.choice(NUMBERS)})
-    elif k == 5:  # types Bedside does not know
-        send("unknown-type", mutate({"type": rng.choice(["HEARTBEAT", "", "result ", "shutdown", "frame", "progress"]),
-                                     "seq": rng.choice(NUMBERS)}, keep=("type",)))
-    else:  # a valid message with extra ZeroMQ parts
-        send("multipart", {"type": "heartbeat", "time_ns": 1}, b"", os.urandom(rng.randrange(64)))
+        def attempt():
+            a = {"host": "h%d.example" % rng.randrange(60), "port": 443, "url": None, "event": "socket.connect",
+                 "where": "model.py:%d" % rng.randrange(100), "function": "f", "count": rng.randrange(1, 5), "denied": True}
+            return mutate(a)
 
 
-def answer(seq):
-    k = rng.randrange(10)
-    same_seq = rng.choice([seq, seq, seq, float(seq), seq + 0.4])
-    if k == 0:
-        send("error", mutate({"type": "error", "seq": same_seq, "model_ms": 1.0, "error": "ValueError: x",
-                              "traceback": "", "fault": "researcher"}, keep=("type", "seq")))
-    elif k == 1:  # not a dict: counted as an unreadable answer
-        send("result-not-object", {"type": "result", "seq": same_seq, "model_ms": 1.0, "result": value()})
-    elif k == 2 and rng.random() < 0.2:  # over Bedside's 4 MB limit: refused unparsed, the worker kept
-        send("result-oversized", {"type": "result", "seq": seq, "result": {"extra": {"blob": "x" * 4_500_000}}})
-    else:
-        ns = rng.choice([[1, 2, 3], [2**64 - 3, 2**64 - 2, 2**64 - 1], [3, 2, 1], [-1, 0, 1], [0, 0, 0], [1.5, 2.5, 1e30]])
-        result = {"plane": {"name": "head", "status": "standard", "score": 0.9},
-                  "concepts": [{"name": "c", "score": 1.0, "present": True}],
-                  "segmentation": {"width": 4, "height": 2, "encoding": "rle", "data": [0, 5, 1, 3]},
-                  "guidance": {"text": "left", "arrow": "left"}, "extra": {}}
-        msg = {"type": "result", "seq": same_seq, "model_ms": rng.choice(NUMBERS), "recv_to_send_ms": 1.0,
-               "received_ns": ns[0], "start_ns": ns[1], "end_ns": ns[2], "result": mutate(result)}
-        send("result", mutate(msg, keep=("type", "seq", "result")))
+        def side():
+            """A message Bedside must take in stride: never a reason to restart."""
+            k = rng.randrange(7)
+            if k == 0:
+                send("heartbeat", mutate({"type": "heartbeat", "time_ns": time.monotonic_ns()}, keep=("type",)))
+            elif k == 1:
+                attempts = [attempt() if rng.random() < 0.9 else value() for _ in range(rng.randrange(1, 8))]
+                send("network", mutate({"type": "network", "attempts": attempts}, keep=("type",)))
+            elif k == 2:
+                send("log", mutate({"type": "log", "stream": "stderr", "line": "x" * rng.randrange(2000)}, keep=("type",)))
+            elif k == 3:  # hello again, protocol 1 (anything else is a breaker)
+                send("hello-again", mutate({"type": "hello", "protocol": 1, "pid": os.getpid(), "name": "f", "python": "3",
+                                            "bridge": "x"}, keep=("type", "protocol")))
+            elif k == 4:  # a second `ready` would free the worker for another frame while this one is in flight
+                send("heartbeat", {"type": "heartbeat", "time_ns": rng.choice(NUMBERS)})
+            elif k == 5:  # types Bedside does not know
+                send("unknown-type", mutate({"type": rng.choice(["HEARTBEAT", "", "result ", "shutdown", "frame", "progress"]),
+                                             "seq": rng.choice(NUMBERS)}, keep=("type",)))
+            else:  # a valid message with extra ZeroMQ parts
+                send("multipart", {"type": "heartbeat", "time_ns": 1}, b"", os.urandom(rng.randrange(64)))
 
 
-BREAKERS = [
-    ("garbage", lambda seq: sock.send(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) + b"\xff")),
-    ("no-seq", lambda seq: sock.send(json.dumps({"type": "result", "seq": "seventeen", "result": {}}).encode())),
-    ("wrong-seq", lambda seq: sock.send(json.dumps({"type": "result", "seq": seq + 1000, "model_ms": 1,
-                                                    "result": {}}).encode())),
-    ("protocol-99", lambda seq: sock.send(json.dumps({"type": "hello", "protocol": 99, "pid": 1}).encode())),
-]
+        def answer(seq):
+            k = rng.randrange(10)
+            same_seq = rng.choice([seq, seq, seq, float(seq), seq + 0.4])
+            if k == 0:
+                send("error", mutate({"type": "error", "seq": same_seq, "model_ms": 1.0, "error": "ValueError: x",
+                                      "traceback": "", "fault": "researcher"}, keep=("type", "seq")))
+            elif k == 1:  # not a dict: counted as an unreadable answer
+                send("result-not-object", {"type": "result", "seq": same_seq, "model_ms": 1.0, "result": value()})
+            elif k == 2 and rng.random() < 0.2:  # over Bedside's 4 MB limit: refused unparsed, the worker kept
+                send("result-oversized", {"type": "result", "seq": seq, "result": {"extra": {"blob": "x" * 4_500_000}}})
+            else:
+                ns = rng.choice([[1, 2, 3], [2**64 - 3, 2**64 - 2, 2**64 - 1], [3, 2, 1], [-1, 0, 1], [0, 0, 0], [1.5, 2.5, 1e30]])
+                result = {"plane": {"name": "head", "status": "standard", "score": 0.9},
+                          "concepts": [{"name": "c", "score": 1.0, "present": True}],
+                          "segmentation": {"width": 4, "height": 2, "encoding": "rle", "data": [0, 5, 1, 3]},
+                          "guidance": {"text": "left", "arrow": "left"}, "extra": {}}
+                msg = {"type": "result", "seq": same_seq, "model_ms": rng.choice(NUMBERS), "recv_to_send_ms": 1.0,
+                       "received_ns": ns[0], "start_ns": ns[1], "end_ns": ns[2], "result": mutate(result)}
+                send("result", mutate(msg, keep=("type", "seq", "result")))
 
-send("hello", mutate({"type": "hello", "protocol": 1, "pid": os.getpid(), "name": "fuzz", "python": "3",
-                      "bridge": "fuzz"}, keep=("type", "protocol")))
-send("ready", mutate({"type": "ready", "setup_ms": 1.0, "model": {
-    "version": "fuzz", "classes": ["a", "b"], "concepts": ["c"], "planes": ["p"]}}, keep=("type",)))
-save()
-served = 0
-parent = os.getppid()
-while True:
-    if not sock.poll(1000):
-        if os.getppid() != parent:  # the runner's process is gone
-            break
-        send("heartbeat", {"type": "heartbeat", "time_ns": time.monotonic_ns()})
-        continue
-    parts = sock.recv_multipart()
-    header = json.loads(parts[0])
-    if header.get("type") == "shutdown":
-        break
-    seq = header["seq"]
-    served += 1
-    stats["frames"] += 1
-    if incarnation < len(BREAKERS) and served == frames_per:
-        name, breaker = BREAKERS[incarnation]
-        stats["breakers"] += 1
-        stats["breaker-" + name] = 1
+
+        BREAKERS = [
+            ("garbage", lambda seq: sock.send(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))) + b"\xff")),
+            ("no-seq", lambda seq: sock.send(json.dumps({"type": "result", "seq": "seventeen", "result": {}}).encode())),
+            ("wrong-seq", lambda seq: sock.send(json.dumps({"type": "result", "seq": seq + 1000, "model_ms": 1,
+                                                            "result": {}}).encode())),
+            ("protocol-99", lambda seq: sock.send(json.dumps({"type": "hello", "protocol": 99, "pid": 1}).encode())),
+        ]
+
+        send("hello", mutate({"type": "hello", "protocol": 1, "pid": os.getpid(), "name": "fuzz", "python": "3",
+                              "bridge": "fuzz"}, keep=("type", "protocol")))
+        send("ready", mutate({"type": "ready", "setup_ms": 1.0, "model": {
+            "version": "fuzz", "classes": ["a", "b"], "concepts": ["c"], "planes": ["p"]}}, keep=("type",)))
         save()
-        breaker(seq)
-        for _ in range(30):  # Bedside kills this incarnation
-            if os.getppid() != parent:
+        served = 0
+        parent = os.getppid()
+        while True:
+            if not sock.poll(1000):
+                if os.getppid() != parent:  # the runner's process is gone
+                    break
+                send("heartbeat", {"type": "heartbeat", "time_ns": time.monotonic_ns()})
+                continue
+            parts = sock.recv_multipart()
+            header = json.loads(parts[0])
+            if header.get("type") == "shutdown":
                 break
-            time.sleep(1)
-        break
-    for _ in range(rng.randrange(9)):
-        side()
-    answer(seq)
-    if served % 10 == 0:
+            seq = header["seq"]
+            served += 1
+            stats["frames"] += 1
+            if incarnation < len(BREAKERS) and served == frames_per:
+                name, breaker = BREAKERS[incarnation]
+                stats["breakers"] += 1
+                stats["breaker-" + name] = 1
+                save()
+                breaker(seq)
+                for _ in range(30):  # Bedside kills this incarnation
+                    if os.getppid() != parent:
+                        break
+                    time.sleep(1)
+                break
+            for _ in range(rng.randrange(9)):
+                side()
+            answer(seq)
+            if served % 10 == 0:
+                save()
         save()
-save()
-"""#
+        """#
 }
 
 /// A small, fast, seedable generator (SplitMix64): the same seed gives the same cases on every machine.

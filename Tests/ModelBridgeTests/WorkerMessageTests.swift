@@ -41,7 +41,9 @@ struct WorkerMessageTests {
         #expect(r.seq == 7505 && r.modelMs == 1249.3)
         #expect(r.result?.value?["plane"]?["name"]?.stringValue == "head")
         #expect(r.times == .init(receivedNanos: 1_000_000_000, startNanos: 1_000_100_000, endNanos: 2_249_400_000, sameClock: true))
-        guard case .result(let backwards) = try WorkerMessage.decode(Array(#"{"type":"result","seq":1,"model_ms":-5,"result":{},"received_ns":9,"start_ns":3,"end_ns":4}"#.utf8))
+        guard
+            case .result(let backwards) = try WorkerMessage.decode(
+                Array(#"{"type":"result","seq":1,"model_ms":-5,"result":{},"received_ns":9,"start_ns":3,"end_ns":4}"#.utf8))
         else { throw Failure() }
         #expect(backwards.times == nil && backwards.modelMs == 0)
         guard case .result(let notObject) = try WorkerMessage.decode(Array(#"{"type":"result","seq":1,"result":[1]}"#.utf8)) else { throw Failure() }
@@ -70,10 +72,13 @@ struct WorkerMessageTests {
         for file in ["bedside-frame-shm.json", "bedside-frame-remote.json", "bedside-frame-upstream.json"] {
             let bytes = try Self.example(file)
             let frame = try JSONDecoder().decode(BedsideMessage.FrameMessage.self, from: Data(bytes))
-            #expect(JSONValue(parsing: String(decoding: BedsideMessage.frame(frame).bytes, as: UTF8.self)) == JSONValue(parsing: String(decoding: bytes, as: UTF8.self)), "\(file)")
+            #expect(
+                JSONValue(parsing: String(decoding: BedsideMessage.frame(frame).bytes, as: UTF8.self))
+                    == JSONValue(parsing: String(decoding: bytes, as: UTF8.self)), "\(file)")
         }
         let shutdown = try Self.example("bedside-shutdown.json")
-        #expect(JSONValue(parsing: String(decoding: BedsideMessage.shutdown.bytes, as: UTF8.self)) == JSONValue(parsing: String(decoding: shutdown, as: UTF8.self)))
+        #expect(
+            JSONValue(parsing: String(decoding: BedsideMessage.shutdown.bytes, as: UTF8.self)) == JSONValue(parsing: String(decoding: shutdown, as: UTF8.self)))
     }
 
     struct Failure: Error {}

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Recording
 import Testing
+
+@testable import Recording
 
 /// A Bedside that was killed leaves its session in state `recording`; the next one marks it `interrupted`,
 /// and leaves alone what a live Bedside is still writing.

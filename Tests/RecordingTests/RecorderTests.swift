@@ -294,10 +294,11 @@ import Testing
             Frame(seq: 40, ptsNanos: 3_000_000_000, wallClock: 0, width: 0, height: 0, format: .nv12, pixels: [0]))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await recorder.run() }
-            #expect(try await Support.waitUntil(seconds: 30) {
-                if case .failed = recorder.status.state { return true }
-                return false
-            })
+            #expect(
+                try await Support.waitUntil(seconds: 30) {
+                    if case .failed = recorder.status.state { return true }
+                    return false
+                })
             recorder.offer(Support.phantomFrame(41, ptsNanos: 3_100_000_000))
             recorder.stop()
             try await group.waitForAll()

@@ -11,7 +11,8 @@ import Testing
 
     /// A line as Bedside wrote it before the types (its key order and number formatting) decodes.
     @Test func decodesALineInTodaysFormat() throws {
-        let line = #"{"model":"pcbm-demo","seq":812,"pts_ns":123456789000,"pts_s":27.033000,"dispatched_ns":123458789000,"received_ns":123466789000,"model_ms":6.250,"round_trip_ms":8.000,"worker_received_ns":123459000000,"predict_start_ns":123459050000,"predict_end_ns":123465300000,"worker_queue_ms":0.050,"upstream":"crop","truth":{"plane":"head","status":"standard"},"result":{"plane":"head","score":0.93,"box":[10,20,30,40]}}"#
+        let line =
+            #"{"model":"pcbm-demo","seq":812,"pts_ns":123456789000,"pts_s":27.033000,"dispatched_ns":123458789000,"received_ns":123466789000,"model_ms":6.250,"round_trip_ms":8.000,"worker_received_ns":123459000000,"predict_start_ns":123459050000,"predict_end_ns":123465300000,"worker_queue_ms":0.050,"upstream":"crop","truth":{"plane":"head","status":"standard"},"result":{"plane":"head","score":0.93,"box":[10,20,30,40]}}"#
         let p = try JSONWire.decode(PredictionLine.self, from: line)
         #expect(p.model == "pcbm-demo" && p.seq == 812 && p.ptsNs == 123_456_789_000 && p.ptsS == 27.033)
         #expect(p.modelMs == 6.25 && p.roundTripMs == 8 && p.workerQueueMs == 0.05 && p.predictStartNs == 123_459_050_000)
@@ -19,7 +20,9 @@ import Testing
         #expect(p.result?["plane"] == .string("head") && p.result?["box"]?.arrayValue?.count == 4)
         let invalid = try JSONWire.decode(
             PredictionLine.self,
-            from: #"{"model":"m","seq":1,"pts_ns":5,"pts_s":null,"dispatched_ns":6,"received_ns":7,"model_ms":null,"round_trip_ms":1.000,"result":null,"result_invalid":"not json"}"#)
+            from:
+                #"{"model":"m","seq":1,"pts_ns":5,"pts_s":null,"dispatched_ns":6,"received_ns":7,"model_ms":null,"round_trip_ms":1.000,"result":null,"result_invalid":"not json"}"#
+        )
         #expect(invalid.ptsS == nil && invalid.modelMs == nil && invalid.result == nil && invalid.resultInvalid == "not json")
     }
 
@@ -32,10 +35,11 @@ import Testing
         #expect(!line.text.contains("\n"))
         #expect(try JSONWire.decode(PredictionLine.self, from: line.text) == line)
         let keys = Set(try Self.object(line.text).allKeys.compactMap { $0 as? String })
-        #expect(keys == [
-            "model", "seq", "pts_ns", "pts_s", "dispatched_ns", "received_ns", "model_ms", "round_trip_ms",
-            "worker_received_ns", "predict_start_ns", "predict_end_ns", "worker_queue_ms", "result",
-        ])
+        #expect(
+            keys == [
+                "model", "seq", "pts_ns", "pts_s", "dispatched_ns", "received_ns", "model_ms", "round_trip_ms",
+                "worker_received_ns", "predict_start_ns", "predict_end_ns", "worker_queue_ms", "result",
+            ])
         #expect(line.ptsS == 0.5 && line.roundTripMs == 7.5 && line.workerQueueMs == 0.05)
         // Before the first frame: pts_s is null, not absent; an answer that is not JSON is kept as text.
         p.resultJSON = "oops"
@@ -48,7 +52,8 @@ import Testing
         var info = SessionInfo(bedsideVersion: "1.2", source: "phantom", startWall: "2026-01-01T00:00:00Z", startEpoch: 1.5, fps: 30, models: ["demo"])
         info.segments = [.init(file: "video-000.mp4", startS: 0, firstPtsNs: 42)]
         info.pauses = [.init(atWall: "2026-01-01T00:00:01Z", reason: "low disk", resumedWall: nil)]
-        info.privacy = .init(allowUnmasked: false, changes: [.init(atWall: "w", masks: [], masksBySize: ["640x360": [CropRect(x: 0, y: 0, width: 640, height: 20)]])])
+        info.privacy = .init(
+            allowUnmasked: false, changes: [.init(atWall: "w", masks: [], masksBySize: ["640x360": [CropRect(x: 0, y: 0, width: 640, height: 20)]])])
         info.firstFramePtsNs = 42
         info.configSha256 = "abc"
         let text = String(decoding: try info.encoded(), as: UTF8.self)
@@ -64,7 +69,8 @@ import Testing
 
     /// A file an older Bedside (or the interrupted-session mark) wrote, with fields missing or added, loads.
     @Test func sessionInfoLoadsOlderAndInterruptedFiles() throws {
-        let old = #"{"state":"interrupted","interrupted_found_wall":"x","fps":25,"segments":[{"file":"video-000.mp4","start_s":0}],"video_files":["video-000.mp4"]}"#
+        let old =
+            #"{"state":"interrupted","interrupted_found_wall":"x","fps":25,"segments":[{"file":"video-000.mp4","start_s":0}],"video_files":["video-000.mp4"]}"#
         let info = try SessionInfo.decode(Data(old.utf8))
         #expect(info.state == .interrupted && info.fps == 25 && info.segments.first?.firstPtsNs == nil)
         #expect(info.predictionsFile == "predictions.jsonl" && info.videoFiles == ["video-000.mp4"])

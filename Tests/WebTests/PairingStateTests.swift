@@ -28,13 +28,15 @@ struct PairingStateTests {
         var s = PairingState(code: "111111")
         for i in 0..<4 {
             let r2 = s.pair(code: "000000", name: "", client: "evil", now: Double(i), newCode: "c", newToken: "t", newID: "i")
-            #expect(r2
-                == .wrongCode(attemptsLeft: 4 - i))
+            #expect(
+                r2
+                    == .wrongCode(attemptsLeft: 4 - i))
         }
         let r3 = s.pair(code: "000000", name: "", client: "evil", now: 4, newCode: "c", newToken: "t", newID: "i")
         #expect(r3 == .lockedOut(untilSeconds: 60))
         // Even the right code is refused while locked out.
-        if case .lockedOut = s.pair(code: "111111", name: "", client: "evil", now: 30, newCode: "c", newToken: "t", newID: "i") {} else {
+        if case .lockedOut = s.pair(code: "111111", name: "", client: "evil", now: 30, newCode: "c", newToken: "t", newID: "i") {
+        } else {
             Issue.record("a locked-out client paired")
         }
         let r4 = s.pair(code: "111111", name: "", client: "nurse", now: 30, newCode: "c2", newToken: "t2", newID: "n")

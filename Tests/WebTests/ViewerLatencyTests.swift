@@ -18,7 +18,9 @@ struct ViewerLatencyTests {
         let l = ViewerLatency(window: 100, ringSize: 64)
         l.addViewer(1, label: "console")
         l.addViewer(2, label: "tablet-a")
-        for seq in UInt64(0)..<50 { l.sent(seq: seq, ptsNanos: 1000 * Self.ms + seq * 33 * Self.ms, sentNanos: 1000 * Self.ms + seq * 33 * Self.ms + 5 * Self.ms) }
+        for seq in UInt64(0)..<50 {
+            l.sent(seq: seq, ptsNanos: 1000 * Self.ms + seq * 33 * Self.ms, sentNanos: 1000 * Self.ms + seq * 33 * Self.ms + 5 * Self.ms)
+        }
         // Frame 10 was captured at 1330 ms; received at 1400 ms, painted 20 ms before: 50 ms.
         #expect(l.report(viewer: 1, bytes: Self.report([(10, 20)]), receivedNanos: 1400 * Self.ms) == 1)
         for seq in UInt64(11)..<20 {
@@ -41,9 +43,10 @@ struct ViewerLatencyTests {
         let l = ViewerLatency(window: 10, ringSize: 8)
         l.addViewer(1, label: "console")
         l.sent(seq: 3, ptsNanos: 100 * Self.ms, sentNanos: 101 * Self.ms)
-        for junk in ["", "x", "{", "[]", "{}", #"{"type":"drawn"}"#, #"{"type":"hello","frames":[]}"#,
-            #"{"type":"drawn","frames":[{"seq":-3,"ago_ms":0}]}"#, #"{"type":"drawn","frames":[{"seq":"3","ago_ms":0}]}"#]
-        {
+        for junk in [
+            "", "x", "{", "[]", "{}", #"{"type":"drawn"}"#, #"{"type":"hello","frames":[]}"#,
+            #"{"type":"drawn","frames":[{"seq":-3,"ago_ms":0}]}"#, #"{"type":"drawn","frames":[{"seq":"3","ago_ms":0}]}"#,
+        ] {
             #expect(l.report(viewer: 1, bytes: Array(junk.utf8), receivedNanos: 200 * Self.ms) == 0)
         }
         #expect(l.report(viewer: 1, bytes: Array(repeating: 0x7B, count: 5000), receivedNanos: 200 * Self.ms) == 0)

@@ -69,7 +69,9 @@ struct ViewerMessageTests {
 
     @Test("a prediction carries the result as JSON (not a string), and escapes what needs escaping")
     func prediction() throws {
-        var p = Prediction(model: #"we"ird"#, seq: 7, ptsNanos: 1_000_000, dispatchedNanos: 2_000_000, receivedNanos: 5_000_000, modelMs: 2.345678, resultJSON: #"{"plane":{"name":"head"}}"#, plane: "head", status: nil)
+        var p = Prediction(
+            model: #"we"ird"#, seq: 7, ptsNanos: 1_000_000, dispatchedNanos: 2_000_000, receivedNanos: 5_000_000, modelMs: 2.345678,
+            resultJSON: #"{"plane":{"name":"head"}}"#, plane: "head", status: nil)
         p.truth = GroundTruth(plane: #"he"ad"#, status: "standard")
         let text = JSONWire.string(PredictionMessage(p, now: 11_000_000))
         let v = try #require(JSONValue(parsing: text), "\(text)")

@@ -163,7 +163,8 @@ struct WebServerTests {
                 #expect(r.status == .forbidden)
                 #expect(Self.body(r)?.error.contains("another site") == true)
             }
-            try await client.execute(uri: "/api/pair", method: .post, headers: [.origin: "http://evil.example"], body: ByteBuffer(string: #"{"code":"1"}"#)) { r in
+            try await client.execute(uri: "/api/pair", method: .post, headers: [.origin: "http://evil.example"], body: ByteBuffer(string: #"{"code":"1"}"#)) {
+                r in
                 #expect(r.status == .forbidden)
             }
             #expect(recording.stops.withLock { $0 } == 0)
