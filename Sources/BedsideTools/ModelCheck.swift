@@ -24,30 +24,25 @@ public final class ModelCheck {
         defer { try? FileManager.default.removeItem(atPath: runtime) }
         var logger = Logger(label: "check")
         logger.logLevel = .critical
-        let runner = ModelRunner(config: model, runtimeDirectory: runtime, logger: logger) { _ in }
-        let task = Task { try await runner.run() }
-        defer { runner.requestStop() }
+        let harness = ModelHarness(ModelRunner(config: model, runtimeDirectory: runtime, logger: logger) { _ in })
+        let runner = harness.runner
         let renderer = PhantomRenderer(width: width & ~1, height: height & ~1)
         let (pixels, truth) = renderer.render(time: 5, index: 0)
-        let deadline = Date().addingTimeInterval(model.startupTimeoutSeconds + model.timeoutSeconds + 5)
-        var seq: UInt64 = 0
+        let frame = Frame(
+            seq: 0, ptsNanos: Clock.monotonicNanos(), wallClock: 0, width: renderer.width, height: renderer.height,
+            format: .gray8, pixels: pixels, truth: truth)
+        // What went wrong when no answer is the outcome; an answer (or an error answer) is read from the status.
         var outcome: String?
-        while Date() < deadline {
-            let s = runner.status
-            if runner.lastPrediction != nil || s.errors > 0 { break }
-            if s.restarts > 0 || [.restarting, .failing].contains(s.state) {
-                outcome = s.lastError
-                break
+        switch await harness.waitUntilRunning(timeout: .seconds(model.startupTimeoutSeconds + 5), failFast: true, poll: .milliseconds(20)) {
+        case .running:
+            if case .lost(let why) = await harness.answer(frame, resend: .milliseconds(500), poll: .milliseconds(5)) {
+                outcome = why
             }
-            runner.offer(
-                Frame(
-                    seq: seq, ptsNanos: Clock.monotonicNanos(), wallClock: 0, width: renderer.width,
-                    height: renderer.height, format: .gray8, pixels: pixels, truth: truth))
-            seq += 1
-            try await Task.sleep(for: .milliseconds(100))
+        case .failed(let why): outcome = why
+        case .timedOut(let why): outcome = why ?? "not ready within \(Int(model.startupTimeoutSeconds + 5)) s"
+        case .interrupted: break
         }
-        runner.requestStop()
-        _ = try? await task.value
+        await harness.stop()
         let s = runner.status
         status = s
         reportNetwork(s)

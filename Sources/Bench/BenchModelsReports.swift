@@ -50,10 +50,10 @@ final class AnswerBox: Sendable {
 }
 
 final class BenchRunner: @unchecked Sendable {
-    let runner: ModelRunner
+    let harness: ModelHarness
+    var runner: ModelRunner { harness.runner }
     let config: ModelConfig
     private let box = AnswerBox()
-    private var task: Task<Void, any Error>?
     private var worker: ChildProcess?
     private let runtime: String
 
@@ -63,10 +63,11 @@ final class BenchRunner: @unchecked Sendable {
         var logger = Logger(label: "bench")
         logger.logLevel = ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] != nil ? .info : .critical
         let box = self.box
-        runner = ModelRunner(config: config, runtimeDirectory: runtime, logger: logger) { p in
-            box.answers.withLock { $0[p.seq] = (p, Clock.monotonicNanos()) }
-            box.signal.signal()
-        }
+        harness = ModelHarness(
+            ModelRunner(config: config, runtimeDirectory: runtime, logger: logger) { p in
+                box.answers.withLock { $0[p.seq] = (p, Clock.monotonicNanos()) }
+                box.signal.signal()
+            })
     }
 
     /// Starts the runner (and, for TCP, a worker process that connects to it); waits until it is ready.
@@ -74,8 +75,7 @@ final class BenchRunner: @unchecked Sendable {
 
     func start(remoteWorker: [String]? = nil, timeout: Double = 120) async throws -> Double {
         let t0 = Clock.monotonicNanos()
-        let runner = self.runner
-        task = Task { try await runner.run() }
+        harness.start()
         if let remoteWorker {
             // Our own spawn (not Foundation's Process): this runs on a concurrency thread whose blocked signals a
             // Process child would inherit, and then SIGTERM would never reach the worker.
@@ -91,29 +91,26 @@ final class BenchRunner: @unchecked Sendable {
                 executable: exe, arguments: Array(remoteWorker.dropFirst()), environment: env, directory: nil,
                 stdout: null, stderr: ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] == nil ? (log >= 0 ? log : null) : 2)
         }
-        let deadline = Date().addingTimeInterval(timeout)
         let debug = ProcessInfo.processInfo.environment["BEDSIDE_BENCH_DEBUG"] != nil
-        var lastPrint = Date()
-        while runner.status.state != .running {
-            if debug && Date().timeIntervalSince(lastPrint) > 1 {
-                lastPrint = Date()
-                FileHandle.standardError.write(Data("bench: \(runner.status)\n".utf8))
+        var report: (@Sendable (ModelStatus) -> Void)?
+        if debug {
+            report = { (s: ModelStatus) -> Void in
+                FileHandle.standardError.write(Data("bench: \(String(describing: s))\n".utf8))
             }
-            if Date() > deadline {
-                var why = "model \(config.name) did not start: \(runner.status.lastError ?? "?")"
-                if remoteWorker != nil, let text = try? String(contentsOfFile: workerLogPath, encoding: .utf8) {
-                    why += "\nthe remote worker's output:\n" + text.split(separator: "\n").suffix(20).joined(separator: "\n")
-                }
-                throw BenchError(why)
+        }
+        let started = await harness.waitUntilRunning(timeout: .seconds(timeout), failFast: false, report: report)
+        if started != ModelHarness.Start.running {
+            var why = "model \(config.name) did not start: \(runner.status.lastError ?? "?")"
+            if remoteWorker != nil, let text = try? String(contentsOfFile: workerLogPath, encoding: .utf8) {
+                why += "\nthe remote worker's output:\n" + text.split(separator: "\n").suffix(20).joined(separator: "\n")
             }
-            try await Task.sleep(for: .milliseconds(5))
+            throw BenchError(why)
         }
         return Double(Clock.monotonicNanos() - t0) / 1e6
     }
 
     func stop() async {
-        runner.requestStop()
-        _ = try? await task?.value
+        await harness.stop()
         worker?.signal(SIGTERM)
         if worker?.wait(timeout: 5) == false { worker?.signal(SIGKILL) }
         _ = worker?.wait(timeout: 5)

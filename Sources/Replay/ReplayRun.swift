@@ -86,16 +86,17 @@ public struct ReplayRun: Sendable {
         }
         let interrupted = Interruption()
         interrupted.install()
-        let tasks = runners.map { r in Task { try await r.run() } }
+        let harnesses = runners.map(ModelHarness.init)
+        for h in harnesses { h.start() }
         func stopModels() async {
-            for r in runners { r.requestStop() }
-            for t in tasks { _ = try? await t.value }
+            for h in harnesses { h.runner.requestStop() }  // all at once, then wait for each
+            for h in harnesses { await h.stop() }
         }
 
         let names = runners.map(\.config.name).joined(separator: ", ")
         let what = plan.segments.count == 1 ? plan.segments[0].path : "\(plan.segments.count) files in \(plan.folder ?? "")"
         FileHandle.standardError.write(Data("Replaying \(what) (\(total) frames) through \(names)...\n".utf8))
-        if let failure = await waitUntilRunning(runners, interrupted: interrupted, restartsAllowed: false) {
+        if let failure = await waitUntilRunning(harnesses, interrupted: interrupted, restartsAllowed: false) {
             await stopModels()
             out.close()
             if out.lines == 0 { unlink(out.path) }  // nothing was replayed: leave no empty file behind
@@ -115,17 +116,17 @@ public struct ReplayRun: Sendable {
             case .everyFrame:
                 var next = try reader.next()
                 while case let (frame, t)? = next, !interrupted.isSet {
-                    if let e = await waitUntilRunning(runners, interrupted: interrupted, restartsAllowed: true) {
+                    if let e = await waitUntilRunning(harnesses, interrupted: interrupted, restartsAllowed: true) {
                         failure = e
                         break
                     }
-                    let before = runners.map { r in (errors: r.status.errors, restarts: r.status.restarts) }
+                    let before = harnesses.map { $0.mark() }
                     for r in roots { r.offer(frame) }
                     firstT = firstT ?? t
                     lastT = t
                     next = try reader.next()  // decode the next frame while the model works on this one
                     lost += await waitForAnswers(
-                        seq: frame.seq, runners: runners, before: before, tally: tally, interrupted: interrupted)
+                        seq: frame.seq, harnesses: harnesses, before: before, interrupted: interrupted)
                     frames += 1
                     progress.update(done: frames, predictions: tally.total, errors: errorCount(runners))
                 }
@@ -249,63 +250,61 @@ public struct ReplayRun: Sendable {
 
     /// Waits until every model is running. Before the first frame (`restartsAllowed` false) a model that fails
     /// to start is an error, as in `bedside check`; later, a restarting model gets its start-up time to come back.
-    func waitUntilRunning(_ runners: [ModelRunner], interrupted: Interruption, restartsAllowed: Bool) async -> (any Error)? {
+    func waitUntilRunning(_ harnesses: [ModelHarness], interrupted: Interruption, restartsAllowed: Bool) async -> (any Error)? {
         let begin = ContinuousClock.now
-        while true {
-            let statuses = runners.map(\.status)
-            if statuses.allSatisfy({ $0.state == .running }) { return nil }
-            if interrupted.isSet { return nil }
-            for (r, s) in zip(runners, statuses) where s.state != .running {
-                let limit = r.config.startupTimeoutSeconds + (restartsAllowed ? 35 : 5)
-                let failed = !restartsAllowed && (s.restarts > 0 || s.state == .failing)
-                if failed || ContinuousClock.now - begin > .seconds(limit) {
-                    var why = s.lastError ?? "not ready within \(Int(limit)) s"
-                    if why.hasPrefix("model \(r.config.name): ") { why.removeFirst("model \(r.config.name): ".count) }
-                    let tail = s.stderrTail.suffix(8).map { "\n    | \($0)" }.joined()
-                    return ReplayError.modelFailed(
-                        r.config.name, restartsAllowed ? "did not come back after a restart: \(why)" : "did not start: \(why)",
-                        tail, config)
-                }
+        for h in harnesses {  // they start side by side: waiting for each in turn takes as long as the slowest
+            let limit = h.config.startupTimeoutSeconds + (restartsAllowed ? 35 : 5)
+            let left = max(.zero, .seconds(limit) - (ContinuousClock.now - begin))
+            let why: String
+            switch await h.waitUntilRunning(
+                timeout: left, failFast: !restartsAllowed, poll: .milliseconds(20), stopWaiting: { interrupted.isSet })
+            {
+            case .running: continue
+            case .interrupted: return nil
+            case .failed(let e): why = e
+            case .timedOut(let e): why = e ?? "not ready within \(Int(limit)) s"
             }
-            try? await Task.sleep(for: .milliseconds(20))
+            var text = why
+            if text.hasPrefix("model \(h.name): ") { text.removeFirst("model \(h.name): ".count) }
+            let tail = h.runner.status.stderrTail.suffix(8).map { "\n    | \($0)" }.joined()
+            return ReplayError.modelFailed(
+                h.name, restartsAllowed ? "did not come back after a restart: \(text)" : "did not start: \(text)", tail, config)
         }
+        return nil
     }
 
     /// Every frame: waits until each model answered frame `seq`, answered it with an error, lost it (its worker
-    /// was restarted), or its time (timeout_s + 5 s) ran out. A pipeline model waits for its upstream's answer
-    /// first and is done at once when there is none. Returns how many answers never came.
+    /// was restarted), or its time (timeout_s + 5 s) ran out (ModelHarness's rule). A pipeline model waits for its
+    /// upstream's answer first and is done at once when there is none. Returns how many answers never came.
     func waitForAnswers(
-        seq: UInt64, runners: [ModelRunner], before: [(errors: UInt64, restarts: Int)], tally: Tally,
-        interrupted: Interruption
+        seq: UInt64, harnesses: [ModelHarness], before: [ModelHarness.Mark], interrupted: Interruption
     ) async -> Int {
         enum Outcome { case answered, failed, lost }
         var outcomes: [String: Outcome] = [:]
         var since: [String: ContinuousClock.Instant] = [:]
         var lost = 0
-        while outcomes.count < runners.count && !interrupted.isSet {
+        while outcomes.count < harnesses.count && !interrupted.isSet {
             let now = ContinuousClock.now
-            for (i, r) in runners.enumerated() where outcomes[r.config.name] == nil {
-                let name = r.config.name
-                if let up = r.config.upstream {
+            for (i, h) in harnesses.enumerated() where outcomes[h.name] == nil {
+                if let up = h.config.upstream {
                     guard let u = outcomes[up] else { continue }
                     if u != .answered {
-                        outcomes[name] = .failed
+                        outcomes[h.name] = .failed
                         continue
                     }
                 }
-                let start = since[name] ?? now
-                since[name] = start
-                let s = r.status
-                if let last = tally.lastSeq(name), last >= seq {
-                    outcomes[name] = .answered
-                } else if s.errors > before[i].errors {
-                    outcomes[name] = .failed
-                } else if s.restarts > before[i].restarts || now - start > .seconds(r.config.timeoutSeconds + 5) {
-                    outcomes[name] = .lost
+                let start = since[h.name] ?? now
+                since[h.name] = start
+                switch h.outcome(of: seq, since: before[i], started: start) {
+                case nil: break
+                case .answered: outcomes[h.name] = .answered
+                case .failed: outcomes[h.name] = .failed
+                case .lost, .interrupted:
+                    outcomes[h.name] = .lost
                     lost += 1
                 }
             }
-            if outcomes.count < runners.count { try? await Task.sleep(for: .milliseconds(1)) }
+            if outcomes.count < harnesses.count { try? await Task.sleep(for: .milliseconds(1)) }
         }
         return lost
     }
