@@ -16,6 +16,7 @@ import os
 import sys
 
 import numpy as np
+
 from planenet import PlaneNet, save_checkpoint, softmax
 
 CLASSES = ["none", "head", "abdomen", "femur"]
