@@ -30,4 +30,15 @@ public struct AnswerRate: Sendable, Equatable {
         // Within twice the usual interval the model is simply busy; beyond, the silence says more than the past.
         return silence > 2 * interval ? min(rate, 1 / silence) : rate
     }
+
+    /// The model's usual time between answers, seconds: the median of the recent gaps (nil before two answers).
+    /// Unlike the rate it does not decay while the model is silent: it is what "on time" means for this model,
+    /// against which the page judges an answer's age (a hung model's answer gets old against it).
+    public func usualInterval(at now: Double) -> Double? {
+        let recent = times.filter { now - $0 <= horizon }
+        guard recent.count >= 2 else { return nil }
+        let gaps = zip(recent.dropFirst(), recent).map { $0 - $1 }.sorted()
+        let mid = gaps.count / 2
+        return gaps.count % 2 == 1 ? gaps[mid] : (gaps[mid - 1] + gaps[mid]) / 2
+    }
 }

@@ -384,6 +384,9 @@ public final class ModelRunner: Service, Sendable {
                         s.predictions += 1
                         if !inOrder { s.lateResults += 1 }
                         s.rateHz = rate.perSecond(at: now)
+                        s.intervalMs = (rate.usualInterval(at: now) ?? 0) * 1000
+                        s.failingAnswers = 0
+                        s.lastErrorFix = nil
                         s.latencyMs = s.latencyMs == 0 ? p.roundTripMs : 0.8 * s.latencyMs + 0.2 * p.roundTripMs
                         s.modelMs = s.modelMs == 0 ? answer.modelMs : 0.8 * s.modelMs + 0.2 * answer.modelMs
                     }
@@ -398,7 +401,9 @@ public final class ModelRunner: Service, Sendable {
                     let fault = answer.fault ?? "?"
                     statusBox.withLock {
                         $0.errors += 1
+                        $0.failingAnswers += 1
                         $0.lastError = "frame \(seq): \(err) (\(fault))"
+                        $0.lastErrorFix = ModelStatus.answerFix(fault: fault)
                     }
                     logger.warning("model \(config.name) frame \(seq): \(err)", metadata: ["fault": "\(fault)"])
                 }

@@ -10,8 +10,17 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var errors: UInt64 = 0
     public var restarts: Int = 0
     public var lastError: String?
-    /// Answers per second, smoothed.
+    /// Answers per second over the last minute (at most 60 answers); falls towards 0 while no answer comes.
     public var rateHz: Double = 0
+    /// The usual time between answers, ms (the median gap of the last minute; 0 before two answers). With
+    /// `latency_ms` it is the model's cadence: the page calls an answer stale only when it is older than that
+    /// cadence explains (docs/protocol.md, "Freshness").
+    public var intervalMs: Double = 0
+    /// Answers in a row that were errors (the model's exception, or a result Bedside refused); 0 after a good
+    /// answer. The page says the model's answers are refused while this is not 0 (docs/protocol.md).
+    public var failingAnswers = 0
+    /// What to do about `last_error` when the model's answers fail (shown on the admin page).
+    public var lastErrorFix: String?
     /// Bedside's round trip (dispatch to answer), smoothed, ms.
     public var latencyMs: Double = 0
     /// Time inside the researcher's function, smoothed, ms.
@@ -74,11 +83,26 @@ public struct ModelStatus: Sendable, Codable, Equatable {
 
     public init(name: String) { self.name = name }
 
+    /// The fix for an answer that came back as an error, by whose fault it was (the bridge's `fault`).
+    public static func answerFix(fault: String) -> String {
+        switch fault {
+        case "result":
+            "Bedside could not use the model's return value: return the result object of docs/researchers.md (plane, concepts, segmentation, guidance) from the entry function; `bedside check --config <bedside.yaml>` shows one answer and what is wrong with it"
+        case "researcher":
+            "the research code raised an exception: its traceback is in Bedside's log (and `bedside check --config <bedside.yaml>` prints it)"
+        default:
+            "see Bedside's log for the worker's traceback"
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, state, errors, restarts, pid, crop, predictions
         case framesSent = "frames_sent"
         case lastError = "last_error"
+        case lastErrorFix = "last_error_fix"
         case rateHz = "rate_hz"
+        case intervalMs = "interval_ms"
+        case failingAnswers = "failing_answers"
         case latencyMs = "latency_ms"
         case modelMs = "model_ms"
         case skippedFrames = "skipped_frames"

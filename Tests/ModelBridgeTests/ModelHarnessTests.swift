@@ -93,12 +93,18 @@ struct ModelHarnessTests {
         for seq: UInt64 in 0..<3 {
             switch await h.answer(Self.frame(seq)) {
             case .answered(let p): seen.append("answered \(p.seq)")
-            case .failed(let e): seen.append(e.contains("researcher bug on even frames") ? "failed" : "failed: \(e)")
+            case .failed(let e):
+                seen.append(e.contains("researcher bug on even frames") ? "failed" : "failed: \(e)")
+                // The status says the answers fail, and what to do (the admin page shows both).
+                #expect(h.runner.status.failingAnswers == 1)
+                #expect(h.runner.status.lastErrorFix?.contains("traceback") == true)
             case .lost(let e): seen.append("lost: \(e)")
             case .interrupted: seen.append("interrupted")
             }
         }
         #expect(seen == ["answered 0", "failed", "answered 2"])
+        #expect(h.runner.status.failingAnswers == 0 && h.runner.status.lastErrorFix == nil, "a good answer ends it")
+        #expect(h.runner.status.intervalMs > 0)
         await h.stop()
         #expect(h.runner.status.state == .stopped)
 

@@ -115,4 +115,17 @@ struct AnswerRateTests {
         one.record(at: 5)
         #expect(one.perSecond(at: 5) == 0)
     }
+
+    @Test("the usual interval is the median gap, and does not decay while the model is silent")
+    func usualInterval() {
+        let (r, last) = rate(every: 1.75, count: 12)
+        #expect(abs((r.usualInterval(at: last) ?? 0) - 1.75) < 1e-9)
+        #expect(abs((r.usualInterval(at: last + 30) ?? 0) - 1.75) < 1e-9, "a hung model's answers get old against it")
+        var jittery = AnswerRate()
+        for t in [0.0, 1.0, 2.0, 3.0, 9.0, 10.0] { jittery.record(at: t) }  // one long pause among 1 s gaps
+        #expect(jittery.usualInterval(at: 10) == 1.0)
+        var one = AnswerRate()
+        one.record(at: 5)
+        #expect(one.usualInterval(at: 5) == nil)
+    }
 }

@@ -113,6 +113,57 @@ test('banner second line when stale says why', () => {
   assert.equal(st.bannerSubText(S, '', false, 0), '\u00a0');
 });
 
+test('freshness by cadence: a 1.2 s model with a 1.75 s interval is fresh at 2.5 s old, stale once hung', () => {
+  // PCBM on the clinic's CPU: model_ms ~1,249, 0.57 answers/s (issue 17: 0 of 107 samples were fresh at 1 s).
+  const S = live();
+  st.takeHello(S, { type: 'hello', stale_ms: 1000 }, null);
+  st.takeStatus(S, status([{ name: 'm', state: 'running', latency_ms: 1250, interval_ms: 1750, predictions: 40 }]));
+  const threshold = st.staleMs(S, null);
+  assert.equal(threshold, 5000);                          // 1.5 x (1250 + 1750) + 500
+  S.pred = pred({ age_ms: 0 });
+  S.predWall = 0;
+  assert.equal(st.computeStale(S, 2500, threshold), false);  // the worst age of a model on time: 1.25 + 1.75 s
+  assert.equal(st.computeStale(S, 5200, threshold), true);   // hung: no answer for 3 intervals
+  assert.equal(st.slowModel(S, null), true);
+  assert.equal(st.bannerSubText(S, 'Confidence 80%', false, 2400, true), 'Confidence 80% · image 2.4 s ago');
+  assert.equal(st.bannerSubText(S, '', false, 2400, true), 'Answer for the image 2.4 s ago');
+  // The demo (4 ms, 30 answers/s) keeps web.stale_ms, and says nothing about the age while fresh.
+  st.takeStatus(S, status([{ name: 'm', state: 'running', latency_ms: 9, interval_ms: 33, predictions: 400 }]));
+  assert.equal(st.staleMs(S, null), 1000);
+  assert.equal(st.slowModel(S, null), false);
+  assert.equal(st.bannerSubText(S, 'Confidence 80%', false, 300, false), 'Confidence 80%');
+  // Before two answers there is no cadence: web.stale_ms; ?stale_ms= is taken as given.
+  st.takeStatus(S, status([{ name: 'm', state: 'running', latency_ms: 1250, interval_ms: 0 }]));
+  assert.equal(st.staleMs(S, null), 1000);
+  st.takeStatus(S, status([{ name: 'm', state: 'running', latency_ms: 1250, interval_ms: 1750 }]));
+  assert.equal(st.staleMs(S, 400), 400);
+  // A stopped model is stale at once, whatever its cadence.
+  st.takeStatus(S, status([{ name: 'm', state: 'restarting', latency_ms: 1250, interval_ms: 1750 }]));
+  assert.equal(st.computeStale(S, 0, st.staleMs(S, null)), true);
+});
+
+test('answers refused: the banner says so from the first failure of a model that never answered well', () => {
+  const S = live();
+  st.takeStatus(S, status([{ name: 'm', state: 'running', predictions: 0, errors: 1, failing_answers: 1,
+    last_error: "frame 3: ResultError: result['concepts'] should be a list of dicts (result)" }]));
+  const v = st.bannerView(S);
+  assert.equal(v.mode, 'model');
+  assert.equal(v.text, 'MODEL ANSWERS NOT USABLE');
+  assert.match(v.sub, /should be a list of dicts/);
+  assert.equal(v.fixed, true);
+  // One failed frame among good answers is not a state; two in a row are.
+  st.takeStatus(S, status([{ name: 'm', state: 'running', predictions: 50, failing_answers: 1 }]));
+  assert.equal(st.answersFailing(S), false);
+  st.takeStatus(S, status([{ name: 'm', state: 'running', predictions: 50, failing_answers: 2 }]));
+  assert.equal(st.answersFailing(S), true);
+  S.pred = pred({ age_ms: 0 });
+  S.predWall = 0;
+  assert.equal(st.computeStale(S, 0, 1000), true);      // what is shown is older than the failing answers
+  st.takeStatus(S, status([{ name: 'm', state: 'running', predictions: 51, failing_answers: 0 }]));
+  assert.equal(st.answersFailing(S), false);
+  assert.equal(st.bannerView(S).mode, 'standard');
+});
+
 test('the link is dead after 5 s without a message', () => {
   const S = live({ lastMessageWall: 1000 });
   assert.equal(st.linkDead(S, 1000 + st.WATCHDOG_MS), false);

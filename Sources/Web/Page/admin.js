@@ -77,16 +77,18 @@
       const div = document.createElement('div');
       div.className = 'model';
       div.dataset.model = m.name;
-      div.dataset.bad = String(m.state !== 'running');
+      const refused = m.state === 'running' && m.failing_answers > 0;  // running, but no answer is usable
+      div.dataset.bad = String(m.state !== 'running' || refused);
       const h = document.createElement('div');
       h.innerHTML = '<strong></strong> <span class="state"></span>';
       h.querySelector('strong').textContent = m.name;
-      h.querySelector('.state').textContent = m.state;
+      h.querySelector('.state').textContent = refused
+        ? `running · last ${m.failing_answers === 1 ? 'answer' : `${m.failing_answers} answers`} failed` : m.state;
       const d = document.createElement('dl');
       dl(d, [['Rate', `${(m.rate_hz || 0).toFixed(1)} pred/s`], ['Latency', `${(m.latency_ms || 0).toFixed(0)} ms`],
         ['Model time', `${(m.model_ms || 0).toFixed(0)} ms`], ['Predictions', m.predictions], ['Errors', m.errors],
         ['Restarts', m.restarts], ['Memory', m.memory_mb ? `${m.memory_mb} MB` : ''],
-        ['Version', m.info && m.info.version], ['Last error', m.last_error],
+        ['Version', m.info && m.info.version], ['Last error', m.last_error], ['Fix', m.last_error_fix],
         ['Network', networkText(m), (m.network_attempts || []).length ? 'alert' : '']]);
       div.append(h, d);
       if (m.stderr_tail && m.stderr_tail.length) {

@@ -1,7 +1,7 @@
 // The banner at the top (plane found, model state, connection) and the stale marks on the panels.
 
 import { el } from './dom.js';
-import { S, now, staleMs } from './store.js';
+import { S, now, slowModel, staleMs } from './store.js';
 import { bannerSubText, bannerView, computeStale } from './state.js';
 
 export function renderBanner() {
@@ -28,7 +28,7 @@ let bannerSubBase = '';
 let bannerSubFixed = false;   // a model or pairing problem: keep that text even when stale
 export function renderBannerSub(sub, fixed) {
   if (sub !== undefined) { bannerSubBase = sub; bannerSubFixed = !!fixed; }
-  const text = bannerSubText(S, bannerSubBase, bannerSubFixed, now());
+  const text = bannerSubText(S, bannerSubBase, bannerSubFixed, now(), slowModel());
   if (el.bannerSub.textContent !== text) el.bannerSub.textContent = text;
 }
 

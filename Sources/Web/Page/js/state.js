@@ -88,8 +88,32 @@ export function createState({ model = null, overlayOn = true, viewPref = 'full' 
   };
 }
 
-/** The stale threshold: ?stale_ms= if given, else hello's stale_ms, else DEFAULT_STALE_MS. */
-export const staleMs = (S, staleParam) => staleParam || positive(S.hello && S.hello.stale_ms) || DEFAULT_STALE_MS;
+/** hello's stale_ms (web.stale_ms), else DEFAULT_STALE_MS: the least age at which an answer is stale. */
+export const staleFloorMs = (S) => positive(S.hello && S.hello.stale_ms) || DEFAULT_STALE_MS;
+
+/**
+ * How old an answer of this model may be and still be on time, ms (0: not known yet). The answered frame is
+ * `latency_ms` old when its answer comes and is shown until the next one, `interval_ms` later: a model that
+ * takes 1.2 s per frame is always showing a frame 1.2-2.5 s old, and that is as fresh as it gets. Half as much
+ * again, and half a second for the video's own way to the tablet, before it is called stale. The usual
+ * interval does not decay while the model is silent, so a hung model's answer does turn stale.
+ */
+export function cadenceMs(m) {
+  if (!m) return 0;
+  const interval = num(m.interval_ms);
+  if (interval === null || interval <= 0) return 0;
+  const latency = Math.max(0, num(m.latency_ms) || 0);
+  return Math.round(1.5 * (latency + interval) + 500);
+}
+
+/**
+ * The stale threshold: ?stale_ms= exactly when given (tests, a site's choice); else the larger of web.stale_ms
+ * and the followed model's cadence (`cadenceMs`).
+ */
+export const staleMs = (S, staleParam) => staleParam || Math.max(staleFloorMs(S), cadenceMs(followedModel(S)));
+
+/** A model slower than web.stale_ms: the banner says how old the answered frame is even while it is fresh. */
+export const slowModel = (S, staleParam) => !staleParam && cadenceMs(followedModel(S)) > staleFloorMs(S);
 
 // ------------------------------------------------------------------ messages in
 
@@ -141,6 +165,17 @@ export function studyShow(st) {
 export function followedModel(S) {
   const models = S.status && Array.isArray(S.status.models) ? S.status.models : [];
   return models.find((x) => x && x.name === S.model) || models[0] || null;
+}
+
+/**
+ * The model runs but its answers fail (an exception, or a result Bedside refuses): from the first failure when
+ * it never answered well, else from the second in a row (one failed frame among good ones is not a state).
+ */
+export function answersFailing(S) {
+  const m = followedModel(S);
+  if (!m || m.state !== 'running') return false;
+  const n = num(m.failing_answers) || 0;
+  return n >= 2 || (n >= 1 && !(num(m.predictions) > 0));
 }
 
 export function modelState(S) {
@@ -207,6 +242,7 @@ export function computeStale(S, now, stale) {
   if (sourceBad(S)) return true;       // no new frames: the last result describes an old picture
   const ms = modelState(S);
   if (ms && ms !== 'running') return true;
+  if (answersFailing(S)) return true;  // the last answer shown is older than the failing ones
   const age = resultAgeMs(S, now);
   return age !== null && age > stale;
 }
@@ -253,6 +289,11 @@ export function bannerView(S) {
     text = modelStateText(ms);
     const m = followedModel(S);
     sub = m && m.last_error ? `No current result · ${m.last_error}` : 'No current result';
+  } else if (answersFailing(S)) {
+    mode = 'model';
+    text = 'MODEL ANSWERS NOT USABLE';
+    const m = followedModel(S);
+    sub = `No current result · ${m.last_error || 'the model answers with errors'}`;
   } else if (!pred) {
     mode = 'waiting';
     text = S.conn === 'open' ? 'WAITING FOR THE MODEL…' : 'CONNECTING…';
@@ -269,9 +310,16 @@ export function bannerView(S) {
   return { mode, text, sub, fixed: mode === 'model' || mode === 'offline', status, plane: planeName, modelState: ms };
 }
 
-/** The banner's second line: `base`, or (not `fixed`, stale result) why the result is not current. */
-export function bannerSubText(S, base, fixed, now) {
+/**
+ * The banner's second line: `base`, or (not `fixed`, stale result) why the result is not current; for a
+ * model slower than web.stale_ms (`slow`), how old the answered frame is, fresh or not.
+ */
+export function bannerSubText(S, base, fixed, now, slow = false) {
   let text = base;
+  if (!fixed && !S.stale && S.pred && slow) {
+    const age = resultAgeMs(S, now);
+    if (age !== null) text = base ? `${base} · image ${formatAge(age)} ago` : `Answer for the image ${formatAge(age)} ago`;
+  }
   if (!fixed && S.stale && S.pred) {
     const age = resultAgeMs(S, now);
     const t = SOURCE_TEXT[sourceInfo(S).state];

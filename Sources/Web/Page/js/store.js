@@ -2,7 +2,7 @@
 // reloads), ?model= and ?stale_ms=. Every drawing module reads the same `S`; the decisions about it are
 // the pure functions of state.js.
 
-import { createState, staleMs as staleMsOf } from './state.js';
+import { createState, slowModel as slowModelOf, staleMs as staleMsOf } from './state.js';
 
 export const params = new URLSearchParams(location.search);
 export const TOKEN_KEY = 'bedside.token';
@@ -45,6 +45,7 @@ export function saveViewPref(mode) {
 export const S = createState({ model: modelParam, overlayOn: readOverlayPref(), viewPref: readViewPref() });
 
 export const staleMs = () => staleMsOf(S, staleParam);
+export const slowModel = () => slowModelOf(S, staleParam);
 export const now = () => performance.now();
 
 /** An address of this server (api/status, ws, api/snapshot ...) with the token and nothing else in its query. */
