@@ -12,6 +12,8 @@ APT_PACKAGES=(
   libv4l-dev libturbojpeg0-dev ffmpeg python3 python3-venv python3-pip bubblewrap openssl
 )
 if [ "${BEDSIDE_NO_BROWSER:-0}" != "1" ]; then APT_PACKAGES+=(chromium); fi
+# Debian's CPU PyTorch for the tests with real research code (Tests/e2e/test_cadence.py): about 70 s once.
+if [ "${BEDSIDE_NO_TORCH:-0}" != "1" ]; then APT_PACKAGES+=(python3-torch python3-zmq); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -66,6 +66,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// Working directory of the worker; relative paths in the config are relative to the config file.
     public var workdir: String?
     public var env: [String: String] = [:]
+    /// Where the parts of the result are in the research function's own return value (nil: it returns Bedside's
+    /// result object itself).
+    public var output: ModelOutput?
     public var input = ModelInput()
     /// Per-frame timeout: a worker that takes longer is considered hung and restarted.
     public var timeoutSeconds = 10.0

@@ -277,6 +277,88 @@ struct Reader {
         return (base as NSString).appendingPathComponent(p)
     }
 
+    /// A model's `output:` block (docs/researchers.md, "Raw outputs").
+    func output(_ node: Node, _ key: String) throws -> ModelOutput {
+        let m = try mapping(node, key, allowed: ["segmentation", "concepts", "plane", "guidance"])
+        // `part: where` is `part: {from: where}`.
+        func block(_ part: String, _ allowed: [String]) throws -> (node: Node, keys: [String: Node], from: String)? {
+            guard let n = m[part] else { return nil }
+            let k = "\(key).\(part)"
+            if case .scalar = n { return (n, [:], try string(n, k)) }
+            let b = try mapping(n, k, allowed: ["from"] + allowed)
+            guard let f = b["from"] else {
+                throw error(
+                    n, "\(k).from", "missing", "Write where the value is in what the model returns: a key (`seg`), an index (`0`) or a path (`out.seg`).")
+            }
+            return (n, b, try string(f, "\(k).from"))
+        }
+        func names(_ n: Node, _ k: String) throws -> [String] {
+            guard case .sequence(let items) = n, !items.isEmpty else {
+                throw error(n, k, "must be a list of names", "Write one name per index: `[background, skull, ...]`.")
+            }
+            return try items.enumerated().map { try string($0.element, "\(k)[\($0.offset)]") }
+        }
+        var out = ModelOutput()
+        if let b = try block("segmentation", ["classes"]) {
+            out.segmentation = .init(from: b.from, classes: try b.keys["classes"].map { try names($0, "\(key).segmentation.classes") })
+        }
+        if let b = try block("concepts", ["names", "scale", "mask", "planes"]) {
+            let k = "\(key).concepts"
+            guard let nn = b.keys["names"] else {
+                throw error(b.node, "\(k).names", "missing", "List the concept names, one per value the model returns.")
+            }
+            var c = ModelOutput.Concepts(from: b.from, names: try names(nn, "\(k).names"))
+            if let s = b.keys["scale"] {
+                let text = try string(s, "\(k).scale")
+                guard let scale = ModelOutput.Scale(rawValue: text) else {
+                    throw error(s, "\(k).scale", "`\(text)` is not a scale", "Use `probability` (0 to 1) or `score` (0 to 10).")
+                }
+                c.scale = scale
+            }
+            if let mk = b.keys["mask"] { c.mask = try string(mk, "\(k).mask") }
+            if let p = b.keys["planes"] {
+                guard case .sequence(let items) = p, items.count == c.names.count else {
+                    throw error(p, "\(k).planes", "must list one plane per concept name", "Write `planes: [head, head, abdomen, ~, ...]` (`~`: no plane).")
+                }
+                c.planes = try items.enumerated().map { i, n in
+                    if n.null != nil { return nil }
+                    return try string(n, "\(k).planes[\(i)]")
+                }
+            }
+            out.concepts = c
+        }
+        if let b = try block("plane", ["kind", "classes"]) {
+            let k = "\(key).plane"
+            var kind = ModelOutput.Kind.logits
+            if let kn = b.keys["kind"] {
+                let text = try string(kn, "\(k).kind")
+                guard let v = ModelOutput.Kind(rawValue: text) else {
+                    throw error(kn, "\(k).kind", "`\(text)` is not a kind", "Use `logits`, `probabilities` or `index`.")
+                }
+                kind = v
+            }
+            guard let cn = b.keys["classes"], case .sequence(let items) = cn, !items.isEmpty else {
+                throw error(
+                    b.keys["classes"] ?? b.node, "\(k).classes", "missing",
+                    "List per class index its plane and status: `[[head, standard], [head, non-standard], ...]`.")
+            }
+            let classes = try items.enumerated().map { i, n -> ModelOutput.PlaneClass in
+                let ck = "\(k).classes[\(i)]"
+                guard case .sequence(let pair) = n, pair.count == 2 else {
+                    throw error(n, ck, "must be [plane, status]", "Write `[head, standard]` or `[head, non-standard]`.")
+                }
+                let status = try string(pair[1], ck)
+                guard let st = ModelOutput.PlaneClass.Status(rawValue: status) else {
+                    throw error(pair[1], ck, "`\(status)` is not a plane status", "Use `standard`, `non-standard` or `unknown`.")
+                }
+                return .init(plane: try string(pair[0], ck), status: st)
+            }
+            out.plane = .init(from: b.from, kind: kind, classes: classes)
+        }
+        if let b = try block("guidance", []) { out.guidance = .init(from: b.from) }
+        return out
+    }
+
     func source(_ node: Node) throws -> SourceConfig {
         let m = try mapping(
             node, "source",
@@ -322,7 +404,7 @@ struct Reader {
             node, key,
             allowed: [
                 "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger",
-                "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache",
+                "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache", "output",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -374,6 +456,7 @@ struct Reader {
             }
             for (k, val) in em { c.env[k.string ?? ""] = val.string ?? "" }
         }
+        if let v = m["output"] { c.output = try output(v, "\(key).output") }
         if let v = m["input"] {
             let im = try mapping(v, "\(key).input", allowed: ["width", "height", "format", "crop"])
             if let cr = im["crop"] {

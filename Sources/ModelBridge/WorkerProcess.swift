@@ -74,6 +74,7 @@ public final class WorkerProcess: @unchecked Sendable {
         }
         if let log = config.networkLog { env["BEDSIDE_NETWORK_LOG"] = log }
         if let file = config.configFile { env["BEDSIDE_CONFIG"] = file }
+        if let output = config.output { env[ModelOutput.environmentKey] = JSONWire.string(output) }
         for (k, v) in config.env { env[k] = v }
         if config.sandbox {
             // No network; a read-only filesystem except the working directory and private temporary folders; none

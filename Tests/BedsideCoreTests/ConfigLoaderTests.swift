@@ -64,6 +64,50 @@ struct ConfigLoaderTests {
         #expect(c.models.first?.entry == "mypkg.infer:predict")
     }
 
+    @Test("an output: block (PCBM's raw arrays) is read, and reaches the bridge as the JSON it reads")
+    func outputBlock() throws {
+        let yaml = """
+            models:
+              - name: pcbm
+                entry: pcbm_entry.py:predict
+                output:
+                  segmentation: {from: seg, classes: [background, skull]}
+                  concepts: {from: concepts, names: [a, b, c], scale: probability, mask: concept_mask, planes: [head, ~, femur]}
+                  plane: {from: logits, kind: logits, classes: [[head, standard], [head, non-standard]]}
+                  guidance: hint
+            """
+        let out = try #require(try ConfigLoader.parse(yaml: yaml).models.first?.output)
+        #expect(out.segmentation == .init(from: "seg", classes: ["background", "skull"]))
+        #expect(out.concepts == .init(from: "concepts", names: ["a", "b", "c"], scale: .probability, mask: "concept_mask", planes: ["head", nil, "femur"]))
+        #expect(out.plane?.classes == [.init(plane: "head", status: .standard), .init(plane: "head", status: .nonStandard)])
+        #expect(out.guidance == .init(from: "hint"))
+        let json = JSONWire.string(out)
+        #expect(json.contains(#""classes":[["head","standard"],["head","non-standard"]]"#), "\(json)")
+        #expect(json.contains(#""guidance":{"from":"hint"}"#))
+        #expect(try JSONWire.decode(ModelOutput.self, from: json) == out)
+    }
+
+    @Test(
+        "a bad output: block names the key, the line and the fix",
+        arguments: [
+            ("output: {heatmap: h}", "models[0].output.heatmap", "segmentation"),
+            ("output: {concepts: {from: c}}", "models[0].output.concepts.names", "concept names"),
+            ("output: {concepts: {from: c, names: [a], scale: percent}}", "models[0].output.concepts.scale", "probability"),
+            ("output: {plane: {from: p, classes: [[head, good]]}}", "models[0].output.plane.classes[0]", "non-standard"),
+            ("output: {plane: {from: p, kind: argmax, classes: [[head, standard]]}}", "models[0].output.plane.kind", "logits"),
+            ("output: {segmentation: {classes: [a]}}", "models[0].output.segmentation.from", "key"),
+        ])
+    func badOutputBlock(line: String, key: String, fix: String) throws {
+        do {
+            _ = try ConfigLoader.parse(yaml: "models:\n  - entry: m.py:predict\n    \(line)\n")
+            Issue.record("\(line) was accepted")
+        } catch let e as ConfigError {
+            #expect(e.key == key, "\(e)")
+            #expect(e.line == 3)
+            #expect(e.fix.contains(fix), "\(e.fix)")
+        }
+    }
+
     @Suite("errors name the key, the line and the fix")
     struct Errors {
         func error(_ yaml: String) -> ConfigError? {

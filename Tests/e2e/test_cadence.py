@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -98,6 +99,56 @@ def test_answers_bedside_refuses_are_named_on_the_tablet_within_2_s(tmp_path, br
         assert m["state"] == "running" and m["failing_answers"] >= 1 and m["predictions"] == 0, m
         assert "list of dicts" in view["text"], view
         assert "docs/researchers.md" in m["last_error_fix"], m
+        page.context.close()
+    finally:
+        assert b.stop() == 0
+
+
+TORCH_PYTHON = "/usr/bin/python3"  # Debian's interpreter, which sees python3-torch (../shared/notes/pytorch-on-cpu.md)
+
+
+def _has_torch() -> bool:
+    return subprocess.run([TORCH_PYTHON, "-c", "import torch, zmq"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _has_torch(), reason="needs Debian's python3-torch and python3-zmq (scripts/setup.sh installs them)")
+def test_a_pytorch_model_returning_its_own_tensors_displays_with_an_output_block_alone(tmp_path, browser):
+    planes = ["head", "abdomen", "femur", "thorax"]
+    classes = ", ".join(f"[{p}, {s}]" for p in planes for s in ("standard", "non-standard"))
+    concepts = ", ".join(f"concept_{i}" for i in range(27))
+    seg = ", ".join(["background"] + [f"structure_{i}" for i in range(1, 14)])
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text(
+        "source: {kind: phantom, width: 640, height: 360, fps: 15}\n"
+        "recording: {enabled: false}\n"
+        "models:\n"
+        "  - name: pcbm-torch\n"
+        f"    python: {TORCH_PYTHON}\n"
+        f"    entry: {REPO}/Tests/e2e/models/pcbm_torch.py:predict\n"
+        "    input: {format: gray, width: 288, height: 224}\n"
+        "    output:\n"
+        f"      segmentation: {{from: seg, classes: [{seg}]}}\n"
+        f"      concepts: {{from: concepts, names: [{concepts}], scale: probability, mask: concept_mask}}\n"
+        f"      plane: {{from: logits, kind: logits, classes: [{classes}]}}\n")
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] >= 3, 90, what="three answers from the torch model")
+        page = browser.new_context(viewport={"width": 1180, "height": 820}).new_page()
+        page.goto(f"{b.base_url}/?token={b.token}")
+        page.wait_for_function("() => (document.querySelector('[data-testid=\"plane-banner\"]').textContent || '')"
+                               ".includes('STANDARD PLANE')", timeout=30_000)
+        time.sleep(1.5)
+        view = page.evaluate(READ)
+        rows = page.evaluate("() => document.querySelector('[data-testid=\"concepts\"]').querySelectorAll('[data-concept]').length")
+        m = b.status()["models"][0]
+        print(f"\ntorch model: {m['model_ms']:.0f} ms per frame, {m['predictions']} answers, {m['errors']} errors; "
+              f"banner {view['text']!r}; {rows} concept rows; declares {len(m['info']['classes'])} classes, "
+              f"{len(m['info']['concepts'])} concepts, planes {m['info']['planes']}")
+        page.screenshot(path=str(b.artifacts / "pcbm-torch-output-block.png"))
+        assert m["errors"] == 0, m["last_error"]
+        assert view["text"].startswith("STANDARD PLANE: HEAD"), view
+        assert rows == 9, "the concept mask leaves the head plane's 9 of 27"
+        assert m["info"]["planes"] == planes and len(m["info"]["classes"]) == 14 and len(m["info"]["concepts"]) == 27
         page.context.close()
     finally:
         assert b.stop() == 0

@@ -36,6 +36,7 @@ from .core import (
     frame_image,
 )
 from .loader import LoadError, Model, load
+from .output import OUTPUT_ENV, OutputMap
 
 EXIT_OK = 0
 EXIT_FATAL = 3
@@ -92,6 +93,7 @@ class Worker:
         self.hello: Optional[Hello] = None
         self.ready: Optional[Ready] = None
         self.network: Optional[network.Auditor] = None
+        self.output: Optional[OutputMap] = None  # the model's `output:` block: its own return value mapped
 
     def send(self, message: Message) -> None:
         """Send one message, waiting for a peer; while waiting, keep reading connection events.
@@ -135,13 +137,22 @@ class Worker:
             self.network = network.install()
         except Exception as exc:
             return self.fatal("import", exc, "bridge")
+        if os.environ.get(OUTPUT_ENV):
+            try:
+                self.output = OutputMap.from_json(os.environ[OUTPUT_ENV])
+            except ValueError as exc:
+                return self.fatal("setup", exc, "researcher")
         start = time.perf_counter()
         try:
             model = load(entry, setup, workdir)
         except LoadError as exc:
             return self.fatal(exc.stage, exc.cause, "researcher")
         self.report_network(force=True)
-        self.ready = Ready(setup_ms=ms_since(start), model=model.info or None)
+        info = dict(model.info or {})
+        if self.output is not None:
+            for key, value in self.output.declares().items():
+                info.setdefault(key, value)  # what the code declares itself wins
+        self.ready = Ready(setup_ms=ms_since(start), model=info or None)
         self.send(self.ready)
         try:
             return self.loop(model)
@@ -230,7 +241,7 @@ class Worker:
         model_ms = ms_since(start)
         end_ns = time.monotonic_ns()
         try:
-            result = convert_result(value)
+            result = convert_result(self.output.apply(value) if self.output is not None else value)
         except ResultError as exc:
             return Error(frame.seq, model_ms, error_line(exc), "", exc.fault)
         return Result(
