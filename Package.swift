@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(name: "ModelBridgeTests", dependencies: ["ModelBridge", "BedsideCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ReplayTests", dependencies: ["Replay", "Recording", "BedsideCore"], swiftSettings: strict),
         .testTarget(name: "StudyTests", dependencies: ["Study", "BedsideCore", "Recording"], swiftSettings: strict),
+        .testTarget(name: "BedsideToolsTests", dependencies: ["BedsideTools"], swiftSettings: strict),
         .testTarget(
             name: "WebTests",
             dependencies: [

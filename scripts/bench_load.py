@@ -7,6 +7,14 @@ CPU per component (by thread name), resident memory and open descriptors of Beds
 process. Prints a Markdown section for docs/performance.md (and writes it to --out).
 
     .venv/bin/python scripts/bench_load.py --seconds 300 --out /tmp/load.md
+
+`--model torch` puts the reference case in the model's place (issue 17): the PCBM-shaped PyTorch model
+(Tests/e2e/models/pcbm_torch.py, made about as heavy as PCBM on CPU) in .venv-torch, no viewers by default.
+`--threads default` leaves its threads to Bedside (all cores but one); `--threads all` is the old way (torch's
+own default: a thread per core). The report adds capture gaps, read from the recording's timestamps (which are
+the capture times).
+
+    .venv/bin/python scripts/bench_load.py --model torch --viewers 0 --seconds 300 --threads default
 """
 from __future__ import annotations
 
@@ -77,6 +85,20 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def capture_gaps(folder: Path) -> dict:
+    """The gaps between consecutive frames of each recorded segment (its timestamps are the capture times)."""
+    gaps: list[float] = []
+    frames = 0
+    for video in sorted(folder.glob("video-*.mp4")):
+        out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+                              "-of", "csv=p=0", str(video)], capture_output=True, text=True).stdout
+        times = sorted(float(t) for t in out.split() if t.strip() and t.strip() != "N/A")
+        frames += len(times)
+        gaps += [(b - a) * 1000 for a, b in zip(times, times[1:])]
+    return {"max_ms": max(gaps, default=0.0), "over_100": sum(g > 100 for g in gaps),
+            "over_50": sum(g > 50 for g in gaps), "frames": frames}
+
+
 def viewer(url: str, stop: threading.Event, counts: list[int], i: int) -> None:
     from websockets.sync.client import connect
 
@@ -97,14 +119,34 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--viewers", type=int, default=4)
     ap.add_argument("--out")
+    ap.add_argument("--model", choices=["sleep", "torch"], default="sleep",
+                    help="sleep: a 20 ms Python model; torch: the PCBM-shaped PyTorch model")
+    ap.add_argument("--threads", default="default",
+                    help="torch: `default` (Bedside's: all cores but one), `all` (a thread per core), or a number")
+    ap.add_argument("--depth", type=int, default=40, help="torch: extra conv layers (40: about 1.2 s a frame)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bedside-load-"))
     (tmp / "model.py").write_text(MODEL)
+    if args.model == "torch":
+        torch_python = REPO / ".venv-torch/bin/python"
+        python = str(torch_python) if torch_python.exists() else "/usr/bin/python3"
+        env_block = {"PCBM_DEPTH": str(args.depth)}
+        threads = ""
+        if args.threads == "all":
+            env_block.update({v: str(os.cpu_count()) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
+        elif args.threads != "default":
+            threads = f", threads: {int(args.threads)}"
+        model = (f"{{name: pcbm-torch, python: '{python}', entry: '{REPO}/Tests/e2e/models/pcbm_torch.py:predict', "
+                 f"env: {json.dumps(env_block)}, input: {{format: gray, width: 288, height: 224}}{threads}}}")
+        model_what = f"the PCBM-shaped PyTorch model (depth {args.depth}, threads {args.threads})"
+    else:
+        model = f"{{name: m20, entry: '{tmp / 'model.py'}:predict', input: {{format: gray, width: 288, height: 224}}}}"
+        model_what = "a 20 ms model"
     (tmp / "bedside.yaml").write_text(
         "source: {kind: phantom, width: 1920, height: 1080, fps: 30}\n"
         "privacy: {masks: [{x: 0, y: 0, width: 1920, height: 40}]}\n"
-        f"models:\n  - {{name: m20, entry: '{tmp / 'model.py'}:predict', input: {{format: gray, width: 288, height: 224}}}}\n"
+        f"models:\n  - {model}\n"
         f"recording: {{directory: {tmp / 'rec'}}}\n"
         "web: {display_width: 1280}\n"
     )
@@ -127,6 +169,8 @@ def main() -> int:
                 return json.load(r)
 
         while status()["models"][0]["state"] != "running":
+            if proc.poll() is not None:
+                raise SystemExit(f"bedside exited: {(tmp / 'bedside.log').read_text()[-2000:]}")
             time.sleep(0.2)
         stop = threading.Event()
         counts = [0] * args.viewers
@@ -154,6 +198,7 @@ def main() -> int:
             proc.wait(timeout=60)
     session = next((tmp / "rec").glob("*/session.json"))
     sess = json.loads(session.read_text())
+    gaps = capture_gaps(session.parent)
     captured = s1["source"]["frames_captured"]
     cpu = {k: (ticks1.get(k, 0) - ticks0.get(k, 0)) / TICK / elapsed * 100 for k in ticks1}
     total = sum(cpu.values())
@@ -161,18 +206,22 @@ def main() -> int:
     growth = (sum(rss[-minute:]) / minute) / (sum(rss[:minute]) / minute) * 100 - 100 if rss else 0
     lines = [
         "## Load on this machine (`scripts/bench_load.py`)", "",
-        f"1080p30 phantom, H.264 recording, a 20 ms model (grey 288x224 input), {args.viewers} viewers reading every "
+        f"1080p30 phantom, H.264 recording, {model_what} (grey 288x224 input), {args.viewers} viewers reading every "
         f"frame (JPEG at 1280 px), for {elapsed:.0f} s. CPU is % of one core.", "",
         "| component | CPU % |", "|---|---|",
         *[f"| {k} | {v:.1f} |" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05],
         f"| **Bedside total** | **{total:.1f}** |",
-        f"| model process (Python, sleeping 20 ms a frame) | {(wticks1 - wticks0) / TICK / elapsed * 100:.1f} |", "",
+        f"| model process ({model_what}) | {(wticks1 - wticks0) / TICK / elapsed * 100:.1f} |", "",
         "| measure | value | target |", "|---|---|---|",
         f"| capture rate | {(captured - s0['source']['frames_captured']) / elapsed:.2f} fps | 30 |",
         f"| frames captured (last status) / recorded (whole run) | {captured} / {sess['frames_written']} | recorded >= captured |",
         f"| recording drops | {sess['frames_dropped']} | 0 |",
+        f"| capture gaps in the recording: largest, over 100 ms, over 50 ms | {gaps['max_ms']:.0f} ms, {gaps['over_100']}, "
+        f"{gaps['over_50']} (of {gaps['frames']} frames) | none over 100 ms |",
+        f"| model time per frame (median) | {s1['models'][0].get('model_ms') or 0:.0f} ms | |",
         f"| viewer frame rates | {', '.join(f'{v:.1f}' for v in viewer_fps)} fps | 30 |",
-        f"| model predictions/s | {s1['models'][0]['rate_hz']:.1f} | 30: every captured frame (a 20 ms model keeps up) |",
+        f"| model predictions/s | {s1['models'][0]['rate_hz']:.2f} | "
+        f"{'30: every captured frame (a 20 ms model keeps up)' if args.model == 'sleep' else 'as fast as the model can'} |",
         f"| RSS first -> last minute, max | {rss[0]:.0f} -> {rss[-1]:.0f} MB, max {max(rss):.0f} MB ({growth:+.1f} %) | < 5 % growth |",
         f"| open descriptors first -> last | {fds[0]} -> {fds[-1]} | flat |",
     ]

@@ -37,7 +37,8 @@ fi
 
 # The Python environment: the bridge (editable), the demo model's numpy, and the test tools.
 VENV=.venv
-REQS="pyzmq numpy pytest websockets playwright ruff"
+# huggingface_hub: the tests of construction-time hub downloads (bridge/tests/test_hub.py, a loopback fake hub).
+REQS="pyzmq numpy pytest websockets playwright ruff huggingface_hub"
 STAMP="$VENV/.bedside-setup"
 WANT="$(cat bridge/pyproject.toml researcher-template/requirements.txt 2>/dev/null | sha1sum | cut -c1-12) $REQS"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -49,5 +50,16 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   "$VENV/bin/python" -m pip install -q $REQS -r researcher-template/requirements.txt
   "$VENV/bin/python" -m pip install -q -e bridge
   echo "$WANT" > "$STAMP"
+fi
+# The reference case's environment, as a researcher with Debian's CPU PyTorch makes it: a venv that sees the
+# system's torch (../shared/notes/pytorch-on-cpu.md) and adds what the research code needs from PyPI.
+TORCH_VENV=.venv-torch
+if [ "${BEDSIDE_NO_TORCH:-0}" != "1" ]; then
+  # Debian's own interpreter: another python3 on PATH (pyenv) does not see python3-torch.
+  if [ ! -x "$TORCH_VENV/bin/python" ]; then /usr/bin/python3 -m venv --system-site-packages "$TORCH_VENV"; fi
+  if ! "$TORCH_VENV/bin/python" -c "import torch, zmq, huggingface_hub" 2>/dev/null; then
+    echo "setup: installing huggingface_hub into $TORCH_VENV (beside Debian's torch)"
+    "$TORCH_VENV/bin/python" -m pip install -q huggingface_hub
+  fi
 fi
 echo "setup: ok ($(swift --version 2>/dev/null | head -1))"

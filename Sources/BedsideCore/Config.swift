@@ -75,6 +75,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var startupTimeoutSeconds = 120.0
     /// Worker processes sharing the frames: k replicas of a slow model give ~k times the prediction rate.
     public var replicas = 1
+    /// Threads for the model's numeric libraries (torch, OpenMP, MKL); nil: all cores but one, shared among
+    /// the replicas (ModelThreads).
+    public var threads: Int?
     /// Run the research code without network access, read-only except its working directory (bubblewrap).
     public var sandbox = false
     /// `live`: the newest frame whenever a worker is idle. `freeze`: once each time the image stops changing

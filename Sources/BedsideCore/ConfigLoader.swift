@@ -404,7 +404,7 @@ struct Reader {
             node, key,
             allowed: [
                 "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger",
-                "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache", "output",
+                "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache", "output", "threads",
             ])
         guard let entryNode = m["entry"] else {
             throw error(node, "\(key).entry", "missing", "Add `entry: path/to/script.py:predict` (the function called per frame).")
@@ -514,6 +514,7 @@ struct Reader {
         if let v = m["upstream"] { c.upstream = try string(v, "\(key).upstream") }
         if let v = m["max_memory_mb"] { c.maxMemoryMB = try int(v, "\(key).max_memory_mb", range: 64...1_048_576) }
         if let v = m["replicas"] { c.replicas = try int(v, "\(key).replicas", range: 1...32) }
+        if let v = m["threads"] { c.threads = try int(v, "\(key).threads", range: 1...256) }
         if let v = m["startup_timeout_s"] {
             c.startupTimeoutSeconds = try double(v, "\(key).startup_timeout_s", range: 1...3600)
         }

@@ -33,10 +33,23 @@ public final class ModelCheck {
             format: .gray8, pixels: pixels, truth: truth)
         // What went wrong when no answer is the outcome; an answer (or an error answer) is read from the status.
         var outcome: String?
+        var timed: [Double] = []
         switch await harness.waitUntilRunning(timeout: .seconds(model.startupTimeoutSeconds + 5), failFast: true, poll: .milliseconds(20)) {
         case .running:
-            if case .lost(let why) = await harness.answer(frame, resend: .milliseconds(500), poll: .milliseconds(5)) {
-                outcome = why
+            switch await harness.answer(frame, resend: .milliseconds(500), poll: .milliseconds(5)) {
+            case .lost(let why): outcome = why
+            case .answered(let first):
+                // The first answer warms the model up; a few more (up to 4, within about 8 s) give its cadence.
+                var next = frame
+                next.seq = first.seq + 1
+                let budget = ContinuousClock.now + .seconds(max(3, min(8, first.modelMs / 1000 * 5)))
+                while timed.count < 4, ContinuousClock.now < budget {
+                    next.ptsNanos = Clock.monotonicNanos()
+                    guard case .answered(let p) = await harness.answer(next, poll: .milliseconds(2)) else { break }
+                    timed.append(p.modelMs)
+                    next.seq = p.seq + 1
+                }
+            default: break
             }
         case .failed(let why): outcome = why
         case .timedOut(let why): outcome = why ?? "not ready within \(Int(model.startupTimeoutSeconds + 5)) s"
@@ -49,6 +62,18 @@ public final class ModelCheck {
         if let p = runner.lastPrediction {
             print("  ✓ loaded in \(fmt(s.setupMs)) ms (import + setup), predict took \(fmt(p.modelMs)) ms, round trip \(fmt(p.roundTripMs)) ms")
             print("  returned: \(summary(p.resultJSON))")
+            let times = (timed.isEmpty ? [p.modelMs] : timed).sorted()
+            let threads = ModelThreads.environment(
+                configured: model.threads, cores: ProcessInfo.processInfo.activeProcessorCount, replicas: model.replicas,
+                inherited: ProcessInfo.processInfo.environment, modelEnv: [:])
+            let threadCount = model.env["OMP_NUM_THREADS"].flatMap { Int($0) } ?? threads.threads
+            let source = model.env["OMP_NUM_THREADS"] != nil ? "OMP_NUM_THREADS in the model's env" : threads.source
+            for line in CadenceAdvice.lines(
+                medianMs: times[times.count / 2], frames: times.count, replicas: model.replicas, trigger: model.trigger,
+                threads: threadCount, threadsSource: source)
+            {
+                print("  \(line)")
+            }
             if let i = s.info {
                 var parts: [String] = []
                 if let v = i.version { parts.append("version \(v)") }
@@ -128,16 +153,21 @@ struct PrepareManifest: Codable {
     var bedsideVersion: String
     var answered: Bool
     var urls: [Fetch]
+    /// What arrived in this run (new, or changed in size), and its bytes.
+    var fetched: [File]
+    var fetchedBytes: Int64
+    /// Everything in the cache now (what the clinic box needs), and its bytes.
     var files: [File]
+    var bytes: Int64
 
     enum CodingKeys: String, CodingKey {
-        case model, config, answered, urls, files
-        case preparedAt = "prepared_at", bedsideVersion = "bedside_version"
+        case model, config, answered, urls, fetched, files, bytes
+        case preparedAt = "prepared_at", bedsideVersion = "bedside_version", fetchedBytes = "fetched_bytes"
     }
 }
 
 /// `bedside prepare` for one model: the check with the network allowed and every attempt logged, then a
-/// manifest of the URLs fetched and the files now in the model's cache (size, SHA-256).
+/// manifest of the URLs fetched and the files now in the model's cache (size, SHA-256), and what arrived.
 public struct ModelPrepare {
     let model: ModelConfig
     let cache: String
@@ -151,16 +181,38 @@ public struct ModelPrepare {
         self.height = height
     }
 
+    /// The cache's files (relative path -> size), leaving out prepare's own.
+    func cachedFiles(_ root: String) -> [PrepareVerdict.File] {
+        var out: [PrepareVerdict.File] = []
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return out }
+        for case let rel as String in walker {
+            if rel == "manifest.json" || rel == "network-log.jsonl" { continue }
+            let path = root + "/" + rel
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+            out.append(.init(path: rel, size: size))
+        }
+        return out.sorted { $0.path < $1.path }
+    }
+
     public func run() async throws -> Bool {
         var m = model
         m.network = "allow"
         m.sandbox = false  // the sandbox has no network at all
         m.cacheDirectory = cache
+        m.env["BEDSIDE_PREPARE"] = "1"  // the bridge clears inherited offline switches (HF_HUB_OFFLINE=1 fetches nothing)
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
-        let log = cache + "/network-log.jsonl"
+        let root = URL(fileURLWithPath: cache).standardizedFileURL.path
+        let log = root + "/network-log.jsonl"
         try? FileManager.default.removeItem(atPath: log)
         m.networkLog = log
-        print("\nmodel \(m.name): starting it with the network allowed, downloads into \(cache)...")
+        let environment = ProcessInfo.processInfo.environment.merging(model.env) { $1 }
+        let cleared = PrepareVerdict.offlineSwitches.filter { environment[$0] != nil }
+        let before = Dictionary(cachedFiles(root).map { ($0.path, $0.size) }) { a, _ in a }
+        var hub = ""
+        if let endpoint = environment["HF_ENDPOINT"] { hub = "; Hugging Face hub downloads from HF_ENDPOINT=\(endpoint)" }
+        print("\nmodel \(m.name): starting it with the network allowed, downloads into \(root)\(hub)...")
         let check = ModelCheck(model: m, width: width, height: height)
         let ok = try await check.run()
         var urls: [PrepareManifest.Fetch] = []
@@ -169,32 +221,28 @@ public struct ModelPrepare {
                 if let fetch = try? JSONWire.decode(PrepareManifest.Fetch.self, from: String(line)) { urls.append(fetch) }
             }
         }
-        var files: [PrepareManifest.File] = []
-        var total: Int64 = 0
-        let root = URL(fileURLWithPath: cache).standardizedFileURL.path
-        if let walker = FileManager.default.enumerator(atPath: root) {
-            for case let rel as String in walker {
-                if rel == "manifest.json" || rel == "network-log.jsonl" { continue }
-                let path = root + "/" + rel
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else { continue }
-                let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
-                total += size
-                files.append(.init(path: rel, size: size, sha256: Digest.sha256(file: path)))
-            }
+        let cached = cachedFiles(root)
+        let arrived = PrepareVerdict.arrived(before: before, after: cached)
+        let verdict = PrepareVerdict.judge(
+            answered: ok, attempts: urls.map { $0.url ?? $0.host ?? "?" }, arrived: arrived, cached: cached,
+            error: ok ? nil : check.status?.lastError, cleared: cleared)
+        func manifestFiles(_ files: [PrepareVerdict.File]) -> [PrepareManifest.File] {
+            files.map { .init(path: $0.path, size: $0.size, sha256: Digest.sha256(file: root + "/" + $0.path)) }
         }
-        files.sort { $0.path < $1.path }
         let manifest = PrepareManifest(
             model: m.name, preparedAt: Date().formatted(.iso8601), config: m.configFile, bedsideVersion: BedsideVersion.string,
-            answered: ok, urls: urls, files: files)
+            answered: ok, urls: urls, fetched: manifestFiles(arrived), fetchedBytes: arrived.reduce(0) { $0 + $1.size },
+            files: manifestFiles(cached), bytes: cached.reduce(0) { $0 + $1.size })
         try JSONWire.data(manifest, pretty: true).write(to: URL(fileURLWithPath: root + "/manifest.json"), options: .atomic)
-        print("  fetched \(urls.count) URL(s); the cache holds \(files.count) file(s), \(total / 1_000_000) MB; manifest: \(root)/manifest.json")
-        for u in urls.prefix(10) { print("    \(u.url ?? u.host ?? "?")") }
-        if ok {
+        for (i, line) in verdict.lines.enumerated() {
+            print("  \(!verdict.ready && i == verdict.lines.count - 1 ? "✗ " : "")\(line)")
+        }
+        print("  the cache holds \(cached.count) file(s), \(PrepareVerdict.size(manifest.bytes)); manifest: \(root)/manifest.json")
+        if verdict.ready {
             print(
                 "  ✓ ready for the clinic: with `network: deny` the model finds these files in its cache. Copy \(root) to the same place on the box (the offline bundle does)."
             )
         }
-        return ok
+        return verdict.ready
     }
 }

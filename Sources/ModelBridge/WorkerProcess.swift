@@ -75,6 +75,11 @@ public final class WorkerProcess: @unchecked Sendable {
         if let log = config.networkLog { env["BEDSIDE_NETWORK_LOG"] = log }
         if let file = config.configFile { env["BEDSIDE_CONFIG"] = file }
         if let output = config.output { env[ModelOutput.environmentKey] = JSONWire.string(output) }
+        // Leave capture, recording and the page a core: torch would otherwise start a thread per core.
+        let threads = ModelThreads.environment(
+            configured: config.threads, cores: ProcessInfo.processInfo.activeProcessorCount, replicas: config.replicas,
+            inherited: env, modelEnv: config.env)
+        for (k, v) in threads.variables { env[k] = v }
         for (k, v) in config.env { env[k] = v }
         if config.sandbox {
             // No network; a read-only filesystem except the working directory and private temporary folders; none

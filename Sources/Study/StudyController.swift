@@ -85,7 +85,8 @@ public final class StudyController: Sendable {
     /// and the log's first line. Returns the folder.
     public func start(participant raw: String, arm armName: String?, targets: [String]?, notes: String?) async throws -> String {
         let participant = try StudyError.checkParticipant(raw)
-        let name = armName ?? config.defaultArm
+        // No arm named: the one the admin chose before starting (the default until then), never silently `full`.
+        let name = armName ?? state.withLock { $0.arm.name }
         guard let arm = config.arm(named: name) else { throw StudyError.unknownArm(name, config.arms.map(\.name)) }
         if let running = state.withLock({ $0.session?.participant }) { throw StudyError.already(running) }
         let targets = targets ?? config.targets

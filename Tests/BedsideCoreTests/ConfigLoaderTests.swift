@@ -50,6 +50,19 @@ struct ConfigLoaderTests {
         #expect(c.models[0].maxMemoryMB >= 1024)
     }
 
+    @Test("threads: is read (nil: all cores but one); a misspelling or 0 names the key")
+    func threads() throws {
+        let c = try ConfigLoader.parse(yaml: "models:\n  - {name: a, entry: a.py:f}\n  - {name: b, entry: b.py:f, threads: 3}\n")
+        #expect(c.models[0].threads == nil && c.models[1].threads == 3)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "models:\n  - {name: a, entry: a.py:f, threads: 0}\n") }
+        do {
+            _ = try ConfigLoader.parse(yaml: "models:\n  - name: a\n    entry: a.py:f\n    thread: 2\n")
+            Issue.record("a misspelt key was accepted")
+        } catch let e as ConfigError {
+            #expect(e.key == "models[0].thread" && e.line == 4 && e.fix.contains("`threads`"))
+        }
+    }
+
     @Test("a launcher command is read as a list or as words")
     func command() throws {
         let c = try ConfigLoader.parse(

@@ -45,6 +45,25 @@ struct StudyControllerTests {
         await #expect(throws: (any Error).self) { try await controller(folder()).end() }
     }
 
+    @Test("the arm chosen before Start session is the session's arm, in its status and study.jsonl (issue 18 #1)")
+    func armChosenBeforeStartIsKept() async throws {
+        let s = controller(folder())
+        try s.setArm("status")
+        _ = try await s.start(participant: "P07", arm: nil, targets: nil, notes: nil)
+        #expect(s.status.arm == "status")
+        let summary = try await s.end()
+        let log = try String(contentsOfFile: summary.folder + "/study.jsonl", encoding: .utf8)
+        let first = try JSONWire.decode(SessionLogLine.self, from: String(log.split(separator: "\n")[0]))
+        guard case .start(_, let arm, _, _, _, _) = first.event else {
+            Issue.record("the first line is not the start: \(first)")
+            return
+        }
+        #expect(arm == "status")
+        // Named explicitly, the start's own arm wins.
+        _ = try await s.start(participant: "P08", arm: "control", targets: nil, notes: nil)
+        #expect(s.status.arm == "control")
+    }
+
     @Test("an unknown arm is refused; each known one is what the status then says")
     func arms() throws {
         let s = controller(folder())

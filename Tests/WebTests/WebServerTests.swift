@@ -235,6 +235,14 @@ struct WebServerTests {
                 #expect(String(buffer: r.body).contains("P07"))
             }
             try await client.execute(uri: Self.admin("study/note?text=probe%20slipped"), method: .post) { r in #expect(r.status == .ok) }
+            // What the admin page's URLSearchParams sends: + for a space, %2B for a plus (issue 18 #5).
+            try await client.execute(uri: Self.admin("study/note?text=probe+slipped+at+00%3A40+%2B+gel"), method: .post) { r in
+                #expect(r.status == .ok)
+            }
+            let folder = try #require(study.currentFolder)
+            let log = try String(contentsOfFile: folder + "/study.jsonl", encoding: .utf8)
+            #expect(log.contains("\"text\":\"probe slipped at 00:40 + gel\""))
+            #expect(!log.contains("probe+slipped"))
             try await client.execute(uri: Self.admin("study/note"), method: .post) { r in #expect(r.status == .badRequest) }
             try await client.execute(uri: Self.admin("study/arm?arm=nonsense"), method: .post) { r in
                 #expect(r.status == .badRequest)

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -104,15 +106,37 @@ def test_answers_bedside_refuses_are_named_on_the_tablet_within_2_s(tmp_path, br
         assert b.stop() == 0
 
 
-TORCH_PYTHON = "/usr/bin/python3"  # Debian's interpreter, which sees python3-torch (../shared/notes/pytorch-on-cpu.md)
+# The reference case's interpreter: a venv that sees Debian's python3-torch and adds huggingface_hub from PyPI
+# (scripts/setup.sh makes it; ../shared/notes/pytorch-on-cpu.md), else Debian's own python3 (no hub download).
+TORCH_VENV = REPO / ".venv-torch/bin/python"
+TORCH_PYTHON = str(TORCH_VENV) if TORCH_VENV.exists() else "/usr/bin/python3"
+BRIDGE_TESTS = REPO / "bridge/tests"
+
+
+def _has(modules: str) -> bool:
+    return subprocess.run([TORCH_PYTHON, "-c", f"import {modules}"], capture_output=True).returncode == 0
 
 
 def _has_torch() -> bool:
-    return subprocess.run([TORCH_PYTHON, "-c", "import torch, zmq"], capture_output=True).returncode == 0
+    return _has("torch, zmq")
 
 
-@pytest.mark.skipif(not _has_torch(), reason="needs Debian's python3-torch and python3-zmq (scripts/setup.sh installs them)")
-def test_a_pytorch_model_returning_its_own_tensors_displays_with_an_output_block_alone(tmp_path, browser):
+@pytest.mark.skipif(not _has("torch, zmq, huggingface_hub"),
+                    reason="needs .venv-torch: Debian's python3-torch and python3-zmq with huggingface_hub (scripts/setup.sh)")
+def test_the_reference_case_hub_weights_at_construction_prepare_then_offline_and_its_raw_output_on_the_page(
+        tmp_path, browser):
+    """PCBM's shape end to end: torch from Debian, weights from a (fake) Hugging Face hub in the constructor,
+    `network: deny` by default, `bedside prepare`, then the raw tensors displayed through `output:` alone."""
+    sys.path.insert(0, str(BRIDGE_TESTS))
+    from fake_hf_hub import FakeHub
+
+    weights_path = tmp_path / "pcbmish.pt"
+    subprocess.run([TORCH_PYTHON, "-c", f"import sys; sys.path.insert(0, '{REPO}/Tests/e2e/models'); "
+                    f"import pcbm_torch; pcbm_torch.save_weights('{weights_path}')"], check=True, timeout=120)
+    weights = weights_path.read_bytes()
+    repo_id = "bedside-test/pcbm-reference"
+    hub = FakeHub({f"{repo_id}/pcbmish.pt": weights})
+    url = f"{hub.endpoint}/{repo_id}/resolve/main/pcbmish.pt"
     planes = ["head", "abdomen", "femur", "thorax"]
     classes = ", ".join(f"[{p}, {s}]" for p in planes for s in ("standard", "non-standard"))
     concepts = ", ".join(f"concept_{i}" for i in range(27))
@@ -125,11 +149,52 @@ def test_a_pytorch_model_returning_its_own_tensors_displays_with_an_output_block
         "  - name: pcbm-torch\n"
         f"    python: {TORCH_PYTHON}\n"
         f"    entry: {REPO}/Tests/e2e/models/pcbm_torch.py:predict\n"
+        f"    env: {{PCBM_WEIGHTS_REPO: {repo_id}, HF_ENDPOINT: '{hub.endpoint}'}}\n"
         "    input: {format: gray, width: 288, height: 224}\n"
         "    output:\n"
         f"      segmentation: {{from: seg, classes: [{seg}]}}\n"
         f"      concepts: {{from: concepts, names: [{concepts}], scale: probability, mask: concept_mask}}\n"
         f"      plane: {{from: logits, kind: logits, classes: [{classes}]}}\n")
+    env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp_path / "bedside-state"))
+    try:
+        # 1. The clinic box before prepare: network: deny (the default). The hub is offline for the model: it
+        #    fails at once, naming the repo, the file, the URL and the fix, and nothing reaches the hub.
+        b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+        t0 = time.monotonic()
+        try:
+            m = wait_for(lambda: (lambda m: m if "bedside prepare" in (m.get("last_error") or "") else None)(
+                b.status()["models"][0]), 60, what="the model's failure to name `bedside prepare`")
+            elapsed = time.monotonic() - t0
+            print(f"\ndeny + hub download at construction: named {elapsed:.2f} s after Bedside served "
+                  f"(torch import included): {m['last_error'][:200]}...")
+            assert f"file pcbmish.pt of the Hugging Face hub repo {repo_id} ({url})" in m["last_error"], m["last_error"]
+            assert "network: deny" in m["last_error"] and "pcbm_torch.py:" in m["last_error"]
+            assert [(a["url"], a["denied"]) for a in m["network_attempts"]] == [(url, True)], m["network_attempts"]
+            assert hub.requests == [], "the hub was offline for the model: nothing was sent, nothing retried"
+        finally:
+            assert b.stop() == 0
+
+        # 2. `bedside prepare` with an inherited HF_HUB_OFFLINE=1 (which would fetch nothing): cleared, fetched.
+        prep = subprocess.run([str(REPO / ".build/release/bedside"), "prepare", "--config", str(cfg)],
+                              capture_output=True, text=True, env=dict(env, HF_HUB_OFFLINE="1"), timeout=300)
+        print(prep.stdout)
+        assert prep.returncode == 0, prep.stdout + prep.stderr
+        assert "ignored HF_HUB_OFFLINE from the environment" in prep.stdout
+        assert "fetched " in prep.stdout, prep.stdout
+        manifest = json.loads((tmp_path / "bedside-state/model-cache/pcbm-torch/manifest.json").read_text())
+        blobs = [f for f in manifest["fetched"] if "/blobs/" in f["path"]]
+        assert [f["size"] for f in blobs] == [len(weights)], manifest["fetched"]
+        assert blobs[0]["sha256"] == hashlib.sha256(weights).hexdigest()
+        assert manifest["fetched_bytes"] >= len(weights) and manifest["answered"] is True
+        # huggingface_hub may also ask for its agent registry (/api/agent-harnesses, once a day): not a file.
+        assert url in [u["url"] for u in manifest["urls"]], manifest["urls"]
+        print(f"prepare: {len(manifest['fetched'])} file(s) arrived, {manifest['fetched_bytes']} bytes "
+              f"(weights {len(weights)} bytes); hub requests {hub.file_requests()}")
+    finally:
+        hub.stop()
+
+    # 3. Back on the box, the hub gone: the model builds from its cache with no network attempt, and its raw
+    #    tensors show on the tablet through the output: block alone.
     b = start_bedside(["run", "--config", str(cfg)], tmp_path)
     try:
         wait_for(lambda: b.status()["models"][0]["predictions"] >= 3, 90, what="three answers from the torch model")
@@ -140,14 +205,21 @@ def test_a_pytorch_model_returning_its_own_tensors_displays_with_an_output_block
         time.sleep(1.5)
         view = page.evaluate(READ)
         rows = page.evaluate("() => document.querySelector('[data-testid=\"concepts\"]').querySelectorAll('[data-concept]').length")
+        painted = page.evaluate("""() => { const c = document.querySelector('[data-testid="overlay-canvas"]');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+            for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n / (c.width * c.height); }""")
+        legend = page.evaluate("() => document.querySelectorAll('[data-testid=\"legend\"] li').length")
         m = b.status()["models"][0]
-        print(f"\ntorch model: {m['model_ms']:.0f} ms per frame, {m['predictions']} answers, {m['errors']} errors; "
-              f"banner {view['text']!r}; {rows} concept rows; declares {len(m['info']['classes'])} classes, "
+        print(f"torch model from its cache: {m['model_ms']:.0f} ms per frame, {m['predictions']} answers, "
+              f"{m['errors']} errors, {len(m['network_attempts'])} network attempts; banner {view['text']!r}; "
+              f"{rows} concept rows; label overlay over {painted:.0%} of the video, {legend} legend entries; declares {len(m['info']['classes'])} classes, "
               f"{len(m['info']['concepts'])} concepts, planes {m['info']['planes']}")
         page.screenshot(path=str(b.artifacts / "pcbm-torch-output-block.png"))
+        assert m["network_attempts"] == [] and m["restarts"] == 0 and m["network"] == "deny", m
         assert m["errors"] == 0, m["last_error"]
         assert view["text"].startswith("STANDARD PLANE: HEAD"), view
         assert rows == 9, "the concept mask leaves the head plane's 9 of 27"
+        assert painted > 0.05 and legend >= 1, "the 14-class label map is drawn over the video"
         assert m["info"]["planes"] == planes and len(m["info"]["classes"]) == 14 and len(m["info"]["concepts"]) == 27
         page.context.close()
     finally:

@@ -36,6 +36,8 @@ import urllib.error
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from . import hub
+
 MODE_ENV = "BEDSIDE_NETWORK"  # allow (default) | deny
 LOG_ENV = "BEDSIDE_NETWORK_LOG"  # a file: one JSON line per distinct attempt (bedside prepare)
 CACHE_ENV = "BEDSIDE_MODEL_CACHE"  # the model's cache folder: TORCH_HOME, HF_HOME, XDG_CACHE_HOME go under it
@@ -121,10 +123,13 @@ def configure_environment(mode: str, environ: MutableMapping[str, str]) -> List[
                 environ[name] = os.path.join(cache, sub) if sub else cache
                 changed.append(name)
     if mode == "deny":
+        changed += hub.force_offline(environ)  # on whatever was inherited: the hub must not try the network
         for name, value in OFFLINE_SWITCHES.items():
             if not environ.get(name):
                 environ[name] = value
                 changed.append(name)
+    elif environ.get(hub.PREPARE_ENV) == "1":
+        hub.clear_for_prepare(environ)  # `bedside prepare`: an inherited HF_HUB_OFFLINE=1 would fetch nothing
     return changed
 
 
@@ -309,7 +314,7 @@ class Auditor:
             key = None
         if self.deny:
             self._local.sequence = None  # a refused sequence is over: the next try is a new attempt
-            url = url or (key[2] if key is not None else None)
+            url = url or (key[2] if key is not None else None) or _stack_url()
             denied = URLDenied if event == "urllib.Request" else NetworkDenied
             raise denied(self.denial(host, port, url), host, port, url)
 
@@ -338,6 +343,8 @@ class Auditor:
                     if seq.port is None:
                         seq.port = port
                 return seq.key
+        if url is None:
+            url = _stack_url()  # requests, httpx, urllib3: the lookup or connect comes before any request line
         key = self._record(None, event, host, port, url, where, function)
         if event != "http.client.send":
             local.sequence = _Sequence(where, host, port, url, key, named, event)
@@ -434,6 +441,20 @@ class Auditor:
             return _SKIP
         return _RESEARCH
 
+    def is_research(self, filename: str) -> bool:
+        """Whether a code file is the research code's (not the standard library, site-packages or the bridge)."""
+        kind = self._kinds.get(filename)
+        if kind is None:
+            kind = self._kinds[filename] = self._kind(filename)
+        return kind == _RESEARCH
+
+    def record_request(self, host: str, port: Optional[int], url: str, event: str, where: str, function: str) -> None:
+        """An attempt a library answered itself (a hub in offline mode) without raising an audit event."""
+        with self._lock:
+            known = (host, port, url, where) in self._attempts
+        if not known:
+            self._record(None, event, host, port, url, where, function)
+
     # --- for the worker's main thread ------------------------------------------------------------------
 
     def take(self, force: bool = False) -> List[Dict[str, Any]]:
@@ -463,6 +484,46 @@ class Auditor:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # a fork while another thread held it must not deadlock the child
         self._local = threading.local()
+
+
+_HTTP_LIBRARIES = ("requests", "httpx", "httpx2", "urllib3", "httpcore", "aiohttp")
+
+
+def _stack_url(limit: int = 64) -> Optional[str]:
+    """The URL an HTTP library on the stack is fetching, from its frames' locals; None if none says.
+
+    A connection's first audit events (the name lookup, the connect) carry only host and port; requests,
+    httpx and urllib3 hold the whole URL in a local of an outer frame (`request.url`, or urllib3's pool and
+    path). Read only for a new attempt or a refusal, never per frame.
+    """
+    try:
+        frame: Any = sys._getframe(2)
+    except ValueError:
+        return None
+    depth = 0
+    while frame is not None and depth < limit:
+        depth += 1
+        parts = frame.f_code.co_filename.replace("\\", "/").split("/")
+        if any(lib in parts for lib in _HTTP_LIBRARIES):
+            local = frame.f_locals
+            request = local.get("request")
+            if request is not None and hasattr(request, "method"):
+                url = str(getattr(request, "url", "") or "")
+                if url.startswith(("http://", "https://")):
+                    return url
+            if frame.f_code.co_name == "urlopen":
+                pool, path = local.get("self"), local.get("url")
+                host, scheme = getattr(pool, "host", None), getattr(pool, "scheme", None)
+                if isinstance(path, str) and isinstance(host, str) and isinstance(scheme, str):
+                    if path.startswith(("http://", "https://")):
+                        return path
+                    if path.startswith("/"):
+                        port = getattr(pool, "port", None)
+                        default = _DEFAULT_PORTS.get(scheme)
+                        shown = host_port(host, None if port in (None, default) else _port(port))
+                        return f"{scheme}://{shown}{path}"
+        frame = frame.f_back
+    return None
 
 
 def _request_url(conn: Any, data: bytes) -> Optional[str]:

@@ -189,6 +189,12 @@ class OutputMap:
             x = float(v[i])
             if not math.isfinite(x):
                 raise ResultError(f"output.concepts ({c.source})[{i}] ({name}) is {x}")
+            top = 1.0 if c.scale == "probability" else 10.0
+            if not -1e-6 <= x <= top + 1e-6:
+                hint = ("logits, not probabilities? Apply a sigmoid, or use scale: score for 0-10 values"
+                        if c.scale == "probability" else "the page's bars go from 0 to 10: rescale the values to that range")
+                raise ResultError(
+                    f"output.concepts ({c.source})[{i}] ({name}) is {x:.4g}, outside scale: {c.scale} (0 to {top:g}): {hint}")
             score = 10.0 * x if c.scale == "probability" else x
             item: Dict[str, Any] = {"name": name, "score": round(score, 3), "present": score >= 5.0}
             if c.planes is not None and c.planes[i]:

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from . import __version__, network
+from . import __version__, hub, network
 from .core import (
     Error,
     Fatal,
@@ -120,14 +120,33 @@ class Worker:
                 self.send(Network(attempts=attempts))
 
     def fatal(self, stage: str, exc: BaseException, fault: str) -> int:
+        error = error_line(exc)
+        if stage in ("import", "setup"):
+            error = self.hub_miss(exc) or error
         try:
             self.report_network(force=True)  # an import-time download that failed: Bedside hears of it first
         except Exception:
             pass
         tb = format_traceback(exc)
-        self.send(Fatal(stage=stage, error=error_line(exc), traceback=tb, fault=fault))
-        print(f"bridge: fatal ({stage}): {error_line(exc)}\n{tb}", file=sys.stderr, flush=True)
+        self.send(Fatal(stage=stage, error=error, traceback=tb, fault=fault))
+        print(f"bridge: fatal ({stage}): {error}\n{tb}", file=sys.stderr, flush=True)
         return EXIT_FATAL
+
+    def hub_miss(self, exc: BaseException) -> Optional[str]:
+        """A construction that failed on a hub file it could not have: the file, its URL and the fix; else None."""
+        auditor = self.network
+        try:
+            request = hub.find_request(exc, research=auditor.is_research if auditor is not None else None)
+            if request is None:
+                return None
+            mode = auditor.mode if auditor is not None else network.read_mode(os.environ)
+            if auditor is not None:
+                auditor.record_request(request.host, request.port, request.url, "huggingface_hub", request.where,
+                                       request.function)
+            config = auditor.config if auditor is not None else os.environ.get(network.CONFIG_ENV)
+            return f"{hub.explain(request, mode, config)} ({error_line(exc)})"
+        except Exception:  # naming the file is a courtesy: never lose the real error over it
+            return None
 
     def serve(self, entry: str, setup: Optional[str], workdir: Optional[str]) -> int:
         self.hello = Hello(pid=os.getpid(), name=self.name, python=platform.python_version(), bridge=__version__)

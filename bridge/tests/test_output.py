@@ -103,6 +103,8 @@ def test_a_bad_block_names_the_key_and_the_fix(spec: dict, said: str) -> None:
     ({"seg": np.full((2, 2), np.nan), "concepts": np.zeros(27), "logits": np.zeros(8), "concept_mask": np.ones(27)},
      "holds fractions"),
     ("not a dict", "cannot look up 'seg' in a str"),
+    ({"seg": np.zeros((2, 2)), "concepts": np.full(27, 1.7), "logits": np.zeros(8), "concept_mask": np.ones(27)},
+     "(k0) is 1.7, outside scale: probability (0 to 1): logits, not probabilities? Apply a sigmoid, or use scale: score"),
 ])
 def test_a_return_value_that_does_not_fit_is_an_answer_error_naming_what_is_wrong(value: object, said: str) -> None:
     m = OutputMap.from_json(json.dumps(PCBM))
@@ -114,3 +116,13 @@ def test_a_return_value_that_does_not_fit_is_an_answer_error_naming_what_is_wron
 def test_the_block_declares_the_models_names_for_ready() -> None:
     info = OutputMap.from_json(json.dumps(PCBM)).declares()
     assert info == {"classes": SEG_CLASSES, "concepts": CONCEPTS, "planes": PLANES}
+
+
+def test_scores_on_a_0_to_10_scale_are_shown_as_they_are_and_checked_against_10() -> None:
+    spec = {"concepts": {"from": "c", "names": ["a", "b"], "scale": "score"}}
+    m = OutputMap.from_json(json.dumps(spec))
+    concepts = convert_result(m.apply({"c": np.array([7.5, 2.0])}))["concepts"]
+    assert [(c["score"], c["present"]) for c in concepts] == [(7.5, True), (2.0, False)]
+    with pytest.raises(ResultError) as e:
+        m.apply({"c": np.array([12.0, 2.0])})
+    assert "(a) is 12, outside scale: score (0 to 10): the page's bars go from 0 to 10" in str(e.value)
