@@ -19,7 +19,8 @@ public enum CadenceAdvice {
         ]
         switch interval {
         case ..<0.1:
-            out.append(String(format: "the page: about %.0f answers/s, each drawn live on the frame it belongs to", perSecond))
+            let keeps = perSecond >= 60 ? " (every frame of a 30 or 60 fps source)" : perSecond >= 30 ? " (every frame of a 30 fps source)" : ""
+            out.append(String(format: "the page: up to about %.0f answers/s", perSecond) + keeps + ", each drawn live on the frame it belongs to")
         case ..<1.0:
             out.append(
                 String(format: "the page: an answer every %.2f s (%.1f/s); the image is newer than its explanation by about that much", interval, perSecond)

@@ -53,9 +53,10 @@ struct PrepareVerdictTests {
     func failureNotADownload() {
         let v = PrepareVerdict.judge(answered: false, attempts: [], arrived: [], cached: [], error: "ImportError: no module named cv2")
         #expect(!v.ready)
-        #expect(v.lines == [
-            "nothing arrived, and the model made no network attempt before it failed: ImportError: no module named cv2. The failure is not a download: `bedside check` shows it the same way"
-        ])
+        #expect(
+            v.lines == [
+                "nothing arrived, and the model made no network attempt before it failed: ImportError: no module named cv2. The failure is not a download: `bedside check` shows it the same way"
+            ])
     }
 
     @Test("attempts that fetched nothing from a model that answered: telemetry, ready")
@@ -79,7 +80,11 @@ struct CadenceAdviceTests {
     func fast() {
         let l = CadenceAdvice.lines(medianMs: 20, frames: 4, replicas: 1, trigger: "live", threads: 1, threadsSource: "default")
         #expect(l[0] == "time per frame: 20 ms (median of 4); threads: 1 (default; `threads:` to change)")
-        #expect(l[1] == "the page: about 50 answers/s, each drawn live on the frame it belongs to")
+        #expect(l[1] == "the page: up to about 50 answers/s (every frame of a 30 fps source), each drawn live on the frame it belongs to")
+        let faster = CadenceAdvice.lines(medianMs: 10, frames: 4, replicas: 1, trigger: "live", threads: 1, threadsSource: "default")
+        #expect(faster[1].hasPrefix("the page: up to about 100 answers/s (every frame of a 30 or 60 fps source)"))
+        let slower = CadenceAdvice.lines(medianMs: 50, frames: 4, replicas: 1, trigger: "live", threads: 1, threadsSource: "default")
+        #expect(slower[1] == "the page: up to about 20 answers/s, each drawn live on the frame it belongs to")
     }
 
     @Test("a PCBM-speed model: the interval, and freeze or replicas")
