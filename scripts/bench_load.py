@@ -137,8 +137,17 @@ def main() -> int:
             env_block.update({v: str(os.cpu_count()) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
         elif args.threads != "default":
             threads = f", threads: {int(args.threads)}"
+        planes = ["head", "abdomen", "femur", "thorax"]
+        output = {  # the model returns its own tensors (as Tests/e2e/test_cadence.py): the output: block maps them
+            "segmentation": {"from": "seg", "classes": ["background"] + [f"s{i}" for i in range(1, 14)]},
+            "concepts": {"from": "concepts", "names": [f"c{i}" for i in range(27)], "scale": "probability",
+                         "mask": "concept_mask"},
+            "plane": {"from": "logits", "kind": "logits",
+                      "classes": [[p, s] for p in planes for s in ("standard", "non-standard")]},
+        }
         model = (f"{{name: pcbm-torch, python: '{python}', entry: '{REPO}/Tests/e2e/models/pcbm_torch.py:predict', "
-                 f"env: {json.dumps(env_block)}, input: {{format: gray, width: 288, height: 224}}{threads}}}")
+                 f"env: {json.dumps(env_block)}, input: {{format: gray, width: 288, height: 224}}{threads}, "
+                 f"output: {json.dumps(output)}}}")
         model_what = f"the PCBM-shaped PyTorch model (depth {args.depth}, threads {args.threads})"
     else:
         model = f"{{name: m20, entry: '{tmp / 'model.py'}:predict', input: {{format: gray, width: 288, height: 224}}}}"
@@ -152,7 +161,8 @@ def main() -> int:
     )
     ready = tmp / "ready.json"
     env = dict(os.environ, BEDSIDE_BRIDGE_PATH=str(REPO / "bridge"), BEDSIDE_STATE_DIR=str(tmp / "state"))
-    proc = subprocess.Popen([args.bin, "run", "--config", str(tmp / "bedside.yaml"), "--python", args.python,
+    python_arg = [] if args.model == "torch" else ["--python", args.python]  # the torch model names its own
+    proc = subprocess.Popen([args.bin, "run", "--config", str(tmp / "bedside.yaml"), *python_arg,
                              "--port", "0", "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
                             stderr=open(tmp / "bedside.log", "w"), env=env)
     try:
@@ -169,6 +179,8 @@ def main() -> int:
                 return json.load(r)
 
         while status()["models"][0]["state"] != "running":
+            if status()["models"][0].get("restarts", 0) > 2:
+                raise SystemExit(f"the model does not start: {status()['models'][0].get('last_error')}")
             if proc.poll() is not None:
                 raise SystemExit(f"bedside exited: {(tmp / 'bedside.log').read_text()[-2000:]}")
             time.sleep(0.2)
@@ -220,6 +232,7 @@ def main() -> int:
         f"{gaps['over_50']} (of {gaps['frames']} frames) | none over 100 ms |",
         f"| model time per frame (median) | {s1['models'][0].get('model_ms') or 0:.0f} ms | |",
         f"| viewer frame rates | {', '.join(f'{v:.1f}' for v in viewer_fps)} fps | 30 |",
+        f"| model answers refused (errors) | {s1['models'][0].get('errors', 0)} | 0 |",
         f"| model predictions/s | {s1['models'][0]['rate_hz']:.2f} | "
         f"{'30: every captured frame (a 20 ms model keeps up)' if args.model == 'sleep' else 'as fast as the model can'} |",
         f"| RSS first -> last minute, max | {rss[0]:.0f} -> {rss[-1]:.0f} MB, max {max(rss):.0f} MB ({growth:+.1f} %) | < 5 % growth |",
