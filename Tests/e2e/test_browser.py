@@ -296,19 +296,26 @@ def test_snapshot_button_recording_toggle_with_pin_and_disk_alert(bedside: Any, 
         session = bedside.status()["recording"]["session"]
         assert any(name.endswith(".png") for name in os.listdir(session)), "the PNG is in the session folder"
 
-        # Stop recording: a wrong PIN is refused and forgotten, the right one works and is remembered.
-        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Stop recording'", timeout=TIMEOUT_MS)
-        answers = ["000000" if bedside.admin_pin != "000000" else "111111", bedside.admin_pin]
-        page.on("dialog", lambda d: d.accept(answers.pop(0)))
-        q("rec-toggle").click()
-        page.wait_for_function(f"() => ({Q})('action-result').textContent === 'Wrong admin PIN'", timeout=TIMEOUT_MS)
-        assert bedside.status()["recording"]["state"] == "recording"
-        q("rec-toggle").click()
-        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Start recording'", timeout=TIMEOUT_MS)
-        assert bedside.status()["recording"]["state"] == "idle"
-        q("rec-toggle").click()  # the remembered PIN: no prompt left to answer
-        page.wait_for_function(f"() => ({Q})('rec-toggle').textContent === 'Stop recording'", timeout=TIMEOUT_MS)
-        assert bedside.status()["recording"]["state"] == "recording"
+        # No admin action on the clinical screen (issue 18 #12): recording is started and stopped on the admin
+        # page, with the PIN; the tablet only shows the recording's state.
+        assert page.locator('[data-testid="rec-toggle"]').count() == 0
+        assert page.evaluate("() => [...document.querySelectorAll('button')].every((b) => !/recording/i.test(b.textContent))")
+        admin = context.new_page()
+        admin.goto(f"{bedside.base_url}/admin?token={bedside.token}")
+        admin.fill('[data-testid="admin-pin"]', bedside.admin_pin)
+        admin.click('[data-testid="admin-unlock"]')
+        toggle = admin.locator('[data-testid="admin-rec-toggle"]')
+        admin.wait_for_function("() => /stop/i.test(document.getElementById('rec-toggle').textContent)", timeout=TIMEOUT_MS)
+        toggle.click()
+        wait = lambda state: admin.wait_for_function(  # noqa: E731
+            f"() => fetch('api/status?token={bedside.token}').then((r) => r.json()).then((s) => s.recording.state === '{state}')",
+            timeout=TIMEOUT_MS)
+        wait("idle")
+        page.wait_for_function("() => document.getElementById('st-rec').dataset.rec === 'idle'", timeout=TIMEOUT_MS)
+        admin.wait_for_function("() => /start/i.test(document.getElementById('rec-toggle').textContent)", timeout=TIMEOUT_MS)
+        toggle.click()
+        wait("recording")
+        admin.close()
 
         # A paused recording (low disk) shows an alert until the status clears it.
         real = bedside.status()
@@ -379,4 +386,51 @@ def test_admin_page_shows_models_recording_and_pairing(bedside: Any, browser: An
         page.screenshot(path=str(bedside.artifacts / "browser-admin.png"), full_page=True)
         assert not errors, f"page errors: {errors}"
     finally:
+        context.close()
+
+
+def test_admin_study_card_keeps_the_chosen_arm_confirms_notes_and_says_success_in_green(bedside: Any, browser: Any) -> None:
+    """Issue 18 #1, #5, #13: the arm chosen before Start session is the session's arm; a note keeps its spaces and
+    is confirmed; outcomes are green (worked) or red (did not), never the warning amber."""
+    import json as _json
+
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/admin?token={bedside.token}")
+        page.fill('[data-testid="admin-pin"]', bedside.admin_pin)
+        page.click('[data-testid="admin-unlock"]')
+        page.wait_for_selector('[data-testid="admin-arm-status"]', timeout=TIMEOUT_MS)
+        page.click('[data-testid="admin-arm-status"]')
+        page.wait_for_function("() => document.getElementById('study-state').textContent.includes('Arm now: status')",
+                               timeout=TIMEOUT_MS)
+        page.fill('[data-testid="admin-participant"]', "P07")
+        page.click('[data-testid="admin-study-start"]')
+        page.wait_for_function("() => document.getElementById('study-state').textContent.startsWith('Running')",
+                               timeout=TIMEOUT_MS)
+        state = page.locator('[data-testid="admin-study-state"]').inner_text()
+        assert "participant P07, arm status" in state, state
+        assert not page.locator('[data-testid="admin-study-start"]').is_visible(), "no second start during a session"
+        msg = page.locator('[data-testid="admin-study-msg"]')
+        green = "rgb(126, 226, 168)"
+        assert msg.inner_text().startswith("Session started") and msg.evaluate("(n) => getComputedStyle(n).color") == green
+
+        page.fill('[data-testid="admin-note"]', "probe slipped at 00:40 + gel")
+        page.press('[data-testid="admin-note"]', "Enter")
+        page.wait_for_function("() => document.getElementById('study-msg').textContent.startsWith('Note added')",
+                               timeout=TIMEOUT_MS)
+        assert "“probe slipped at 00:40 + gel”" in msg.inner_text()
+        assert msg.evaluate("(n) => getComputedStyle(n).color") == green
+        assert page.locator('[data-testid="admin-note"]').input_value() == ""
+        page.screenshot(path=str(bedside.artifacts / "browser-admin-study.png"), full_page=True)
+
+        folder = bedside.status()["recording"]["session"]
+        page.click('[data-testid="admin-study-end"]')
+        page.wait_for_function("() => document.getElementById('study-msg').textContent.startsWith('Session ended')",
+                               timeout=TIMEOUT_MS)
+        lines = [_json.loads(line) for line in open(os.path.join(folder, "study.jsonl"))]
+        assert lines[0]["event"] == "start" and lines[0]["arm"] == "status", lines[0]
+        assert any(line.get("text") == "probe slipped at 00:40 + gel" for line in lines), lines
+        assert not errors, f"page errors: {errors}"
+    finally:
+        _admin(bedside, "study/arm?arm=full")  # the module's other tests expect the default arm
         context.close()

@@ -351,7 +351,7 @@ test('status line texts', () => {
   const S = st.createState();
   let v = st.statusLineView(S, 0);
   assert.deepEqual([v.model.text, v.rate, v.latency, v.age, v.rec.text, v.viewers], ['model: –', '– pred/s', 'latency –', 'result age –', 'rec –', '– viewers']);
-  assert.equal(v.recButton.hidden, true);
+  assert.equal('recButton' in v, false, 'no recording action on the tablet (issue 18 #12)');
   st.takeStatus(S, status([{ name: 'm', state: 'running', rate_hz: 9.94, latency_ms: 1234 }], {
     viewers: 1, recording: { state: 'paused', alert: 'Disk almost full', frames_dropped: 3 },
     source: { state: 'ok', mode: 'YUYV 1920x1080@60', description: 'capture box' },
@@ -359,13 +359,11 @@ test('status line texts', () => {
   v = st.statusLineView(S, 0);
   assert.deepEqual([v.model.text, v.rate, v.latency, v.viewers], ['m: running', '9.9 pred/s', 'latency 1.2 s', '1 viewer']);
   assert.deepEqual(v.rec, { state: 'paused', text: 'rec paused (3 dropped)', title: null });
-  assert.deepEqual(v.recButton, { hidden: false, text: 'Stop recording', action: 'stop' });
   assert.equal(v.alert, 'Disk almost full');
   assert.deepEqual(v.source, { hidden: false, state: 'ok', text: 'YUYV 1920x1080@60', title: 'capture box · YUYV 1920x1080@60' });
   st.takeStatus(S, status([], { viewers: 0, recording: { state: 'failed', error: 'disk gone' }, source: { state: 'ended' } }));
   v = st.statusLineView(S, 0);
   assert.equal(v.alert, 'Recording failed: disk gone');
-  assert.deepEqual(v.recButton, { hidden: false, text: 'Start recording', action: 'start' });
   assert.equal(v.viewers, '0 viewers');
   assert.equal(v.source.text, 'capture: ended');
 });
@@ -400,4 +398,21 @@ test('format helpers', () => {
   assert.equal(humanise(null), '');
   assert.equal(formatAge(999.4), '999 ms');
   assert.equal(formatAge(1250), '1.3 s');
+});
+
+test('the view toggle says what a tap does, not what is shown (issue 18 #17)', () => {
+  assert.deepEqual([st.viewToggleView('full').text, st.viewToggleView('full').pressed], ['Zoom to model area', false]);
+  assert.deepEqual([st.viewToggleView('crop').text, st.viewToggleView('crop').pressed], ['Show full image', true]);
+});
+
+test('a confidence shows under a plane that was found, never under NO STANDARD PLANE (issue 18 #2)', () => {
+  const S = st.createState();
+  const answer = (seq, plane) => ({ type: 'prediction', model: 'm', seq, pts_ns: seq, result: { plane } });
+  st.takePrediction(S, answer(1, { name: 'none', status: 'unknown', score: 1.0 }), 0);
+  let b = st.bannerView(S);
+  assert.equal(b.text, 'NO STANDARD PLANE');
+  assert.equal(b.sub, '');
+  st.takePrediction(S, answer(2, { name: 'head', status: 'close', score: 0.62 }), 0);
+  b = st.bannerView(S);
+  assert.deepEqual([b.text, b.sub], ['CLOSE TO STANDARD: HEAD', 'Confidence 62%']);
 });

@@ -26,6 +26,8 @@
   window.BedsideAdmin = { token, call };
 
   function text(node, value) { if (node.textContent !== value) node.textContent = value; }
+  /** An action's outcome: green when it worked, red when it did not (amber is for warnings only). */
+  function say(node, value, ok) { text(node, value); node.dataset.kind = ok ? 'ok' : 'bad'; }
   function when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : '–'; }
   function dl(node, rows) {
     node.replaceChildren(...rows.flatMap(([k, v, cls]) => {
@@ -168,26 +170,38 @@
     const q = { participant: $('participant').value.trim() };
     if ($('targets').value.trim()) q.targets = $('targets').value;
     if ($('notes').value.trim()) q.notes = $('notes').value;
-    const { status, body } = await call('study/start', q);
-    text($('study-msg'), status === 200 ? `Session started in ${body.folder}` : `Not started: ${body.error}`);
+    const button = ev.submitter || $('study-form').querySelector('button[type=submit]');
+    if (button) button.disabled = true;  // one start per click: the form hides once the session runs
+    try {
+      const { status, body } = await call('study/start', q);
+      say($('study-msg'), status === 200 ? `Session started in ${body.folder}` : `Not started: ${body.error}`, status === 200);
+    } finally {
+      if (button) button.disabled = false;
+    }
     refresh();
   });
   $('study-end').onclick = async () => {
     const { status, body } = await call('study/end');
     if (status === 200) {
       const t = Object.entries(body.time_to_plane || {}).map(([p, v]) => `${p} ${v.seconds === null ? 'not reached' : v.seconds.toFixed(1) + ' s'}`).join(', ');
-      text($('study-msg'), `Session ended (${body.duration_s} s). Time to plane: ${t}. Snapshots: ${body.snapshots}.`);
+      say($('study-msg'), `Session ended (${body.duration_s} s). Time to plane: ${t}. Snapshots: ${body.snapshots}.`, true);
       $('review-link').href = `review?session=${encodeURIComponent(body.folder.split('/').pop())}${token ? '&token=' + encodeURIComponent(token) : ''}`;
     } else {
-      text($('study-msg'), body.error || `error ${status}`);
+      say($('study-msg'), body.error || `error ${status}`, false);
     }
     refresh();
   };
   $('note-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (!$('note').value.trim()) return;
-    await call('study/note', { text: $('note').value.trim() });
-    $('note').value = '';
+    const note = $('note').value.trim();
+    if (!note) return;
+    const { status, body } = await call('study/note', { text: note });
+    if (status === 200) {
+      say($('study-msg'), `Note added at ${new Date().toLocaleTimeString()}: “${note}”`, true);
+      $('note').value = '';
+    } else {
+      say($('study-msg'), `Note not added: ${body.error || status}`, false);  // the text stays to try again
+    }
   });
   $('review-link').href = `review${token ? '?token=' + encodeURIComponent(token) : ''}`;
 

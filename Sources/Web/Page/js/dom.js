@@ -15,7 +15,7 @@ export const el = {
   sourceFoot: $('source-foot'), stSource: $('st-source'),
   groups: $('groups'), conceptsEmpty: $('concepts-empty'), conceptsStale: $('concepts-stale'),
   connection: $('connection'), connectionText: $('connection-text'),
-  snapshotBtn: $('snapshot-btn'), recBtn: $('rec-btn'), stAction: $('st-action'), recAlert: $('rec-alert'),
+  snapshotBtn: $('snapshot-btn'), stAction: $('st-action'), recAlert: $('rec-alert'),
   stModel: $('st-model'), stRate: $('st-rate'), stLatency: $('st-latency'), stAge: $('st-age'),
   stRec: $('st-rec'), stRecText: $('st-rec-text'), stViewers: $('st-viewers'),
   stTruth: $('st-truth'), frameCount: $('frame-count'), predictionSeq: $('prediction-seq'),

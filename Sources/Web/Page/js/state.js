@@ -305,7 +305,8 @@ export function bannerView(S) {
     else if (mode === 'close') text = `CLOSE TO STANDARD${name ? `: ${name}` : ''}`;
     else text = 'NO STANDARD PLANE';
     const sc = plane ? num(plane.score) : null;
-    if (sc !== null) sub = sc <= 1 ? `Confidence ${Math.round(sc * 100)}%` : `Score ${sc.toFixed(1)}`;
+    // A confidence belongs to a plane that was found; under NO STANDARD PLANE it would read as certainty.
+    if (sc !== null && mode !== 'unknown') sub = sc <= 1 ? `Confidence ${Math.round(sc * 100)}%` : `Score ${sc.toFixed(1)}`;
   }
   return { mode, text, sub, fixed: mode === 'model' || mode === 'offline', status, plane: planeName, modelState: ms };
 }
@@ -517,7 +518,6 @@ export function statusLineView(S, now) {
   const rs = rec && rec.state ? String(rec.state) : 'unknown';
   let recText = rs === 'recording' ? 'REC' : rs === 'unknown' ? 'rec –' : `rec ${rs}`;
   if (rec && num(rec.frames_dropped)) recText += ` (${rec.frames_dropped} dropped)`;
-  const startable = rs === 'idle' || rs === 'failed';
   const alert = rec ? (rec.alert || (rs === 'failed' && rec.error ? `Recording failed: ${rec.error}` : '')) : '';
 
   const truth = S.pred && S.pred.truth && typeof S.pred.truth === 'object' ? S.pred.truth : null;
@@ -534,7 +534,6 @@ export function statusLineView(S, now) {
     latency: lat === null ? 'latency –' : `latency ${formatAge(lat)}`,
     age: age === null ? 'result age –' : `result age ${formatAge(age)}`,
     rec: { state: rs, text: recText, title: rec && rec.file ? rec.file : null },
-    recButton: { hidden: !rec, text: startable ? 'Start recording' : 'Stop recording', action: startable ? 'start' : 'stop' },
     alert: alert || '',
     truth: truth ? { text: `phantom truth: ${truth.plane || '–'} ${truth.status || ''}`.trim() } : null,
     viewers: v === null ? '– viewers' : `${v} viewer${v === 1 ? '' : 's'}`,
@@ -556,4 +555,17 @@ export function notePaintDone(paint, seq, at, reportMax, reportMs) {
   paint.done.push({ seq, at });
   if (paint.done.length > reportMax) paint.done.splice(0, paint.done.length - reportMax);
   return at - paint.lastSent >= reportMs;
+}
+
+/**
+ * The crop/full toggle: its label says what a tap does (issue 18 #17: it used to name the current view, so
+ * "Full view" on the full image read as a button that did nothing). `pressed`: the crop is shown.
+ */
+export function viewToggleView(pref) {
+  const crop = pref === 'crop';
+  return {
+    pressed: crop,
+    text: crop ? 'Show full image' : 'Zoom to model area',
+    title: crop ? 'Showing the model’s area: tap for the full screen' : 'Showing the full screen: tap to zoom to the model’s area',
+  };
 }

@@ -1,5 +1,6 @@
 // The status line at the bottom (model, rates, result age, recording, viewers, capture mode, phantom truth,
-// frame counters) and its two actions: Snapshot (any viewer) and Start/Stop recording (admin PIN).
+// frame counters) and its one action, Snapshot (any viewer). Recording is started and stopped on the admin page:
+// an admin action has no place on the clinical screen (issue 18 #12).
 
 import { el, setText } from './dom.js';
 import { S, now, serverURL } from './store.js';
@@ -21,9 +22,6 @@ export function renderStatusLine() {
   setText(el.stRecText, v.rec.text);
   if (v.rec.title) el.stRec.title = v.rec.title;
   // Recording controls: start/stop (admin PIN) where the recorder exists; the alert while paused or failed.
-  el.recBtn.hidden = v.recButton.hidden;
-  if (!v.recButton.hidden) setText(el.recBtn, v.recButton.text);
-  el.recBtn.dataset.action = v.recButton.action;
   el.recAlert.hidden = !v.alert;
   setText(el.recAlert, v.alert);
 
@@ -47,13 +45,10 @@ export function renderFps() {
   el.fpsBadge.title = `${S.dropped} frames skipped on this tablet`;
 }
 
-// ------------------------------------------------------------------ actions (snapshot, recording)
+// ------------------------------------------------------------------ actions (snapshot)
 
-const PIN_KEY = 'bedside.adminPin';
-
-async function postAction(path, pin) {
-  const headers = pin ? { 'X-Admin-PIN': pin } : {};
-  const r = await fetch(serverURL(`api/${path}`), { method: 'POST', headers, cache: 'no-store' });
+async function postAction(path) {
+  const r = await fetch(serverURL(`api/${path}`), { method: 'POST', cache: 'no-store' });
   let body = {};
   try { body = await r.json(); } catch (_) { /* not JSON */ }
   return { status: r.status, body };
@@ -80,22 +75,3 @@ el.snapshotBtn.addEventListener('click', async () => {
   }
 });
 
-el.recBtn.addEventListener('click', async () => {
-  const action = el.recBtn.dataset.action === 'stop' ? 'stop' : 'start';
-  let pin = sessionStorage.getItem(PIN_KEY) || '';
-  if (!pin) pin = (window.prompt('Admin PIN (printed by Bedside at start-up)') || '').trim();
-  if (!pin) return;
-  try {
-    const { status, body } = await postAction(`recording/${action}`, pin);
-    if (status === 403) {
-      sessionStorage.removeItem(PIN_KEY);
-      showAction('Wrong admin PIN', true);
-      return;
-    }
-    if (status !== 200) { showAction(`Recording ${action} failed: ${body.error || status}`, true); return; }
-    sessionStorage.setItem(PIN_KEY, pin);
-    showAction(action === 'start' ? 'Recording started' : 'Recording stopped');
-  } catch (e) {
-    showAction(`Recording ${action} failed: Bedside unreachable`, true);
-  }
-});

@@ -5,7 +5,7 @@
 import { el, videoCtx } from './dom.js';
 import { S, now, saveViewPref } from './store.js';
 import { parseFrame, REPORT_MAX, REPORT_MS, drawnMessage } from './protocol.js';
-import { computeView, createPaintLog, notePaintDone, sameView } from './state.js';
+import { computeView, createPaintLog, notePaintDone, sameView, viewToggleView } from './state.js';
 import { drawOverlay } from './overlay.js';
 import { renderVideoMessage } from './notices.js';
 import { updateStale } from './banner.js';
@@ -179,10 +179,10 @@ function setViewPref(mode) {
 
 export function renderViewToggle() {
   const crop = S.viewPref === 'crop';
-  el.viewToggle.setAttribute('aria-pressed', String(crop));
-  el.viewToggleText.textContent = crop ? 'Crop view' : 'Full view';
-  el.viewToggle.title = crop ? 'Showing the model’s crop: tap for the full screen'
-    : 'Showing the full screen: tap for the model’s crop';
+  const v = viewToggleView(S.viewPref);
+  el.viewToggle.setAttribute('aria-pressed', String(v.pressed));
+  el.viewToggleText.textContent = v.text;
+  el.viewToggle.title = v.title;
 }
 
 el.viewToggle.addEventListener('click', () => setViewPref(S.viewPref === 'crop' ? 'full' : 'crop'));
