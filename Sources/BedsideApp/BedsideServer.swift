@@ -193,6 +193,13 @@ public struct BedsideServer: Sendable {
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         if let r = recorder?.status, let folder = r.sessionDirectory {
+            // Every folder of this run: a study session opens its own, and the one before it is as much a part
+            // of the day's recording (issue 18 #18).
+            let earlier = r.sessionFolders.filter { $0 != folder }
+            if !earlier.isEmpty {
+                print("Recorded this run in \(earlier.count + 1) folders:")
+                for f in earlier { print("  \(f)") }
+            }
             print("Recording finished: \(folder) (\(r.segments) file(s), \(r.framesWritten) frames, \(r.framesDropped) dropped)")
         }
     }

@@ -41,6 +41,9 @@ public struct RecorderStatus: Sendable, Equatable, Encodable {
     public var alert: String?
     /// Sessions recorded since start-up.
     public var sessions = 0
+    /// Every session folder this run opened, oldest first (a study makes its own: the console names them all at
+    /// shutdown). Not in the web status.
+    public var sessionFolders: [String] = []
     /// Recording failures since start-up (a folder that cannot be made, an encoder error).
     public var failures = 0
 

@@ -206,6 +206,7 @@ public struct RecordingStateMachine: Sendable, Equatable {
         var fresh = RecorderStatus()
         fresh.mode = status.mode
         fresh.sessions = status.sessions + 1
+        fresh.sessionFolders = status.sessionFolders + [folder]
         fresh.failures = status.failures
         fresh.sessionDirectory = folder
         fresh.state = .recording

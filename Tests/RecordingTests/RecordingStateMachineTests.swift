@@ -110,6 +110,7 @@ import Testing
         #expect(m.tick(now: 23 * Self.s) == [.openSession(retry: true)])
         #expect(m.sessionOpened(folder: "/rec/b", now: 23 * Self.s).count == 2)
         #expect(m.status.state == .recording && m.status.failures == 2 && m.status.sessions == 2)
+        #expect(m.status.sessionFolders == ["/rec/a", "/rec/b"], "every folder of the run, for the shutdown summary")
     }
 
     @Test func manualModeAndAnOperatorsStopDoNotRetry() {

@@ -55,6 +55,8 @@ VIEW = """() => {
   const banner = document.getElementById('banner-text');
   return { arm: app.dataset.arm, concepts: vis('concepts'), overlay: vis('overlay'), guidance: vis('guidance'),
            banner: !!banner && banner.getClientRects().length > 0 && getComputedStyle(banner).visibility !== 'hidden',
+           bannerText: banner ? banner.textContent.trim() : '', model: vis('st-model'), rate: vis('st-rate'),
+           under: !!document.querySelector('.under') && document.querySelector('.under').getClientRects().length > 0,
            rows: document.querySelectorAll('[data-concept]').length };
 }"""
 
@@ -93,7 +95,10 @@ def test_two_tablets_follow_the_arm_within_a_second_and_control_gets_no_model_ou
                     assert preds and all(set(p["result"]) == {"plane"} for p in preds), "only the plane status is sent"
                     assert all("truth" not in p for p in preds)
                 else:
-                    assert not view["banner"] and not view["concepts"] and not view["overlay"], view
+                    # Issue 18 #11: a plain LIVE VIDEO label, not an empty bar; no empty guidance box; nothing
+                    # of the model in the status line.
+                    assert view["bannerText"] == "LIVE VIDEO" and not view["concepts"] and not view["overlay"], view
+                    assert not view["under"] and not view["model"] and not view["rate"], view
                     assert preds == [], "the server sends no model output in the control arm"
             if arm == "control":
                 # The model still runs and every answer is still recorded.

@@ -103,6 +103,14 @@ def test_an_open_page_recovers_by_itself_after_bedside_is_killed_and_restarted(t
             "() => document.querySelector('[data-testid=\"connection\"]').getAttribute('data-state') !== 'open'",
             timeout=10_000)
         time.sleep(2)  # down for a while: the page keeps retrying
+        # The page says Bedside is gone (issue 18 #6): in the banner, not a stale model state; no rate it does not
+        # know; no Snapshot that cannot work.
+        page.wait_for_function("() => document.querySelector('[data-testid=\"plane-banner\"]').textContent"
+                               ".includes('BEDSIDE UNREACHABLE')", timeout=10_000)
+        gone = page.evaluate("""() => ({ snapshot: document.querySelector('[data-testid="snapshot"]').disabled,
+            rate: document.getElementById('st-rate').textContent })""")
+        page.screenshot(path=str(b.artifacts / "viewer-bedside-unreachable.png"))
+        assert gone == {"snapshot": True, "rate": "– pred/s"}, gone
         b = start_bedside(args, tmp_path, port=port)
         restarted = time.monotonic()
         before = page.evaluate(FRAMES)
@@ -111,6 +119,9 @@ def test_an_open_page_recovers_by_itself_after_bedside_is_killed_and_restarted(t
             f" && ({FRAMES})() > {before}", timeout=5_000)
         took = time.monotonic() - restarted
         print(f"\nthe page was live again {took:.2f} s after Bedside restarted")
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"plane-banner\"]').textContent"
+                               ".includes('UNREACHABLE') && !document.querySelector('[data-testid=\"snapshot\"]').disabled",
+                               timeout=5_000)
         assert took <= 5
     finally:
         page.context.close()

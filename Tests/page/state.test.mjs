@@ -273,7 +273,32 @@ test('banner: waiting, connecting, not paired, planes', () => {
   S.pred = pred({ result: {} });
   assert.equal(st.bannerView(S).plane, '');
   S.conn = 'unauthorized';
-  assert.deepEqual([st.bannerView(S).mode, st.bannerView(S).text], ['offline', 'NOT PAIRED']);
+  assert.deepEqual([st.bannerView(S).mode, st.bannerView(S).text], ['offline', 'PAIR THIS TABLET']);
+  assert.match(st.bannerView(S).sub, /Enter the code/, 'the banner says what the pairing dialog asks, not another way (issue 18 #16)');
+});
+
+test('Bedside gone: the banner says so, not the last status\'s model state; the status line stops claiming a rate (issue 18 #6)', () => {
+  const S = st.createState();
+  st.takeStatus(S, status([{ name: 'm', state: 'restarting', rate_hz: 30.1, last_error: 'timeout after 10 s' }]));
+  S.conn = 'open';
+  assert.equal(st.bannerView(S).text, 'MODEL RESTARTING…');
+  S.conn = 'closed';
+  S.connDetail = 'Reconnecting in 2 s';
+  assert.equal(st.bannerView(S).text, 'MODEL RESTARTING…', 'the socket is down but Bedside answered its probe');
+  S.reconnectWhy = 'Bedside unreachable';
+  const b = st.bannerView(S);
+  assert.deepEqual([b.mode, b.text, b.sub], ['offline', 'BEDSIDE UNREACHABLE', 'Trying again by itself · reconnecting in 2 s']);
+  assert.equal(b.sub.includes('timeout'), false, 'no old model error');
+  const v = st.statusLineView(S, 0);
+  assert.deepEqual([v.model.text, v.model.bad, v.rate], ['m: unknown', true, '– pred/s']);
+  assert.equal(v.snapshot.disabled, true);
+  S.conn = 'open';
+  S.reconnectWhy = '';
+  assert.equal(st.statusLineView(S, 0).snapshot.disabled, false);
+  assert.equal(st.statusLineView(S, 0).rate, '30.1 pred/s');
+  // Before the first status (first connection): still CONNECTING…, not unreachable.
+  const T = st.createState();
+  assert.equal(st.bannerView(T).text, 'CONNECTING…');
 });
 
 // ------------------------------------------------------------------ guidance, concepts, legend
@@ -415,4 +440,29 @@ test('a confidence shows under a plane that was found, never under NO STANDARD P
   st.takePrediction(S, answer(2, { name: 'head', status: 'close', score: 0.62 }), 0);
   b = st.bannerView(S);
   assert.deepEqual([b.text, b.sub], ['CLOSE TO STANDARD: HEAD', 'Confidence 62%']);
+});
+
+test('an arm without the banner says LIVE VIDEO, and nothing about the model (issue 18 #11)', () => {
+  const S = st.createState();
+  S.conn = 'open';
+  st.takeStatus(S, status([{ name: 'm', state: 'failing', last_error: 'boom' }]));
+  S.showKey = '';
+  assert.deepEqual([st.bannerView(S).mode, st.bannerView(S).text, st.bannerView(S).sub], ['video', 'LIVE VIDEO', '']);
+  S.showKey = 'banner';
+  assert.equal(st.bannerView(S).mode, 'model', 'the status arm shows the model state');
+  S.showKey = '';
+  S.conn = 'unauthorized';
+  assert.equal(st.bannerView(S).text, 'PAIR THIS TABLET', 'pairing is about the tablet, in every arm');
+});
+
+test('a running model that stopped answering: no rate from the last minute, how long it has been silent (issue 18 #8)', () => {
+  const S = st.createState();
+  S.conn = 'open';
+  st.takeStatus(S, status([{ name: 'm', state: 'running', rate_hz: 24.7 }]));
+  S.pred = { type: 'prediction', model: 'm', seq: 5, age_ms: 0, result: {} };
+  S.predWall = 0;
+  assert.equal(st.statusLineView(S, 100).rate, '24.7 pred/s');
+  S.stale = true;
+  const v = st.statusLineView(S, 3200);
+  assert.deepEqual([v.model.text, v.model.bad, v.rate], ['m: no answer for 3.2 s', true, '– pred/s']);
 });

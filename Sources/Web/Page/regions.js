@@ -67,7 +67,9 @@
         : `No privacy mask covers ${S.size}: recording waits until one does. Draw the patient banner's rectangle and save.`)
       : '';
     $('regions-file').textContent = body.regions_file
-      ? `Saved to ${body.regions_file}${body.saved ? '' : ' (not yet)'}; delete that file to go back to the config's regions.`
+      ? (body.saved
+        ? `Saved in ${body.regions_file}; delete that file to go back to the config's regions.`
+        : `The config's regions apply; Save keeps your changes in ${body.regions_file}.`)
       : 'Bedside runs without a config file: changes last until it stops.';
     list();
   }

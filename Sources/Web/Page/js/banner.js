@@ -47,7 +47,10 @@ export function fitBanner() {
   const range = document.createRange();
   range.selectNodeContents(t);
   const room = t.clientWidth;
-  while (size > 22 && range.getBoundingClientRect().width > room - 1) {
+  // Too wide on one line, or (phones, where it may wrap) too tall for the banner: smaller type.
+  const body = t.parentElement;
+  const tooTall = () => body && body.scrollHeight > body.clientHeight + 1;
+  while (size > 18 && (range.getBoundingClientRect().width > room - 1 || tooTall())) {
     size -= 2;
     t.style.fontSize = `${size}px`;
   }

@@ -26,6 +26,7 @@ function setConn(state, detail) {
   el.connectionText.textContent = detail;
   renderSource();
   renderBanner();
+  renderStatusLine();
   updateStale();
 }
 
@@ -34,7 +35,8 @@ const conn = new Connection({
   socketURL: () => serverURL('ws', { socket: true }),
   hooks: {
     state: (state, detail, why) => {
-      if (why) S.reconnectWhy = why;
+      if (state === 'open') S.reconnectWhy = '';  // what was wrong is over
+      else if (why) S.reconnectWhy = why;
       setConn(state, detail);
     },
     status: (m) => onStatus(m),

@@ -152,15 +152,16 @@ export function renderConcepts(result) {
     for (const [n, r] of g.rows) {
       if (!names.has(n)) { r.li.remove(); g.rows.delete(n); }
     }
-    const sk = `${present}|${missing}|${items.length}`;
+    const sk = `${present}|${missing}|${items.length}|${isCurrent}`;
     if (sk !== g.summaryKey) {
       g.summaryKey = sk;
       g.okChip.textContent = `✓ ${present}`;
       g.okChip.dataset.zero = String(present === 0);
       g.badChip.textContent = `✗ ${missing}`;
       g.badChip.dataset.zero = String(missing === 0);
-      g.head.setAttribute('aria-label',
-        `${g.title}: ${present} of ${items.length} present, ${missing} missing`);
+      g.head.setAttribute('aria-label', isCurrent
+        ? `${g.title}: ${present} of ${items.length} present, ${missing} missing`
+        : `${g.title} (not the plane in view): ${present} of ${items.length} seen`);
     }
   }
 }
@@ -183,7 +184,7 @@ export function fitGuidance() {
   const t = el.guidanceText;
   t.style.fontSize = '';
   let size = parseFloat(getComputedStyle(t).fontSize) || 26;
-  while (size > 14 && t.scrollHeight > t.clientHeight + 1) {
+  while (size > 14 && (t.scrollHeight > t.clientHeight + 1 || t.scrollWidth > t.clientWidth + 1)) {
     size -= 1;
     t.style.fontSize = `${size}px`;
   }

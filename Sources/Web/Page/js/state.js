@@ -154,6 +154,9 @@ export function takePrediction(S, m, now) {
   return true;
 }
 
+/** Whether this tablet's study arm shows `part` (everything before the first status and without a study). */
+export const armShows = (S, part) => S.showKey === undefined || S.showKey.split(' ').includes(part);
+
 /** A study arm's parts: `{key, arm}`; `key` lists the parts shown (all of them without a study). */
 export function studyShow(st) {
   const show = st && Array.isArray(st.show) ? st.show.filter((x) => ALL_PARTS.includes(x)) : ALL_PARTS;
@@ -210,6 +213,12 @@ export function sourceFootText(S, now) {
   const s = Math.round((now - S.frame.wall) / 1000);
   return s < 2 ? 'The image below is the last one received' : `The image below is frozen: last one received ${s} s ago`;
 }
+
+/**
+ * Bedside itself does not answer: the link is down and the last probe of its status failed (the connection
+ * says 'Bedside unreachable'). A link that is down while the probe answers is a reconnect, not this.
+ */
+export const bedsideUnreachable = (S) => S.conn !== 'open' && S.conn !== 'unauthorized' && S.reconnectWhy === 'Bedside unreachable';
 
 /** The message over the video ('' for none). */
 export function videoMessage(S, now) {
@@ -281,9 +290,21 @@ export function bannerView(S) {
   }
   let mode, text, sub = '';
   if (S.conn === 'unauthorized') {
+    // The pairing dialog is open over the page: the banner says the same thing, not another way to pair.
     mode = 'offline';
-    text = 'NOT PAIRED';
-    sub = 'Open the link with the pairing token shown by Bedside';
+    text = 'PAIR THIS TABLET';
+    sub = 'Enter the code Bedside shows';
+  } else if (bedsideUnreachable(S)) {
+    // Bedside itself is gone (it was reachable: a status came). What the last status said about the model is
+    // old news: not "MODEL STOPPED" with an old error (issue 18 #6).
+    mode = 'offline';
+    text = 'BEDSIDE UNREACHABLE';
+    sub = `Trying again by itself${S.connDetail ? ` · ${lower(S.connDetail)}` : ''}`;
+  } else if (!armShows(S, 'banner')) {
+    // A study arm without the banner (the control arm): a plain label, not an empty coloured bar that looks
+    // broken, and nothing about the model (issue 18 #11).
+    mode = 'video';
+    text = 'LIVE VIDEO';
   } else if (ms && ms !== 'running') {
     mode = 'model';
     text = modelStateText(ms);
@@ -308,7 +329,7 @@ export function bannerView(S) {
     // A confidence belongs to a plane that was found; under NO STANDARD PLANE it would read as certainty.
     if (sc !== null && mode !== 'unknown') sub = sc <= 1 ? `Confidence ${Math.round(sc * 100)}%` : `Score ${sc.toFixed(1)}`;
   }
-  return { mode, text, sub, fixed: mode === 'model' || mode === 'offline', status, plane: planeName, modelState: ms };
+  return { mode, text, sub, fixed: mode === 'model' || mode === 'offline' || mode === 'video', status, plane: planeName, modelState: ms };
 }
 
 /**
@@ -501,18 +522,27 @@ export function fpsBadge(S, fps) {
 
 /** Every text of the status line (and the recording controls) for the state at `now`. */
 export function statusLineView(S, now) {
+  const live = !bedsideUnreachable(S);  // Bedside gone: the last status's numbers are not the present's
   const m = followedModel(S);
   const name = (m && m.name) || S.model || 'model';
-  const state = m && m.state ? m.state : (S.pred ? 'running' : '–');
+  const state = !live && S.status ? 'unknown' : m && m.state ? m.state : (S.pred ? 'running' : '–');
   const model = {
     text: `${name}: ${state}`, state,
-    bad: !!(m && m.state && m.state !== 'running'),
-    title: m && m.last_error && m.state !== 'running' ? m.last_error : null,
+    bad: !live && !!S.status ? true : !!(m && m.state && m.state !== 'running'),
+    title: live && m && m.last_error && m.state !== 'running' ? m.last_error : null,
   };
 
-  const rate = m ? num(m.rate_hz) : null;
+  const rate = m && live ? num(m.rate_hz) : null;
   const lat = S.pred && num(S.pred.latency_ms) !== null ? num(S.pred.latency_ms) : (m ? num(m.latency_ms) : null);
   const age = resultAgeMs(S, now);
+  // A model the server still calls running whose answer is older than its cadence explains (S.stale) is not
+  // answering: the status's rate is an average over the last minute and would say "24.7 pred/s" for the whole
+  // hang (issue 18 #8).
+  const silent = live && S.stale && S.conn === 'open' && m && m.state === 'running' && age !== null;
+  if (silent) {
+    model.text = `${name}: no answer for ${formatAge(age)}`;
+    model.bad = true;
+  }
 
   const rec = S.status && S.status.recording && typeof S.status.recording === 'object' ? S.status.recording : null;
   const rs = rec && rec.state ? String(rec.state) : 'unknown';
@@ -530,7 +560,8 @@ export function statusLineView(S, now) {
 
   return {
     model,
-    rate: rate === null ? '– pred/s' : `${rate.toFixed(1)} pred/s`,
+    snapshot: { disabled: !live, title: live ? null : 'Bedside is unreachable: no snapshot until it is back' },
+    rate: rate === null || silent ? '– pred/s' : `${rate.toFixed(1)} pred/s`,
     latency: lat === null ? 'latency –' : `latency ${formatAge(lat)}`,
     age: age === null ? 'result age –' : `result age ${formatAge(age)}`,
     rec: { state: rs, text: recText, title: rec && rec.file ? rec.file : null },

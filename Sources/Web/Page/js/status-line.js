@@ -15,6 +15,9 @@ export function renderStatusLine() {
   else el.stModel.removeAttribute('title');
 
   setText(el.stRate, v.rate);
+  if (!snapshotBusy) el.snapshotBtn.disabled = v.snapshot.disabled;
+  if (v.snapshot.title) el.snapshotBtn.dataset.why = v.snapshot.title;
+  else delete el.snapshotBtn.dataset.why;
   setText(el.stLatency, v.latency);
   setText(el.stAge, v.age);
 
@@ -62,7 +65,9 @@ function showAction(text, bad) {
   actionTimer = setTimeout(() => setText(el.stAction, ''), 6000);
 }
 
+let snapshotBusy = false;
 el.snapshotBtn.addEventListener('click', async () => {
+  snapshotBusy = true;
   el.snapshotBtn.disabled = true;
   try {
     const { status, body } = await postAction('snapshot');
@@ -71,7 +76,8 @@ el.snapshotBtn.addEventListener('click', async () => {
   } catch (e) {
     showAction('Snapshot failed: Bedside unreachable', true);
   } finally {
-    el.snapshotBtn.disabled = false;
+    snapshotBusy = false;
+    el.snapshotBtn.disabled = S.conn !== 'open';
   }
 });
 

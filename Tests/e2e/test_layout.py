@@ -1,0 +1,124 @@
+"""Every screen a tablet or phone has: nothing overflows, no text is cut (issue 18).
+
+At 1280x800, 1180x820, 820x1180, 390x844 and 1920x1080, the live page (in each study arm), the pairing page and
+the admin page are checked in Chromium: the document is no wider than the window, and every element that holds
+text in the banner, the status line, the guidance and the landmark names shows all of it (its scrollWidth fits
+its box; text cut by an ellipsis counts as cut). A screenshot of each goes to the artifacts.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from typing import Any
+
+import pytest
+
+from conftest import start_bedside, wait_for
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+VIEWPORTS = [(1280, 800), (1180, 820), (820, 1180), (390, 844), (1920, 1080)]
+
+# Text elements whose content is cut: scrollWidth beyond the box (1 px of rounding allowed), in the given roots.
+CLIPPED = """(selectors) => {
+  const out = [];
+  const seen = new Set();
+  for (const sel of selectors) {
+    for (const root of document.querySelectorAll(sel)) {
+      for (const n of [root, ...root.querySelectorAll('*')]) {
+        if (seen.has(n)) continue;
+        seen.add(n);
+        if (!n.getClientRects().length) continue;
+        const cs = getComputedStyle(n);
+        if (cs.visibility === 'hidden' || cs.display === 'none') continue;
+        const own = [...n.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
+        if (!own) continue;
+        if (n.scrollWidth > n.clientWidth + 1 && cs.overflowX !== 'visible') {
+          out.push(`${sel} ${n.id || n.className || n.tagName}: "${n.textContent.trim().slice(0, 40)}" ` +
+                   `${n.scrollWidth} > ${n.clientWidth}`);
+        }
+        if (n.scrollHeight > n.clientHeight + 2 && cs.overflowY !== 'visible') {
+          out.push(`${sel} ${n.id || n.className || n.tagName}: "${n.textContent.trim().slice(0, 40)}" ` +
+                   `cut at the bottom (${n.scrollHeight} > ${n.clientHeight})`);
+        }
+        const r = n.getBoundingClientRect();
+        if (r.right > window.innerWidth + 1 || r.left < -1) {
+          out.push(`${sel} ${n.id || n.className || n.tagName}: "${n.textContent.trim().slice(0, 40)}" ` +
+                   `off the screen (${Math.round(r.left)}..${Math.round(r.right)} of ${window.innerWidth})`);
+        }
+      }
+    }
+  }
+  return out;
+}"""
+WIDE = "() => document.documentElement.scrollWidth - window.innerWidth"
+LIVE = ["#banner", "#status-line", "#guidance", "#legend", "#concepts .panel-head", "#concepts .group-name",
+        "#concepts .concept"]
+
+
+def _api(b: Any, path: str, **query: str) -> Any:
+    q = "&".join(f"{k}={v}" for k, v in query.items())
+    req = urllib.request.Request(f"{b.base_url}/api/{path}?token={b.token}{'&' + q if q else ''}", method="POST",
+                                 data=b"", headers={"X-Admin-PIN": b.admin_pin})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    b = start_bedside(["demo", "--python", sys.executable], tmp_path_factory.mktemp("layout"))
+    try:
+        wait_for(lambda: b.status()["models"][0]["predictions"] > 0, 60, what="the first prediction")
+        yield b
+    finally:
+        b.stop()
+
+
+def _check(page: Any, selectors: list[str], name: str, artifacts: Any) -> list[str]:
+    page.screenshot(path=str(artifacts / f"layout-{name}.png"))
+    problems = page.evaluate(CLIPPED, selectors)
+    wide = page.evaluate(WIDE)
+    if wide > 0:
+        problems.append(f"the page is {wide} px wider than the window")
+    return [f"{name}: {p}" for p in problems]
+
+
+def test_the_live_page_in_each_arm_fits_every_screen(demo: Any, browser: Any) -> None:
+    problems: list[str] = []
+    try:
+        for arm in ["full", "status", "control"]:
+            _api(demo, "study/arm", arm=arm)
+            for w, h in VIEWPORTS:
+                context = browser.new_context(viewport={"width": w, "height": h})
+                page = context.new_page()
+                page.goto(f"{demo.base_url}/?token={demo.token}")
+                page.wait_for_function(f"() => document.getElementById('app').dataset.arm === '{arm}' && "
+                                       "Number(document.getElementById('frame-count').textContent) > 5", timeout=20_000)
+                if arm == "full":
+                    page.wait_for_function("() => document.querySelectorAll('[data-concept]').length > 0", timeout=20_000)
+                page.wait_for_timeout(700)
+                problems += _check(page, LIVE, f"live-{arm}-{w}x{h}", demo.artifacts)
+                context.close()
+    finally:
+        _api(demo, "study/arm", arm="full")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -> None:
+    problems: list[str] = []
+    for w, h in VIEWPORTS:
+        context = browser.new_context(viewport={"width": w, "height": h})
+        page = context.new_page()
+        page.goto(f"{demo.base_url}/")  # no token: the pairing dialog
+        page.wait_for_selector('[data-testid="pair-form"]', state="visible", timeout=20_000)
+        page.wait_for_timeout(300)
+        problems += _check(page, ["#banner", "[data-testid=pair-form]", "#unpaired"], f"pairing-{w}x{h}", demo.artifacts)
+        page.goto(f"{demo.base_url}/admin?token={demo.token}")
+        page.fill('[data-testid="admin-pin"]', demo.admin_pin)
+        page.click('[data-testid="admin-unlock"]')
+        page.wait_for_function("() => document.querySelector('[data-model]') !== null", timeout=20_000)
+        page.wait_for_timeout(300)
+        problems += _check(page, ["main"], f"admin-{w}x{h}", demo.artifacts)
+        context.close()
+    assert not problems, "\n".join(problems)
