@@ -63,18 +63,30 @@ public struct Review: Sendable {
             return .object(obj)
         }
         var session = ReviewSession(name: name)
+        var armNow = ""
+        var armAt: [String: String] = [:]  // snapshot image -> the arm it was taken in
         for e in ev {
             switch e {
             case .start(let p, let a, _, let targets, _, _) where session.participant.isEmpty:
                 session.participant = p
                 session.arm = a
                 session.targets = targets
+                armNow = a
+                session.arms = [a]
+            case .arm(let a, _):
+                armNow = a
+                if session.arms.last != a { session.arms.append(a) }  // full -> control -> full, as it went
+            case .snapshot(let png, _, _, _): armAt[png] = armNow
             case .end(let summary): session.timeToPlane = summary.timeToPlane
             case .note(let text): session.notes.append(text)
             default: break
             }
         }
-        session.snapshots = snapshots
+        session.snapshots = snapshots.map { snap in
+            guard var obj = snap.objectValue, let png = obj["png"]?.stringValue, let arm = armAt[png] else { return snap }
+            obj["arm"] = .string(arm)
+            return .object(obj)
+        }
         session.selection = selection
         return session
     }
@@ -187,11 +199,13 @@ public struct ReviewSession: Sendable, Equatable, Codable {
     public var snapshots: [JSONValue] = []
     public var selection: [String: String] = [:]
     public var notes: [String] = []
+    /// The arms in the order the session went through them (`arm` is the first).
+    public var arms: [String] = []
 
     public init(name: String) { self.name = name }
 
     enum CodingKeys: String, CodingKey {
-        case name, participant, arm, targets, timeToPlane = "time_to_plane", snapshots, selection, notes
+        case name, participant, arm, arms, targets, timeToPlane = "time_to_plane", snapshots, selection, notes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -199,6 +213,7 @@ public struct ReviewSession: Sendable, Equatable, Codable {
         try c.encode(name, forKey: .name)
         try c.encode(participant, forKey: .participant)
         try c.encode(arm, forKey: .arm)
+        try c.encode(arms, forKey: .arms)
         try c.encode(targets, forKey: .targets)
         try c.encode(timeToPlane, forKey: .timeToPlane)  // null until the session ended
         try c.encode(snapshots, forKey: .snapshots)

@@ -119,9 +119,11 @@ def test_scripted_session_on_the_phantom(study_bedside, browser):
     assert api(b, "study/start", participant="P02")[0] == 409, "one session at a time"
     assert api(b, "study/start", participant="Jane Doe")[0] == 409
     time.sleep(4)
-    for _ in range(2):
-        assert api(b, "snapshot", admin=False)[0] == 200
+    for arm in ("full", "control"):  # one snapshot in each arm: the review says which (issue 18 #9)
+        assert api(b, "study/arm", arm=arm)[0] == 200
         time.sleep(1)
+        assert api(b, "snapshot", admin=False)[0] == 200
+    assert api(b, "study/arm", arm="full")[0] == 200
     assert api(b, "study/note", text="probe slipped once")[0] == 200
     # Long enough for every plane of the 9 s sweep to be reached.
     wait_for(lambda: all(v["seconds"] is not None for v in b.status()["study"]["time_to_plane"].values()), 40,
@@ -178,7 +180,16 @@ def test_review_page_shows_snapshots_with_their_explanations(study_bedside, brow
         page.wait_for_function("() => [...document.querySelectorAll('.snap img')].every((i) => i.complete && i.naturalWidth > 0)",
                                timeout=15_000)
         text = page.locator('[data-testid="review-snapshots"]').inner_text()
-        assert "head" in text or "abdomen" in text or "femur" in text
+        # Labelled as on the tablet, with the arm each was taken in; the session's arms as they went.
+        assert "STANDARD" in text, text
+        cards = [c.inner_text() for c in page.locator('[data-testid="review-snapshot"]').all()]
+        assert sorted("arm control" in c for c in cards) == [False, True], cards
+        assert any("arm full" in c for c in cards) and any("no model output shown" in c for c in cards), cards
+        concepts = page.evaluate("() => [...document.querySelectorAll('.snap .concepts li')].map((li) => li.textContent)")
+        assert concepts and not any("_" in c for c in concepts), concepts
+        assert all(c.endswith("/ 10") for c in concepts), concepts
+        assert "arms full → control → full" in page.locator('#summary').inner_text()
+        assert page.locator('[data-testid="review-full-size"]').count() == 2
         page.locator('[data-testid="review-best-head"]').first.click()
         page.wait_for_function("() => document.querySelector('.snap[data-selected=\"true\"]') !== null", timeout=10_000)
         page.click('[data-testid="review-export"]')

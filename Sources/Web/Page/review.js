@@ -42,7 +42,7 @@
     current = body;
     const ttp = body.time_to_plane || {};
     $('summary').replaceChildren(
-      el('p', { textContent: `Participant ${body.participant}, arm ${body.arm}` }),
+      el('p', { textContent: `Participant ${body.participant}, ${(body.arms || []).length > 1 ? `arms ${body.arms.join(' → ')}` : `arm ${body.arm}`}` }),
       el('table', { className: 'ttp' }, el('tr', {}, el('th', { textContent: 'Plane' }), el('th', { textContent: 'Time to plane' }), el('th', { textContent: 'Snapshots' }), el('th', { textContent: 'Best image' })),
         ...(body.targets || []).map((t) => el('tr', { }, el('td', { textContent: t }),
           el('td', { textContent: ttp[t] && ttp[t].seconds !== null && ttp[t].seconds !== undefined ? `${ttp[t].seconds.toFixed(1)} s` : 'not reached' }),
@@ -50,6 +50,21 @@
           el('td', { textContent: (body.selection || {})[t] || '–' })))),
       ...(body.notes || []).map((n) => el('p', { textContent: `Note: ${n}` })));
     $('snaps').replaceChildren(...body.snapshots.map((s) => card(s, body)));
+  }
+
+  // As the tablet says them (js/state.js): "skull_visible" is "Skull visible", a plane status is the banner's words.
+  const label = (c) => (c.label ? String(c.label) : String(c.name || '').replace(/[_-]+/g, ' ').trim())
+    .replace(/^./, (x) => x.toUpperCase());
+  function planeText(plane) {
+    const name = plane.name && !['none', 'unknown', 'null'].includes(String(plane.name).toLowerCase())
+      ? String(plane.name).replace(/[_-]+/g, ' ').toUpperCase() : '';
+    if (plane.status === 'standard') return `STANDARD PLANE${name ? `: ${name}` : ''}`;
+    if (plane.status === 'close' || plane.status === 'non-standard') return `CLOSE TO STANDARD${name ? `: ${name}` : ''}`;
+    return 'NO STANDARD PLANE';
+  }
+  function scoreText(c) {
+    if (typeof c.score !== 'number') return '';
+    return ` ${c.score.toFixed(1)}${c.score <= 10 ? ' / 10' : ''}`;
   }
 
   function card(s, body) {
@@ -61,11 +76,15 @@
     div.dataset.png = s.png;
     div.dataset.selected = String((s.selected_for || []).length > 0);
     div.setAttribute('data-testid', 'review-snapshot');
-    const img = el('img', { alt: `snapshot of frame ${s.seq}`, src: url('review/image', { name: body.name, file: s.png, pin }) });
-    const head = el('div', {}, el('span', { className: 'plane', textContent: plane.name ? `${plane.name} · ${plane.status || 'unknown'}` : 'no model output shown' }));
+    const src = url('review/image', { name: body.name, file: s.png, pin });
+    const img = el('img', { alt: `snapshot of frame ${s.seq}`, src });
+    const full = el('a', { href: src, target: '_blank', rel: 'noopener', title: 'Open the image full size' }, img);
+    full.setAttribute('data-testid', 'review-full-size');
+    const shown = result.plane ? planeText(plane) : 'no model output shown';
+    const head = el('div', {}, el('span', { className: 'plane', textContent: `${shown}${s.arm ? ` · arm ${s.arm}` : ''}` }));
     head.firstChild.dataset.status = plane.status || '';
     const concepts = el('ul', { className: 'concepts' }, ...(result.concepts || []).map((c) =>
-      el('li', { className: c.present ? '' : 'no', textContent: `${c.present ? '✓' : '✗'} ${c.name}${typeof c.score === 'number' ? ` ${c.score.toFixed(2)}` : ''}` })));
+      el('li', { className: c.present ? '' : 'no', textContent: `${c.present ? '✓' : '✗'} ${label(c)}${scoreText(c)}` })));
     const guidance = result.guidance && result.guidance.text ? el('p', { textContent: `Guidance: ${result.guidance.text}` }) : '';
     const answered = typeof first.seq === 'number' && first.seq !== s.seq ? ` · the explanation shown was for frame ${first.seq}` : '';
     const when = el('p', { className: 'msg', textContent: `frame ${s.seq}${typeof s.pts_s === 'number' ? ` at ${s.pts_s.toFixed(2)} s` : ''} · ${s.wall_time || ''}${answered}` });
@@ -75,7 +94,7 @@
       b.onclick = async () => { await call('review/select', { name: body.name, plane: t, file: s.png }); loadSession(body.name); };
       return b;
     }));
-    div.append(img, head, when, concepts, guidance, buttons);
+    div.append(full, head, when, concepts, guidance, buttons);
     return div;
   }
 
