@@ -122,3 +122,23 @@ def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -
         problems += _check(page, ["main"], f"admin-{w}x{h}", demo.artifacts)
         context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_other_planes_counts_are_neutral_and_the_bars_scale_is_said(demo: Any, browser: Any) -> None:
+    """Issue 18 #10: the ✗ count of a plane not in view is not a failure of this scan: not red."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(f"{demo.base_url}/?token={demo.token}")
+        page.wait_for_function("() => document.querySelectorAll('.group[data-current=\"false\"]').length > 0 && "
+                               "document.querySelector('.group[data-current=\"true\"]') !== null", timeout=20_000)
+        colours = page.evaluate("""() => [...document.querySelectorAll('.group')].map((g) => ({
+            current: g.dataset.current, bad: getComputedStyle(g.querySelector('.chip-bad')).color,
+            missing: Number(g.querySelector('.chip-bad').textContent.replace(/[^0-9]/g, '')) }))""")
+        red = "rgb(255, 107, 107)"
+        others = [c for c in colours if c["current"] == "false"]
+        assert others and all(c["bad"] != red for c in others), colours
+        scale = page.locator('[data-testid="concept-scale"]')
+        assert scale.is_visible() and "0 to 10" in scale.inner_text()
+    finally:
+        context.close()
