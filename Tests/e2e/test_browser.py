@@ -321,9 +321,13 @@ def test_snapshot_button_recording_toggle_with_pin_and_disk_alert(bedside: Any, 
         real = bedside.status()
         alert = "Recording paused: only 12 MB free for /data (recording.min_free_mb is 500)."
         paused = dict(real, recording=dict(real["recording"], state="paused", alert=alert))
+        # Injected and read in one step: the next real status (about a second later) clears it again, and a
+        # round trip to the browser between the two may already see that one.
+        shown = page.evaluate("""(m) => { window.__bedside.onStatus(m);
+            const b = document.querySelector('[data-testid="rec-alert"]');
+            return { visible: !b.hidden && b.getClientRects().length > 0, text: b.textContent }; }""", paused)
+        assert shown == {"visible": True, "text": alert}, shown
         page.evaluate("(m) => window.__bedside.onStatus(m)", paused)
-        box = q("rec-alert")
-        assert box.is_visible() and box.inner_text() == alert
         page.screenshot(path=str(bedside.artifacts / "browser-recording-paused.png"))
         page.wait_for_function(f"() => ({Q})('rec-alert').hidden", timeout=TIMEOUT_MS)
         assert not errors, f"page errors: {errors}"
