@@ -12,7 +12,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 import pytest
@@ -153,3 +153,25 @@ def kill_quietly(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+# The Bedside and hub variables a worker reads, cleared for each test that uses `env` (test_network, test_hub).
+BEDSIDE_ENV = ("BEDSIDE_NETWORK", "BEDSIDE_NETWORK_LOG", "BEDSIDE_MODEL_CACHE", "BEDSIDE_CONFIG", "BEDSIDE_PREPARE",
+               "TORCH_HOME", "HF_HOME", "XDG_CACHE_HOME", "HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Set the worker's environment (inherited by FakeBedside.start) from a clean slate."""
+    from bridge import network
+
+    for name in (*BEDSIDE_ENV, *network.OFFLINE_SWITCHES):
+        monkeypatch.delenv(name, raising=False)
+
+    def setenv(**values: Any) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, str(value))
+
+    return setenv
+
+

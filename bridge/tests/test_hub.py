@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator
 import numpy as np
 import pytest
 from fake_hf_hub import FakeHub
-from test_network import BEDSIDE_ENV, attempt_lines, line_of, messages_until, quiet_for
+from test_network import attempt_lines, line_of, messages_until, quiet_for
 
 from bridge import hub, network
 from conftest import MODELS, FakeBedside
@@ -199,18 +199,6 @@ def hf_hub() -> Iterator[FakeHub]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    for name in (*BEDSIDE_ENV, "HF_ENDPOINT", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "BEDSIDE_PREPARE"):
-        monkeypatch.delenv(name, raising=False)
-
-    def setenv(**values: Any) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-
-    return setenv
 
 
 def cached_files(root: Path) -> Dict[str, int]:

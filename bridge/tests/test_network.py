@@ -27,14 +27,14 @@ import pytest
 
 from bridge import network
 from bridge.core import Network, ProtocolError, decode, encode
+from conftest import BEDSIDE_ENV as WORKER_ENV
 from conftest import BRIDGE_ROOT, MODELS, FakeBedside
 
 HUB_MODEL = MODELS / "hub_download.py"
 TELEMETRY_MODEL = MODELS / "telemetry.py"
 WEIGHTS = bytes(range(256)) * 64
 WEIGHTS_NAME = f"tiny-net-{hashlib.sha256(WEIGHTS).hexdigest()[:8]}.pth"
-BEDSIDE_ENV = ("BEDSIDE_NETWORK", "BEDSIDE_NETWORK_LOG", "BEDSIDE_MODEL_CACHE", "BEDSIDE_CONFIG",
-               "TORCH_HOME", "HF_HOME", "XDG_CACHE_HOME", *network.OFFLINE_SWITCHES)
+BEDSIDE_ENV = (*WORKER_ENV, *network.OFFLINE_SWITCHES)  # what the `env` fixture (conftest.py) clears
 
 
 def line_of(path: Path, text: str) -> int:
@@ -85,19 +85,6 @@ def hub() -> Iterator[Hub]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Set the worker's environment (inherited by FakeBedside.start) from a clean slate."""
-    for name in BEDSIDE_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-    def setenv(**values: Any) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-
-    return setenv
 
 
 def messages_until(bedside: FakeBedside, kind: str, timeout_s: float = 10.0) -> List[Dict[str, Any]]:
