@@ -55,7 +55,7 @@ final class RegionEditor: RegionEditing {
     let capture: CaptureService
     let recorder: Recorder?
     let runners: [ModelRunner]
-    /// `<config>.regions.yaml`; nil when Bedside runs without a config file (nowhere to save).
+    /// `<state>/regions/<config>-<hash>.regions.yaml`; nil when Bedside runs without a config file or state folder.
     let regionsFile: String?
     let configFile: String?
     let saved: Mutex<Regions>
@@ -65,7 +65,7 @@ final class RegionEditor: RegionEditing {
         self.recorder = recorder
         self.runners = runners
         self.configFile = configFile
-        let file = configFile.map { Regions.path(forConfig: $0) }
+        let file = configFile.flatMap { Regions.path(forConfig: $0) }  // in the state folder, never the install folder
         regionsFile = file
         saved = Mutex(
             file.flatMap { f in
@@ -114,6 +114,8 @@ final class RegionEditor: RegionEditing {
             return s
         }
         do {
+            try FileManager.default.createDirectory(
+                atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try all.yaml(configFile: configFile, savedAt: Date().formatted(.iso8601)).write(toFile: file, atomically: true, encoding: .utf8)
         } catch {
             state.warning = "applied now, but not saved to \(file): \(error). They last until Bedside stops."

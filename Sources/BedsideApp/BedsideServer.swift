@@ -105,13 +105,13 @@ public struct BedsideServer: Sendable {
                 }
                 recorder.setModelVersions(versions)
             }
-            metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+            metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.tabletPageCount)
             let models = runners.map(\.status)
             study.modelStates(Dictionary(uniqueKeysWithValues: models.map { ($0.name, $0.state.rawValue) }))
             return JSONWire.string(
                 StatusMessage(
                     version: BedsideVersion.string, uptimeS: Double(Clock.monotonicNanos() - started) / 1e9,
-                    source: SourceStatus(capture), models: models, recording: recorder?.status, viewers: hub.viewerCount,
+                    source: SourceStatus(capture), models: models, recording: recorder?.status, viewers: hub.tabletPageCount,
                     study: study.status, viewersLatency: hub.latency.status))
         }
         let adminPIN = config.web.adminPIN ?? BedsideSetup.randomPIN()
@@ -132,7 +132,7 @@ public struct BedsideServer: Sendable {
         let features = WebFeatures(
             status: status, hello: hello,
             metrics: {
-                metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.viewerCount)
+                metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.tabletPageCount)
                 return metrics.render()
             },
             snapshots: SnapshotService(

@@ -49,9 +49,11 @@ public enum ConfigLoader {
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         let base = (absolute as NSString).deletingLastPathComponent
         var config = try parse(yaml: text, file: path, baseDirectory: base.isEmpty ? "/" : base)
-        // The region editor's masks and crops, saved beside the config (the config itself stays as written).
-        let regionsFile = Regions.path(forConfig: path)
-        if let data = FileManager.default.contents(atPath: regionsFile), let yaml = String(data: data, encoding: .utf8) {
+        // The region editor's masks and crops (the config itself stays as written): a file beside the config
+        // first, then the one the editor saves in the state folder.
+        for regionsFile in [Regions.besidePath(forConfig: path), Regions.path(forConfig: path)].compactMap({ $0 }) {
+            guard let data = FileManager.default.contents(atPath: regionsFile), let yaml = String(data: data, encoding: .utf8)
+            else { continue }
             let regions = try parseRegions(yaml: yaml, file: regionsFile, models: config.models.map(\.name))
             regions.apply(to: &config)
         }

@@ -1,9 +1,12 @@
 import Foundation
 import Yams
 
-/// What the admin's region editor saved: privacy masks per input size and models' crops, kept in a file beside
-/// the config (`bedside.yaml` -> `bedside.regions.yaml`) so the researcher's config and its comments stay as
-/// written. Applied on top of the config at every start; delete the file to go back to the config's regions.
+/// What the admin's region editor saved: privacy masks per input size and models' crops. They belong to the
+/// site (the clinic's device screen), not to the research repo or the install folder, so they are kept in
+/// Bedside's state folder, one file per config (`<state>/regions/<stem>-<hash of the config's path>.regions.yaml`),
+/// and the config and its comments stay as written. Applied on top of the config at every start; a
+/// `<config>.regions.yaml` beside the config (an older Bedside saved there, or placed by hand) is applied first.
+/// Delete the file to go back to the config's regions.
 public struct Regions: Sendable, Equatable {
     /// Masks per input size ("1280x720"); each replaces the config's masks for that size.
     public var masksBySize: [String: [CropRect]] = [:]
@@ -17,11 +20,30 @@ public struct Regions: Sendable, Equatable {
 
     public var isEmpty: Bool { masksBySize.isEmpty && crops.isEmpty }
 
-    /// `dir/name.yaml` -> `dir/name.regions.yaml`.
-    public static func path(forConfig config: String) -> String {
+    /// `dir/name.yaml` -> `dir/name.regions.yaml`: beside the config (read, never written).
+    public static func besidePath(forConfig config: String) -> String {
         let url = URL(fileURLWithPath: config)
         let stem = url.deletingPathExtension().lastPathComponent
         return url.deletingLastPathComponent().appendingPathComponent("\(stem).regions.yaml").path
+    }
+
+    /// Where the region editor saves for `config`: `<state>/regions/<stem>-<16 hex digits>.regions.yaml`, the
+    /// digits a hash of the config's absolute path (two configs named alike in two folders do not share).
+    public static func path(forConfig config: String, stateDirectory: String) -> String {
+        let absolute = URL(fileURLWithPath: config).standardizedFileURL.path
+        let stem = URL(fileURLWithPath: absolute).deletingPathExtension().lastPathComponent
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs and machines (Hasher is not)
+        for b in absolute.utf8 {
+            hash ^= UInt64(b)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "\(stateDirectory)/regions/\(stem)-\(String(repeating: "0", count: 16 - hex.count) + hex).regions.yaml"
+    }
+
+    /// The state folder's file for `config`, or nil without a state folder.
+    public static func path(forConfig config: String) -> String? {
+        BedsideSetup.stateDirectory().map { path(forConfig: config, stateDirectory: $0) }
     }
 
     /// This file's regions laid over `config` (later saves win; the config's other settings are untouched).

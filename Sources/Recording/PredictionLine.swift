@@ -23,11 +23,14 @@ public struct PredictionLine: Codable, Sendable, Equatable {
     public var upstream: String?
     /// What the source knows the answer to be (the phantom), for evaluating a model.
     public var truth: GroundTruth?
+    /// The crop (source pixels) the model's input was cut from, nil for the whole frame: where the answer's
+    /// label map goes over the recorded video (the review page draws it there).
+    public var crop: CropRect?
     public var result: JSONValue?
     public var resultInvalid: String?
 
     enum CodingKeys: String, CodingKey {
-        case model, seq, upstream, truth, result
+        case model, seq, upstream, truth, result, crop
         case ptsNs = "pts_ns", ptsS = "pts_s", dispatchedNs = "dispatched_ns", receivedNs = "received_ns"
         case modelMs = "model_ms", roundTripMs = "round_trip_ms", workerReceivedNs = "worker_received_ns"
         case predictStartNs = "predict_start_ns", predictEndNs = "predict_end_ns", workerQueueMs = "worker_queue_ms"
@@ -68,6 +71,7 @@ public struct PredictionLine: Codable, Sendable, Equatable {
         }
         upstream = p.upstreamModel
         truth = p.truth
+        crop = p.crop
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,6 +90,7 @@ public struct PredictionLine: Codable, Sendable, Equatable {
         workerQueueMs = try c.decodeIfPresent(Double.self, forKey: .workerQueueMs)
         upstream = try c.decodeIfPresent(String.self, forKey: .upstream)
         truth = try c.decodeIfPresent(GroundTruth.self, forKey: .truth)
+        crop = try c.decodeIfPresent(CropRect.self, forKey: .crop)
         result = try c.decodeIfPresent(JSONValue.self, forKey: .result)
         resultInvalid = try c.decodeIfPresent(String.self, forKey: .resultInvalid)
     }
@@ -106,6 +111,7 @@ public struct PredictionLine: Codable, Sendable, Equatable {
         try c.encodeIfPresent(workerQueueMs, forKey: .workerQueueMs)
         try c.encodeIfPresent(upstream, forKey: .upstream)
         try c.encodeIfPresent(truth, forKey: .truth)
+        try c.encodeIfPresent(crop, forKey: .crop)
         try c.encode(result, forKey: .result)
         try c.encodeIfPresent(resultInvalid, forKey: .resultInvalid)
     }

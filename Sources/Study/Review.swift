@@ -11,7 +11,7 @@ public struct Review: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    private func sessionFolder(_ name: String?) -> String? {
+    func sessionFolder(_ name: String?) -> String? {
         guard let name, !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { return nil }
         let folder = (directory as NSString).appendingPathComponent(name)
         return FileManager.default.fileExists(atPath: folder + "/study.jsonl") ? folder : nil

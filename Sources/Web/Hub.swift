@@ -10,6 +10,9 @@ public final class Hub: Service, Sendable {
     let frames: Mailbox<Frame>
     let wake = ConditionSignal()
     let viewers = Mutex<[Int: ViewerOutbox]>([:])
+    /// Who each viewer is (`Access.describe`: "tablet-<id>", "console") and whether it is the admin page's
+    /// preview (the region editor's picture), which is not a tablet and is not counted as one.
+    let roles = Mutex<[Int: (label: String, preview: Bool)]>([:])
     let nextID = Atomic<Int>(0)
     let stopFlag = Atomic<Bool>(false)
     let displayWidth: Int?
@@ -34,19 +37,28 @@ public final class Hub: Service, Sendable {
         for v in viewers.withLock({ Array($0.values) }) { v.sendText(text) }
     }
 
+    /// Every open stream, tablets and the admin page's preview alike (whether frames need encoding at all).
     public var viewerCount: Int { viewers.withLock { $0.count } }
+    /// Open tablet pages: the status's `viewers`; the admin page's preview is not one.
+    public var tabletPageCount: Int { roles.withLock { $0.values.filter { !$0.preview }.count } }
+    /// Open tablet pages per identity ("tablet-<id>" or "console"): who is online now.
+    public var onlinePages: [String: Int] {
+        roles.withLock { r in r.values.filter { !$0.preview }.reduce(into: [:]) { $0[$1.label, default: 0] += 1 } }
+    }
     public var framesEncoded: UInt64 { encoded.load(ordering: .relaxed) }
 
-    func addViewer(label: String = "") -> (Int, ViewerOutbox) {
+    func addViewer(label: String = "", preview: Bool = false) -> (Int, ViewerOutbox) {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let o = ViewerOutbox()
-        latency.addViewer(id, label: label)
+        roles.withLock { $0[id] = (label, preview) }
+        if !preview { latency.addViewer(id, label: label) }
         viewers.withLock { $0[id] = o }
         return (id, o)
     }
 
     func removeViewer(_ id: Int) {
         let o = viewers.withLock { $0.removeValue(forKey: id) }
+        roles.withLock { $0[id] = nil }
         latency.removeViewer(id)
         o?.close()
     }

@@ -121,21 +121,24 @@ public struct WebServer: Sendable {
         router.add(middleware: SameOriginMiddleware(logger: logger))
         PageRoutes.add(to: router, folder: Self.pageFolder, logger: logger)
         let token = PairingTokenMiddleware(pairing: pairing, refusals: refusals, logger: logger)
-        func pin(_ fix: String) -> AdminPINMiddleware {
-            AdminPINMiddleware(pin: adminPIN, guardian: pinGuard, refusals: refusals, logger: logger, fix: fix)
+        let tickets = ReviewTickets()
+        func pin(_ fix: String, tickets: ReviewTickets? = nil) -> AdminPINMiddleware {
+            AdminPINMiddleware(pin: adminPIN, guardian: pinGuard, refusals: refusals, logger: logger, fix: fix, tickets: tickets)
         }
         let viewer = router.group().add(middleware: token)
         let viewerAPI = router.group("/api").add(middleware: token)
         let adminAPI = router.group("/api").add(middleware: token)
             .add(middleware: pin("send the admin PIN Bedside printed at start-up (web.admin_pin) in the X-Admin-PIN header"))
-        let adminGet = router.group().add(middleware: token).add(middleware: pin("open the review page with the admin PIN"))
+        let adminGet = router.group().add(middleware: token)
+            .add(middleware: pin("open the review page and unlock it with the admin PIN", tickets: tickets))
 
         StatusRoutes(status: f.status, metrics: f.metrics).add(public: router, viewer: viewer)
-        PairingRoutes(pairing: pairing, status: f.status, secure: usesTLS, logger: logger).add(public: router, admin: adminAPI)
+        PairingRoutes(pairing: pairing, status: f.status, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages }).add(
+            public: router, admin: adminAPI)
         if let s = f.snapshots { SnapshotRoutes(snapshots: s).add(viewer: viewerAPI) }
         RecordingRoutes(recording: f.recording, logger: logger).add(admin: adminAPI)
         if let s = f.study { StudyRoutes(study: s, changed: f.studyChanged).add(admin: adminAPI) }
-        if let r = f.review { ReviewRoutes(review: r).add(admin: adminAPI, adminGet: adminGet) }
+        if let r = f.review { ReviewRoutes(review: r, tickets: tickets, secure: usesTLS).add(admin: adminAPI, adminGet: adminGet) }
         if let e = f.regions { RegionRoutes(editor: e, logger: logger).add(admin: adminAPI) }
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
         router.get("/ws") { _, _ -> Response in throw APIError.noToken }
@@ -154,8 +157,11 @@ public struct WebServer: Sendable {
             return .upgrade(headers)
         } onUpgrade: { inbound, outbound, context in
             let who = pairing.identify(Access.token(of: context.request))
-            let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "")
-            logger.info("viewer \(id) connected", metadata: ["viewers": "\(hub.viewerCount)"])
+            // The admin page's region editor shows the same stream (`?purpose=preview`): not a tablet.
+            let preview = context.request.uri.queryParameters.get("purpose") == "preview"
+            let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "", preview: preview)
+            logger.info(
+                "viewer \(id) connected\(preview ? " (admin preview)" : "")", metadata: ["viewers": "\(hub.tabletPageCount)"])
             outbox.sendText(JSONWire.string(hello()))
             outbox.sendText(status())
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -199,7 +205,7 @@ public struct WebServer: Sendable {
                 }
                 defer {
                     hub.removeViewer(id)
-                    logger.info("viewer \(id) left", metadata: ["viewers": "\(hub.viewerCount)"])
+                    logger.info("viewer \(id) left", metadata: ["viewers": "\(hub.tabletPageCount)"])
                 }
                 _ = try await group.next()
                 group.cancelAll()

@@ -45,12 +45,17 @@ import Testing
         #expect(m.crops["m"] == .some(CropRect(x: 1, y: 1, width: 5, height: 5)))
     }
 
-    @Test func pathIsBesideTheConfig() {
-        #expect(Regions.path(forConfig: "/srv/site/bedside.yaml") == "/srv/site/bedside.regions.yaml")
-        #expect(Regions.path(forConfig: "/srv/site/clinic.yml") == "/srv/site/clinic.regions.yaml")
+    @Test func theEditorSavesInTheStateFolderOneFilePerConfig() {
+        let a = Regions.path(forConfig: "/srv/site/bedside.yaml", stateDirectory: "/var/lib/bedside")
+        #expect(a.hasPrefix("/var/lib/bedside/regions/bedside-") && a.hasSuffix(".regions.yaml"))
+        #expect(a == Regions.path(forConfig: "/srv/site/./bedside.yaml", stateDirectory: "/var/lib/bedside"))
+        // Two configs of the same name in two folders do not share a file; the name says which config.
+        #expect(a != Regions.path(forConfig: "/srv/other/bedside.yaml", stateDirectory: "/var/lib/bedside"))
+        #expect(Regions.path(forConfig: "/srv/site/clinic.yml", stateDirectory: "/s").hasPrefix("/s/regions/clinic-"))
+        #expect(Regions.besidePath(forConfig: "/srv/site/clinic.yml") == "/srv/site/clinic.regions.yaml")
     }
 
-    @Test func loadAppliesTheFileBesideTheConfig() throws {
+    @Test func loadAppliesTheFileBesideTheConfigThenTheStateFolders() throws {
         let dir = NSTemporaryDirectory() + "regions-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -58,6 +63,12 @@ import Testing
         #expect(try ConfigLoader.load(path: dir + "/bedside.yaml").models[0].input.crop == CropRect(x: 10, y: 20, width: 300, height: 200))
         try "crops:\n  pcbm-demo: {x: 0, y: 0, width: 64, height: 48}\n".write(toFile: dir + "/bedside.regions.yaml", atomically: true, encoding: .utf8)
         #expect(try ConfigLoader.load(path: dir + "/bedside.yaml").models[0].input.crop == CropRect(x: 0, y: 0, width: 64, height: 48))
+        // The state folder's file (what the editor saved) wins over the one beside the config.
+        guard let saved = Regions.path(forConfig: dir + "/bedside.yaml") else { return }
+        try FileManager.default.createDirectory(atPath: (saved as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: saved) }
+        try "crops:\n  pcbm-demo: {x: 2, y: 2, width: 32, height: 24}\n".write(toFile: saved, atomically: true, encoding: .utf8)
+        #expect(try ConfigLoader.load(path: dir + "/bedside.yaml").models[0].input.crop == CropRect(x: 2, y: 2, width: 32, height: 24))
     }
 
     @Test func badFilesSayWhatAndHow() {

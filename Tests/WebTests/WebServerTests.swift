@@ -301,3 +301,84 @@ struct JPEGEncoderTests {
         #expect(try enc.compress(rgb, width: 64, height: 48, format: .rgb24).prefix(2) == [0xFF, 0xD8])
     }
 }
+
+@Suite("Review: byte ranges and tickets")
+struct ReviewAccessTests {
+    @Test("Range: bytes=... as a video element sends it; a bad one is the whole file, past the end is 416")
+    func ranges() {
+        #expect(ByteRange.parse("bytes=0-", size: 1000) == .bytes(0...999))
+        #expect(ByteRange.parse("bytes=100-199", size: 1000) == .bytes(100...199))
+        #expect(ByteRange.parse("bytes=900-5000", size: 1000) == .bytes(900...999))
+        #expect(ByteRange.parse("bytes=-100", size: 1000) == .bytes(900...999))
+        #expect(ByteRange.parse("bytes=-5000", size: 1000) == .bytes(0...999))
+        #expect(ByteRange.parse("bytes=0-9, 20-29", size: 1000) == .bytes(0...9))
+        #expect(ByteRange.parse("bytes=1000-", size: 1000) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=-0", size: 1000) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=0-", size: 0) == .unsatisfiable)
+        #expect(ByteRange.parse("bytes=20-10", size: 1000) == nil)
+        #expect(ByteRange.parse("items=0-10", size: 1000) == nil)
+        #expect(ByteRange.parse("bytes=abc", size: 1000) == nil)
+        #expect(ByteRange.parse(nil, size: 1000) == nil)
+    }
+
+    @Test("a ticket is valid until it expires; an unknown one never; the oldest goes past the limit")
+    func tickets() {
+        let t = ReviewTickets(lifetimeSeconds: 100, limit: 2)
+        let a = t.issue(now: 1000)
+        #expect(t.isValid(a, now: 1050))
+        #expect(!t.isValid(a, now: 1101))
+        #expect(!t.isValid("made-up", now: 1000) && !t.isValid(nil) && !t.isValid(""))
+        let b = t.issue(now: 1010), c = t.issue(now: 1020)
+        #expect(!t.isValid(a, now: 1030) && t.isValid(b, now: 1030) && t.isValid(c, now: 1030))
+        #expect(t.cookie(b, secure: true).contains("HttpOnly") && t.cookie(b, secure: true).contains("Path=/api/review"))
+        #expect(t.cookie(b, secure: true).hasSuffix("; Secure") && !t.cookie(b, secure: false).contains("Secure"))
+    }
+}
+
+extension WebServerTests {
+    @Test("the review's video: byte ranges (206) by a ticket cookie the page got with the PIN; without either, 403")
+    func reviewVideo() async throws {
+        let dir = NSTemporaryDirectory() + "web-review-\(UUID().uuidString)"
+        let folder = dir + "/S1"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try "".write(toFile: folder + "/study.jsonl", atomically: true, encoding: .utf8)
+        try Data((0..<1000).map { UInt8($0 % 251) }).write(to: URL(fileURLWithPath: folder + "/video-000.mp4"))
+        let f = features(review: Review(directory: dir))
+        try await makeServer(features: f).makeApplication().test(.router) { client in
+            let video = "/api/review/video?token=\(Self.token)&name=S1&file=video-000.mp4"
+            try await client.execute(uri: video, method: .get) { r in #expect(r.status == .forbidden) }
+            var cookie = ""
+            try await client.execute(uri: Self.admin("review/ticket"), method: .post) { r in
+                #expect(r.status == .ok)
+                let set = r.headers[.setCookie] ?? ""
+                #expect(set.hasPrefix("bedside_review=") && set.contains("HttpOnly"))
+                cookie = String(set.split(separator: ";")[0])
+            }
+            try await client.execute(uri: video, method: .get, headers: [.cookie: cookie, .range: "bytes=100-199"]) { r in
+                #expect(r.status == .partialContent)
+                #expect(r.headers[.contentRange] == "bytes 100-199/1000")
+                #expect(Array(r.body.readableBytesView) == (100..<200).map { UInt8($0 % 251) })
+            }
+            try await client.execute(uri: video, method: .get, headers: [.cookie: cookie]) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.readableBytes == 1000)
+                #expect(r.headers[.acceptRanges] == "bytes")
+            }
+            try await client.execute(uri: video, method: .get, headers: [.cookie: cookie, .range: "bytes=5000-"]) { r in
+                #expect(r.status == .rangeNotSatisfiable)
+            }
+            try await client.execute(uri: video, method: .get, headers: [.cookie: "bedside_review=forged"]) { r in
+                #expect(r.status == .forbidden)
+            }
+            let other = "/api/review/video?token=\(Self.token)&name=S1&file=study.jsonl"
+            try await client.execute(uri: other, method: .get, headers: [.cookie: cookie]) { r in #expect(r.status == .notFound) }
+            try await client.execute(uri: Self.admin("review/answers?name=S1&from=5&to=1"), method: .post) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: Self.admin("review/timeline?name=S1"), method: .post) { r in
+                #expect(r.status == .ok)
+                #expect(String(buffer: r.body).contains(#""segments":[]"#))
+            }
+        }
+    }
+}

@@ -163,6 +163,45 @@ def _wait_frames(page: Any, more: int) -> None:
     )
 
 
+# Every change of the answer on screen, with the frame on screen at that moment.
+RECORD_SHOWN = f"""() => {{
+  window.__shown = [];
+  const n = ({Q})('prediction-seq');
+  new MutationObserver(() => window.__shown.push({{ answer: Number(n.textContent), frame: window.__bedside.state.frame.seq }}))
+    .observe(n, {{ childList: true, characterData: true, subtree: true }});
+}}"""
+
+
+def test_an_answer_waits_for_the_frame_it_explains(bedside: Any, browser: Any) -> None:
+    """Issue 18 #7: on a tablet that paints fewer frames than it gets, the overlay never runs ahead of the video
+    (a snapshot said "the explanation shown was for frame 7505" over frame 7502)."""
+    context, page, errors = _new_page(browser, LANDSCAPE)
+    try:
+        page.goto(f"{bedside.base_url}/?token={bedside.token}")
+        page.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+        page.evaluate(RECORD_SHOWN)
+        # An answer for a frame 20 ahead of the one on screen waits for it, then is shown over it (or a later one).
+        r = page.evaluate("""() => {
+          const B = window.__bedside, S = B.state;
+          const target = S.frame.seq + 20;
+          B.onPrediction({ ...S.pred, seq: target });
+          return { target, held: B.held(), shown: Number(document.querySelector('[data-testid="prediction-seq"]').textContent) };
+        }""")
+        assert r["held"] == r["target"] and r["shown"] < r["target"], r
+        page.wait_for_function(f"() => window.__shown.some((x) => x.answer === {r['target']})", timeout=TIMEOUT_MS)
+        # A slow tablet (CPU 4x slower): real answers arrive before their frames are painted; none is drawn early.
+        cdp = context.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
+        page.wait_for_timeout(4000)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+        shown = page.evaluate("() => window.__shown")
+        ahead = [x for x in shown if x["frame"] is not None and x["answer"] > x["frame"]]
+        assert len(shown) > 10 and not ahead, (len(shown), ahead[:5])
+        assert not errors, errors
+    finally:
+        context.close()
+
+
 def test_view_toggle_switches_between_full_screen_and_crop(bedside: Any, browser: Any) -> None:
     status = bedside.status()
     crop = status["models"][0]["crop"]           # the demo model crops the phantom's screen
@@ -438,3 +477,49 @@ def test_admin_study_card_keeps_the_chosen_arm_confirms_notes_and_says_success_i
     finally:
         _admin(bedside, "study/arm?arm=full")  # the module's other tests expect the default arm
         context.close()
+
+
+def test_admin_says_which_tablets_are_online_and_counts_only_tablet_pages(bedside: Any, browser: Any) -> None:
+    """Issue 18 #15: which tablets are online, a viewer count without the admin page's own picture, and a Revoke
+    button that stays inside its card on a phone, with a long tablet name."""
+    name = "Surface 2 in scanning room B (the long name of the second tablet)"
+    tablet_ctx, tablet, errors = _new_page(browser, LANDSCAPE)
+    admin_ctx, admin, admin_errors = _new_page(browser, {"width": 390, "height": 844})
+    try:
+        code = _admin(bedside, "admin/overview")["pairing_code"]
+        tablet.goto(f"{bedside.base_url}/")
+        tablet.fill('[data-testid="pair-code"]', code)
+        tablet.fill('[data-testid="pair-name"]', name)
+        tablet.click('[data-testid="pair-submit"]')
+        tablet.wait_for_function(LIVE_WITH_PREDICTION, timeout=TIMEOUT_MS)
+
+        admin.goto(f"{bedside.base_url}/admin?token={bedside.token}")
+        admin.fill('[data-testid="admin-pin"]', bedside.admin_pin)
+        admin.click('[data-testid="admin-unlock"]')
+        # The region editor's live picture is a stream of its own: it is not a tablet.
+        admin.wait_for_function("() => Number(document.getElementById('regions-canvas').dataset.frames || 0) > 2", timeout=TIMEOUT_MS)
+        others = bedside.status()["viewers"] - 1   # pages other tests of this module left open, if any
+        row = admin.locator(f'#tablets tr:has-text("{name}")')
+        row.wait_for(timeout=TIMEOUT_MS)
+        admin.wait_for_function(f"() => [...document.querySelectorAll('#tablets tr')].some((tr) => tr.textContent.includes({name!r}) && "
+                                "tr.dataset.online === 'true')", timeout=TIMEOUT_MS)
+        viewers = admin.locator('[data-testid="admin-viewers"]').inner_text()
+        assert name in viewers and f"{others + 1} tablet page" in viewers, viewers
+        assert bedside.status()["viewers"] == others + 1, "the admin page's picture is counted as a tablet"
+        card = admin.locator('[data-testid="admin-pairing"]').bounding_box()
+        button = row.locator('[data-testid="admin-revoke"]').bounding_box()
+        assert button["x"] >= card["x"] and button["x"] + button["width"] <= card["x"] + card["width"] + 0.5, (button, card)
+        admin.screenshot(path=str(bedside.artifacts / "admin-tablets-online-390.png"), full_page=True)
+        # The tablet goes away: offline on the admin page within its refresh.
+        tablet_ctx.close()
+        admin.wait_for_function(f"() => [...document.querySelectorAll('#tablets tr')].some((tr) => tr.textContent.includes({name!r}) && "
+                                "tr.dataset.online === 'false')", timeout=TIMEOUT_MS)
+        tablet_id = next(t["id"] for t in _admin(bedside, "admin/overview")["tablets"] if t["name"] == name)
+        _admin(bedside, f"admin/revoke?id={tablet_id}")
+        assert not errors and not admin_errors, (errors, admin_errors)
+    finally:
+        admin_ctx.close()
+        try:
+            tablet_ctx.close()
+        except Exception:
+            pass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.request
 from typing import Any
 
@@ -105,8 +106,18 @@ def test_the_live_page_in_each_arm_fits_every_screen(demo: Any, browser: Any) ->
     assert not problems, "\n".join(problems)
 
 
+def _pair(b: Any, name: str) -> None:
+    code = _api(b, "admin/overview")["pairing_code"]
+    req = urllib.request.Request(f"{b.base_url}/api/pair", method="POST", data=json.dumps({"code": code, "name": name}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+
+
 def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -> None:
     problems: list[str] = []
+    # A paired tablet with a long name: its row and its Revoke button fit the card (issue 18 #15).
+    _pair(demo, "Surface Pro 9 in scanning room B, second from the door")
     for w, h in VIEWPORTS:
         context = browser.new_context(viewport={"width": w, "height": h})
         page = context.new_page()
@@ -142,3 +153,32 @@ def test_other_planes_counts_are_neutral_and_the_bars_scale_is_said(demo: Any, b
         assert scale.is_visible() and "0 to 10" in scale.inner_text()
     finally:
         context.close()
+
+
+def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
+    """The review page (player, timeline strip, snapshots) at every size, after a short study session."""
+    start = _api(demo, "study/start", participant="L01", arm="full")
+    time.sleep(2.5)
+    _api(demo, "study/note", text="a note on the strip")
+    snap = urllib.request.Request(f"{demo.base_url}/api/snapshot?token={demo.token}", method="POST", data=b"")
+    urllib.request.urlopen(snap, timeout=10).close()
+    time.sleep(1.5)
+    _api(demo, "study/end")
+    name = start["folder"].rstrip("/").split("/")[-1]
+    wait_for(lambda: json.loads((demo.recordings / name / "session.json").read_text())["state"] == "finished", 20,
+             what="the session's recording to be finalised")
+    problems: list[str] = []
+    for w, h in VIEWPORTS:
+        context = browser.new_context(viewport={"width": w, "height": h})
+        page = context.new_page()
+        page.goto(f"{demo.base_url}/review?token={demo.token}&session={name}")
+        page.fill('[data-testid="review-pin"]', demo.admin_pin)
+        page.click('[data-testid="review-unlock"]')
+        page.wait_for_function("() => document.getElementById('player').dataset.answerSeq && "
+                               "document.querySelectorAll('[data-testid=review-snapshot] img').length === 1 && "
+                               "[...document.querySelectorAll('[data-testid=review-snapshot] img')].every((i) => i.complete)",
+                               timeout=20_000)
+        page.wait_for_timeout(300)
+        problems += _check(page, ["main"], f"review-{w}x{h}", demo.artifacts)
+        context.close()
+    assert not problems, "\n".join(problems)

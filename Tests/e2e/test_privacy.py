@@ -170,6 +170,7 @@ def test_region_editor_draws_a_mask_and_the_recording_has_it(tmp_path, browser):
         page.wait_for_function("document.querySelector('[data-testid=regions-msg]').textContent.includes('Saved')",
                                timeout=10000)
         page.wait_for_function("document.querySelector('[data-testid=regions-warning]').hidden", timeout=10000)
+        file_text = page.inner_text("#regions-file")
         wait_for(lambda: b.status()["recording"]["frames_written"] >= 20, 30, what="recording to start once masked")
         s = b.status()
         assert s["recording"]["state"] == "recording" and s["source"]["privacy_masks"] == 1, s
@@ -178,7 +179,12 @@ def test_region_editor_draws_a_mask_and_the_recording_has_it(tmp_path, browser):
     finally:
         page.close()
         assert b.stop() == 0
-    saved = (tmp_path / "bedside.regions.yaml").read_text()
+    # Saved in Bedside's state folder (issue 18 #14), never beside the config (an install or research folder).
+    assert not (tmp_path / "bedside.regions.yaml").exists()
+    files = list(tmp_path.glob("*-state/regions/bedside-*.regions.yaml"))
+    assert len(files) == 1, list(tmp_path.rglob("*.regions.yaml"))
+    assert str(files[0]) in file_text, file_text
+    saved = files[0].read_text()
     assert '"640x480": [{x: 0, y: 0, width: 640, height: 20}]' in saved, saved
     assert "privacy:" not in cfg.read_text(), "the researcher's config is left as written"
     frames = frames_gray(next(b.recordings.glob("*/video-000.mp4")), 640, 480)

@@ -200,3 +200,126 @@ def test_review_page_shows_snapshots_with_their_explanations(study_bedside, brow
         assert (exported / "head.png").exists() and (exported / "head.json").exists()
     finally:
         page.context.close()
+
+
+PLAYER = """() => {
+  const p = document.getElementById('player');
+  const v = document.getElementById('player-video');
+  const o = document.getElementById('player-overlay');
+  let lit = 0;
+  if (o.width && o.height) {
+    const d = o.getContext('2d').getImageData(0, 0, o.width, o.height).data;
+    for (let i = 3; i < d.length; i += 4) if (d[i]) lit++;
+  }
+  return { time: Number(p.dataset.time), frame: Number(p.dataset.frame), seq: p.dataset.answerSeq,
+           pts: p.dataset.answerPts, ready: v.readyState, src: v.currentSrc, drawn: o.dataset.drawn, lit,
+           answer: document.getElementById('player-answer').innerText, paused: v.paused };
+}"""
+
+
+def _answer_for(preds: list[dict], model: str, t: float) -> dict | None:
+    """What the player must draw at time t: that frame's answer, or the model's latest before it (<= 3 s old)."""
+    best = None
+    for p in preds:
+        if p["model"] == model and p["pts_s"] is not None and p["pts_s"] <= t + 0.002:
+            if best is None or p["pts_s"] >= best["pts_s"]:
+                best = p
+    return best if best is not None and t - best["pts_s"] <= 3 else None
+
+
+def test_review_player_seeks_to_each_snapshot_and_draws_that_frames_answer(study_bedside, browser):
+    """Issue 18 #9: the recording plays with the answers over it in sync; a snapshot's mark seeks to within one
+    frame of it, and the overlay drawn is the answer for that frame; drag on the strip seeks; the snapshot opens
+    full size with its overlay on or off; no PIN in any image or video address."""
+    b = study_bedside
+    name = api(b, "review/sessions")[1]["sessions"][0]["name"]
+    folder = b.recordings / name
+    preds = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(f"{b.base_url}/review?token={b.token}&session={name}")
+        page.fill('[data-testid="review-pin"]', b.admin_pin)
+        page.click('[data-testid="review-unlock"]')
+        page.wait_for_function("() => document.getElementById('player-video').readyState >= 2 && "
+                               "document.querySelectorAll('[data-testid=timeline-mark-snapshot]').length === 2",
+                               timeout=20_000)
+        tl = page.evaluate("() => window.__review.timeline")
+        fps = tl["fps"]
+        assert tl["segments"] and tl["segments"][0]["file"] == "video-000.mp4", tl["segments"]
+        spans = tl["models"][0]["spans"]
+        assert {"standard", "close"} <= {s["status"] for s in spans}, spans   # the sweep: planes found and lost
+        kinds = [m["kind"] for m in tl["marks"]]
+        assert kinds.count("snapshot") == 2 and "note" in kinds and kinds.count("arm") >= 3, kinds
+
+        for mark in [m for m in tl["marks"] if m["kind"] == "snapshot"]:
+            snap = json.loads((folder / (mark["png"][:-4] + ".json")).read_text())
+            assert abs(mark["t_s"] - snap["pts_s"]) < 1e-6
+            page.click(f'[data-testid="timeline-mark-snapshot"][data-png="{mark["png"]}"]')
+            page.wait_for_function(f"() => Math.abs(Number(document.getElementById('player').dataset.time) - {mark['t_s']})"
+                                   f" < {1 / fps} && document.getElementById('player').dataset.answerSeq !== ''",
+                                   timeout=10_000)
+            page.wait_for_timeout(300)  # the answers for that span may still be arriving: the newest wins
+            st = page.evaluate(PLAYER)
+            assert abs(st["time"] - snap["pts_s"]) < 1 / fps, (st, snap["pts_s"])   # within one frame
+            want = _answer_for(preds, "pcbm-demo", st["time"])
+            assert want is not None and st["seq"] == str(want["seq"]), (st, want and want["seq"], snap["seq"])
+            assert st["drawn"] == "true" and st["lit"] > 100, st    # the answer's label map is on the picture
+            page.screenshot(path=str(b.artifacts / f"review-player-{mark['png'][:-4]}.png"))
+
+        # Drag along the strip: the video follows the pointer.
+        track = page.locator(".track.spans").first.bounding_box()
+        y = track["y"] + track["height"] / 2
+        page.mouse.move(track["x"] + track["width"] * 0.2, y)
+        page.mouse.down()
+        page.mouse.move(track["x"] + track["width"] * 0.45, y, steps=6)
+        page.mouse.move(track["x"] + track["width"] * 0.6, y, steps=6)
+        page.mouse.up()
+        target = tl["duration_s"] * 0.6
+        page.wait_for_function(f"() => Math.abs(Number(document.getElementById('player').dataset.time) - {target}) < "
+                               f"{2 / fps + tl['duration_s'] / track['width']}", timeout=10_000)
+        page.wait_for_timeout(300)
+        st = page.evaluate(PLAYER)
+        want = _answer_for(preds, "pcbm-demo", st["time"])
+        assert want is not None and st["seq"] == str(want["seq"]), (st, want)
+
+        # Play: time goes on and the answer drawn keeps to the frame on screen.
+        page.click('[data-testid="review-play"]')
+        page.wait_for_timeout(1500)
+        later = page.evaluate(PLAYER)
+        page.click('[data-testid="review-play"]')
+        assert later["time"] > st["time"] + 0.5, (st, later)
+        assert later["pts"] and float(later["pts"]) <= later["time"] + 0.002 and later["time"] - float(later["pts"]) < 1.0, later
+
+        # Each snapshot full size: with the overlay the participant saw, on then off; the one taken in the
+        # control arm showed nothing, so it has no overlay to draw and says so.
+        drawn = 0
+        for i in range(page.locator('[data-testid="review-full-size"]').count()):
+            page.locator('[data-testid="review-full-size"]').nth(i).click()
+            page.wait_for_function("() => document.getElementById('snap-dialog').open && "
+                                   "document.getElementById('snap-full').naturalWidth > 0", timeout=10_000)
+            page.wait_for_timeout(200)
+            dialog = page.evaluate("""() => ({ drawn: document.getElementById('snap-overlay').dataset.drawn || '',
+                hidden: document.getElementById('snap-overlay').hidden, w: document.getElementById('snap-full').naturalWidth,
+                title: document.getElementById('snap-title').textContent })""")
+            toggle = page.locator('[data-testid="review-snapshot-overlay-toggle"]')
+            if "arm control" in dialog["title"]:
+                assert dialog["drawn"] != "true" and toggle.is_disabled(), dialog
+            else:
+                drawn += 1
+                assert dialog["drawn"] == "true" and not dialog["hidden"] and dialog["w"] == 640, dialog
+                page.screenshot(path=str(b.artifacts / "review-snapshot-full-size-overlay-on.png"))
+                toggle.click()
+                assert page.evaluate("() => document.getElementById('snap-overlay').hidden")
+                assert toggle.inner_text() == "Overlay off"
+                page.screenshot(path=str(b.artifacts / "review-snapshot-full-size-overlay-off.png"))
+            page.click('[data-testid="review-snapshot-close"]')
+        assert drawn == 1
+
+        addresses = page.evaluate("() => [...document.querySelectorAll('img, video, a')].map((n) => n.src || n.href || '')")
+        assert addresses and not any("pin=" in a for a in addresses), addresses
+        assert not errors, errors
+    finally:
+        page.close()

@@ -466,3 +466,22 @@ test('a running model that stopped answering: no rate from the last minute, how 
   const v = st.statusLineView(S, 3200);
   assert.deepEqual([v.model.text, v.model.bad, v.rate], ['m: no answer for 3.2 s', true, '– pred/s']);
 });
+
+test('an answer waits for the frame it explains (issue 18 #7: the overlay ran ahead of the video)', () => {
+  // Painted 7502, the answer is for 7505: held, not drawn over 7502.
+  assert.equal(st.answerDue({ seq: 7505, since: 1000 }, 7502, 990, 1000), false);
+  // 7505 (or later) painted: drawn.
+  assert.equal(st.answerDue({ seq: 7505, since: 1000 }, 7505, 1040, 1040), true);
+  assert.equal(st.answerDue({ seq: 7505, since: 1000 }, 7507, 1070, 1070), true);
+  // An answer for an earlier frame is drawn at once (the usual case: answers come after their frame).
+  assert.equal(st.answerDue({ seq: 7400, since: 1000 }, 7502, 990, 1000), true);
+  // No picture yet, or no sequence numbers: nothing to run ahead of.
+  assert.equal(st.answerDue({ seq: 5, since: 0 }, null, 0, 0), true);
+  assert.equal(st.answerDue({ seq: null, since: 0 }, 3, 0, 0), true);
+  // The video stopped (nothing painted for 1.5 s): the answer is shown rather than kept back for ever.
+  assert.equal(st.answerDue({ seq: 7505, since: 1000 }, 7502, 1000, 2400), false);
+  assert.equal(st.answerDue({ seq: 7505, since: 1000 }, 7502, 1000, 2500), true);
+  // A restarted server numbers from 0 again: its answers are not held behind the old numbers.
+  assert.equal(st.answerDue({ seq: 10, since: 0 }, 900000, 0, 0), true);
+  assert.equal(st.answerDue({ seq: 900000, since: 0 }, 10, 0, 0), true);
+});

@@ -62,15 +62,22 @@ public struct AdminPINMiddleware: RouterMiddleware {
     /// What the refusal tells the user to do (the review page asks to be opened with the PIN).
     let fix: String
 
-    init(pin: String, guardian: AdminPINGuard, refusals: RefusalLog, logger: Logger, fix: String) {
+    /// Where a review ticket (cookie) stands in for the PIN: the review page's images and video.
+    let tickets: ReviewTickets?
+
+    init(pin: String, guardian: AdminPINGuard, refusals: RefusalLog, logger: Logger, fix: String, tickets: ReviewTickets? = nil) {
         self.pin = pin
         self.guardian = guardian
         self.refusals = refusals
         self.logger = logger
         self.fix = fix
+        self.tickets = tickets
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let tickets, tickets.isValid(Access.cookie(ReviewTickets.cookieName, of: request)) {
+            return try await next(request, context)
+        }
         let given: String? =
             request.headers[values: Access.adminPINHeader].first ?? request.uri.queryParameters.get("pin").map { String($0) }
         let correct = !pin.isEmpty && Access.tokenMatches(given, pin)
@@ -113,6 +120,17 @@ public enum Access {
     }
 
     /// The token a request carries: `?token=` (the console link), `Authorization: Bearer`, or the pairing cookie.
+    /// The value of cookie `name`, if the request carries it.
+    public static func cookie(_ name: String, of request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for part in header.split(separator: ";") {
+                let kv = part.trimmingCharacters(in: .whitespaces)
+                if kv.hasPrefix(name + "=") { return String(kv.dropFirst(name.count + 1)) }
+            }
+        }
+        return nil
+    }
+
     public static func token(of request: Request) -> String? {
         if let t = request.uri.queryParameters.get("token") { return String(t) }
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }

@@ -51,13 +51,18 @@
   function render(o) {
     text($('code'), o.pairing_code || '––––––');
     const tbody = $('tablets').querySelector('tbody');
-    tbody.replaceChildren(...(o.tablets || []).map((t) => {
+    const tablets = o.tablets || [];
+    $('no-tablets').hidden = tablets.length > 0;
+    tbody.replaceChildren(...tablets.map((t) => {
       const tr = document.createElement('tr');
       tr.dataset.tablet = t.id;
-      for (const v of [t.name, when(t.paired_at), t.revoked ? 'revoked' : when(t.last_seen)]) {
-        const td = document.createElement('td'); td.textContent = v; tr.append(td);
+      tr.dataset.online = String((t.online || 0) > 0);
+      const now = t.revoked ? 'revoked' : (t.online || 0) > 0 ? (t.online > 1 ? `online (${t.online} pages)` : 'online') : 'offline';
+      for (const [v, cls] of [[t.name, 'name'], [now, 'now'], [when(t.paired_at), ''], [t.revoked ? '–' : when(t.last_seen), '']]) {
+        const td = document.createElement('td'); td.textContent = v; if (cls) td.className = cls; tr.append(td);
       }
       const td = document.createElement('td');
+      td.className = 'action';
       if (!t.revoked) {
         const b = document.createElement('button');
         b.textContent = 'Revoke';
@@ -108,7 +113,12 @@
     $('rec-toggle').hidden = !r.state || r.state === 'off';
     text($('rec-toggle'), recording ? 'Stop recording' : 'Start recording');
     $('rec-toggle').dataset.action = recording ? 'stop' : 'start';
-    text($('viewers'), `${s.viewers ?? '–'} connected`);
+    // Who is watching: each paired tablet online by name, and pages opened with the console link.
+    const online = tablets.filter((t) => !t.revoked && (t.online || 0) > 0);
+    const parts = online.map((t) => t.name);
+    if (o.console_pages) parts.push(`${o.console_pages} with the console link`);
+    const n = s.viewers ?? 0;
+    text($('viewers'), n ? `${n} tablet page${n === 1 ? '' : 's'} open${parts.length ? `: ${parts.join(', ')}` : ''}` : 'No tablet page open');
     const st = s.study || {};
     const ttp = st.time_to_plane || {};
     const ttpText = Object.entries(ttp).map(([p, v]) => `${p}: ${v.seconds === null || v.seconds === undefined ? '–' : v.seconds.toFixed(1) + ' s'}`).join(', ');

@@ -69,7 +69,7 @@
     $('regions-file').textContent = body.regions_file
       ? (body.saved
         ? `Saved in ${body.regions_file}; delete that file to go back to the config's regions.`
-        : `The config's regions apply; Save keeps your changes in ${body.regions_file}.`)
+        : `The config's regions apply; Save keeps your changes in Bedside's state folder (${body.regions_file}), not in the config.`)
       : 'Bedside runs without a config file: changes last until it stops.';
     list();
   }
@@ -103,6 +103,7 @@
     u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     u.search = '';
     if (admin.token) u.searchParams.set('token', admin.token);
+    u.searchParams.set('purpose', 'preview');   // the admin's picture, not a tablet: not counted as a viewer
     sock = new WebSocket(u.toString());
     sock.binaryType = 'arraybuffer';
     sock.onmessage = async (ev) => {

@@ -12,6 +12,8 @@ struct PairingRoutes {
     /// Whether the page is served over HTTPS: the cookie is then `Secure`.
     let secure: Bool
     let logger: Logger
+    /// Open tablet pages per identity (`Hub.onlinePages`): which tablets are online now.
+    let online: @Sendable () -> [String: Int]
 
     struct PairRequest: Codable, Sendable {
         var code: String
@@ -29,17 +31,20 @@ struct PairingRoutes {
         var pairedAt: Double
         var lastSeen: Double?
         var revoked: Bool
+        /// Pages this tablet has open now (0: offline).
+        var online: Int
 
-        init(_ d: PairingState.Device) {
+        init(_ d: PairingState.Device, online: [String: Int]) {
             id = d.id
             name = d.name
             pairedAt = d.pairedAt
             lastSeen = d.lastSeen
             revoked = d.revoked
+            self.online = online[Access.describe(.device(id: d.id))] ?? 0
         }
 
         enum CodingKeys: String, CodingKey {
-            case id, name, revoked
+            case id, name, revoked, online
             case pairedAt = "paired_at", lastSeen = "last_seen"
         }
 
@@ -50,16 +55,19 @@ struct PairingRoutes {
             try c.encode(pairedAt, forKey: .pairedAt)
             try c.encode(lastSeen, forKey: .lastSeen)  // null until the tablet is seen
             try c.encode(revoked, forKey: .revoked)
+            try c.encode(online, forKey: .online)
         }
     }
 
     struct Overview: Encodable, Sendable {
         var pairingCode: String
         var tablets: [Tablet]
+        /// Tablet pages opened with the console link (the token Bedside printed), not a paired tablet.
+        var consolePages: Int
         var status: RawJSON
         enum CodingKeys: String, CodingKey {
             case tablets, status
-            case pairingCode = "pairing_code"
+            case pairingCode = "pairing_code", consolePages = "console_pages"
         }
     }
 
@@ -71,7 +79,7 @@ struct PairingRoutes {
     struct Revoked: Codable, Sendable { var revoked: String }
 
     func add(public router: Router<BedsideRequestContext>, admin api: RouterGroup<BedsideRequestContext>) {
-        let pairing = self.pairing, logger = self.logger, secure = self.secure, status = self.status
+        let pairing = self.pairing, logger = self.logger, secure = self.secure, status = self.status, online = self.online
         router.post("/api/pair") { request, context -> Response in
             guard let body = try? await request.decode(as: PairRequest.self, context: context) else {
                 throw APIError(
@@ -100,7 +108,11 @@ struct PairingRoutes {
             }
         }
         api.post("admin/overview") { _, _ in
-            JSONReply.response(Overview(pairingCode: pairing.code, tablets: pairing.devices.map(Tablet.init), status: RawJSON(status())))
+            let pages = online()
+            return JSONReply.response(
+                Overview(
+                    pairingCode: pairing.code, tablets: pairing.devices.map { Tablet($0, online: pages) },
+                    consolePages: pages[Access.describe(.console)] ?? 0, status: RawJSON(status())))
         }
         api.post("admin/revoke") { request, _ -> Response in
             let id = Query(request)["id"]

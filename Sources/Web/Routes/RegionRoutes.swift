@@ -51,7 +51,7 @@ public struct RegionsState: Codable, Sendable, Equatable {
     public var masksForThisSize: Bool
     public var allowUnmasked: Bool
     public var models: [Model]
-    /// Where the editor saves (beside the config file); nil without a config file.
+    /// Where the editor saves (Bedside's state folder, one file per config); nil without a config file.
     public var regionsFile: String?
     public var saved: Bool
     public var warning: String?

@@ -5,10 +5,10 @@
 import { el, setText } from './dom.js';
 import { S, modelParam, now, serverURL } from './store.js';
 import { parseServerText, num, resultParts } from './protocol.js';
-import { followFirstModel, linkDead, studyShow, takeHello, takePrediction, takeStatus } from './state.js';
+import { answerDue, followFirstModel, linkDead, studyShow, takeHello, takePrediction, takeStatus } from './state.js';
 import { Connection } from './connection.js';
 import { drawOverlay, renderLegend, setOverlay, setSegmentation } from './overlay.js';
-import { applyView, blankVideo, onBinary, paint, renderViewToggle, reportDue, sendDrawn, setReportSocket } from './video.js';
+import { applyView, blankVideo, onBinary, onPainted, paint, renderViewToggle, reportDue, sendDrawn, setReportSocket } from './video.js';
 import { renderSource, renderSourceFoot, renderVideoMessage } from './notices.js';
 import { bannerResized, fitBanner, renderBanner, renderBannerSub, updateStale } from './banner.js';
 import { fitGuidance, renderConcepts, renderGuidance } from './panels.js';
@@ -16,6 +16,10 @@ import { renderFps, renderStatusLine } from './status-line.js';
 import './pairing.js';
 
 // ------------------------------------------------------------------ connection
+
+// An answer for a frame the tablet has not painted yet waits for it (answerDue): the overlay is never drawn
+// over an older picture than the one it explains. The newest waiting answer replaces an older one.
+let held = null;
 
 function setConn(state, detail) {
   S.conn = state;
@@ -97,6 +101,7 @@ function applyStudy(st) {
   el.app.dataset.show = key;
   el.app.dataset.arm = arm;
   if (first) return;
+  held = null;
   S.pred = null;
   S.seg = null;
   drawOverlay();
@@ -118,6 +123,25 @@ function onStatus(m) {
 }
 
 function onPrediction(m) {
+  const seq = num(m.seq);
+  if (!answerDue({ seq, since: now() }, S.frame.seq, S.frame.wall, now())) {
+    held = { m, seq, since: held ? held.since : now() };
+    return;
+  }
+  // Answers come in frame order; one for an earlier frame than the waiting one does not drop it.
+  if (!(held && seq !== null && held.seq > seq)) held = null;
+  showPrediction(m);
+}
+function releaseHeld() {
+  if (held && answerDue(held, S.frame.seq, S.frame.wall, now())) {
+    const m = held.m;
+    held = null;
+    showPrediction(m);
+  }
+}
+onPainted(releaseHeld);
+
+function showPrediction(m) {
   if (!takePrediction(S, m, now())) return;
   const { result, segmentation, guidance } = resultParts(m);
   const seq = num(m.seq);
@@ -137,6 +161,7 @@ function onPrediction(m) {
 
 function tick() {
   const t = now();
+  releaseHeld();
   if (reportDue(t)) sendDrawn();
   renderFps();
   if (linkDead(S, t)) {
@@ -188,4 +213,5 @@ conn.connect();
 // For debugging from the console (never needed by the page itself).
 window.bedside = { state: S, reconnect: () => conn.connect() };
 // For tests: feed a message as if it came from the server (the next real one replaces it).
-window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S, paint };
+window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S, paint,
+  held: () => (held ? held.seq : null) };

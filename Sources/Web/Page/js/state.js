@@ -154,6 +154,21 @@ export function takePrediction(S, m, now) {
   return true;
 }
 
+/**
+ * Whether an answer may be drawn now, over the frame on screen (issue 18 #7). An answer is for frame `seq`;
+ * drawn over an older frame it would run ahead of the video (the tablet paints fewer frames than it gets when
+ * its decoding falls behind). So it waits until that frame, or a later one, is painted, unless no frame has
+ * been painted for `maxHoldMs` (the video stopped: the answer is not kept from the screen for ever), or the
+ * page paints no video to wait for. `held` is {seq, since} (since: when it was first held, ms).
+ */
+export function answerDue(held, paintedSeq, lastPaintMs, nowMs, maxHoldMs = 1500) {
+  if (!held || held.seq === null || held.seq === undefined) return true;
+  if (paintedSeq === null || paintedSeq === undefined) return true;   // no video yet: nothing to run ahead of
+  if (held.seq <= paintedSeq) return true;
+  if (held.seq - paintedSeq > 100000) return true;                    // another server's numbering
+  return nowMs - Math.max(lastPaintMs, held.since) >= maxHoldMs;
+}
+
 /** Whether this tablet's study arm shows `part` (everything before the first status and without a study). */
 export const armShows = (S, part) => S.showKey === undefined || S.showKey.split(' ').includes(part);
 
@@ -279,6 +294,16 @@ export function reconnectText(retryAt, now) {
  * standard | close | unknown; `fixed`: the second line keeps `sub` even when stale; `status`/`plane`:
  * the prediction's (undefined without one).
  */
+/** The banner's words for a model's `plane` object (STANDARD PLANE: HEAD, CLOSE TO STANDARD, NO STANDARD PLANE). */
+export function planeText(plane) {
+  const status = plane && ['standard', 'close', 'unknown'].includes(plane.status) ? plane.status : 'unknown';
+  const name = plane && plane.name && !['none', 'unknown', 'null'].includes(String(plane.name).toLowerCase())
+    ? upper(plane.name) : '';
+  if (status === 'standard') return `STANDARD PLANE${name ? `: ${name}` : ''}`;
+  if (status === 'close') return `CLOSE TO STANDARD${name ? `: ${name}` : ''}`;
+  return 'NO STANDARD PLANE';
+}
+
 export function bannerView(S) {
   const pred = S.pred;
   const plane = pred && pred.result && typeof pred.result.plane === 'object' && pred.result.plane ? pred.result.plane : null;
@@ -320,11 +345,7 @@ export function bannerView(S) {
     text = S.conn === 'open' ? 'WAITING FOR THE MODEL…' : 'CONNECTING…';
   } else {
     mode = status;
-    const name = plane && plane.name && !['none', 'unknown', 'null'].includes(String(plane.name).toLowerCase())
-      ? upper(plane.name) : '';
-    if (mode === 'standard') text = `STANDARD PLANE${name ? `: ${name}` : ''}`;
-    else if (mode === 'close') text = `CLOSE TO STANDARD${name ? `: ${name}` : ''}`;
-    else text = 'NO STANDARD PLANE';
+    text = planeText(plane);
     const sc = plane ? num(plane.score) : null;
     // A confidence belongs to a plane that was found; under NO STANDARD PLANE it would read as certainty.
     if (sc !== null && mode !== 'unknown') sub = sc <= 1 ? `Confidence ${Math.round(sc * 100)}%` : `Score ${sc.toFixed(1)}`;

@@ -48,6 +48,10 @@ async function decodeNext() {
   decoding = false;
 }
 
+// Called after each painted frame (main.js: an answer waiting for this frame is drawn now).
+let painted = () => {};
+export function onPainted(fn) { painted = fn; }
+
 function drawFrame(bitmap, seq, pts) {
   const f = S.frame;
   f.width = bitmap.width;
@@ -64,6 +68,7 @@ function drawFrame(bitmap, seq, pts) {
   el.frameCount.textContent = String(f.count);
   if (el.videoMsg.dataset.shown === 'true') renderVideoMessage();
   updateStale();
+  painted();
 }
 
 /** The token was refused: nothing more is decoded or shown, the picture goes black. */
