@@ -158,7 +158,7 @@ public struct WebServer: Sendable {
         } onUpgrade: { inbound, outbound, context in
             let who = pairing.identify(Access.token(of: context.request))
             // The admin page's region editor shows the same stream (`?purpose=preview`): not a tablet.
-            let preview = context.request.uri.queryParameters.get("purpose") == "preview"
+            let preview = Query(formEncoded: context.request.uri.query ?? "")["purpose"] == "preview"
             let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "", preview: preview)
             logger.info(
                 "viewer \(id) connected\(preview ? " (admin preview)" : "")", metadata: ["viewers": "\(hub.tabletPageCount)"])

@@ -33,11 +33,13 @@ from conftest import REPO, start_bedside, wait_for
 # Every route, from the sources (a route added later must be added here, or this fails).
 PUBLIC_GET = ["/", "/app.js", "/style.css", "/admin", "/review", "/review.js", "/admin.js", "/regions.js", "/admin.css",
               "/healthz"]
-PROTECTED_GET = ["/api/status", "/metrics", "/api/review/image?name=S1&file=snapshot-0001.png", "/ws"]
+PROTECTED_GET = ["/api/status", "/metrics", "/api/review/image?name=S1&file=snapshot-0001.png",
+                 "/api/review/video?name=S1&file=video-000.mp4", "/ws"]
 VIEWER_POST = ["snapshot"]
 ADMIN_POST = ["recording/start", "recording/stop", "study/start?participant=P01", "study/end", "study/arm?arm=full",
               "study/note?text=x", "review/sessions", "review/session?name=S1",
-              "review/select?name=S1&plane=head&file=snapshot-0001.png", "review/export?name=S1", "admin/overview",
+              "review/select?name=S1&plane=head&file=snapshot-0001.png", "review/export?name=S1", "review/ticket",
+              "review/timeline?name=S1", "review/answers?name=S1&from=0&to=20", "admin/overview",
               "admin/revoke?id=nobody", "admin/pairing-code", "regions/get", "regions/save?size=320x240&masks=0,0,10,10"]
 REFUSAL_WORDS = re.compile(r"refus|unauthori|denied|forbidden|wrong|invalid|revoked|\b40[13]\b|token|PIN|origin", re.I)
 
@@ -50,7 +52,7 @@ def test_the_route_lists_cover_every_route_in_the_sources():
     gets = set(re.findall(r'\.get\("([^"]+)"\)', web))
     posts = set(re.findall(r'\.post\("([^"]+)"\)', web))
     assert gets <= set(PUBLIC_GET) | {p.split("?")[0] for p in PROTECTED_GET}, gets
-    assert {"/api/status", "/metrics", "/api/review/image", "/ws", "/healthz"} <= gets, gets
+    assert {"/api/status", "/metrics", "/api/review/image", "/api/review/video", "/ws", "/healthz"} <= gets, gets
     assert posts == {p.split("?")[0] for p in VIEWER_POST + ADMIN_POST} | {"/api/pair"}, posts
     # No route is registered any other way (a dynamic path would hide from this list).
     assert not re.search(r'\.(get|post|put|delete|patch)\((?!")', web), "a route with a computed path"

@@ -117,7 +117,7 @@ def _pair(b: Any, name: str) -> None:
 def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -> None:
     problems: list[str] = []
     # A paired tablet with a long name: its row and its Revoke button fit the card (issue 18 #15).
-    _pair(demo, "Surface Pro 9 in scanning room B, second from the door")
+    _pair(demo, "Surface Pro 9, scanning room B, door side")
     for w, h in VIEWPORTS:
         context = browser.new_context(viewport={"width": w, "height": h})
         page = context.new_page()
@@ -159,7 +159,7 @@ def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
     """The review page (player, timeline strip, snapshots) at every size, after a short study session."""
     start = _api(demo, "study/start", participant="L01", arm="full")
     time.sleep(2.5)
-    _api(demo, "study/note", text="a note on the strip")
+    _api(demo, "study/note", text="a-note-on-the-strip")
     snap = urllib.request.Request(f"{demo.base_url}/api/snapshot?token={demo.token}", method="POST", data=b"")
     urllib.request.urlopen(snap, timeout=10).close()
     time.sleep(1.5)

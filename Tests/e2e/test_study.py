@@ -261,7 +261,8 @@ def test_review_player_seeks_to_each_snapshot_and_draws_that_frames_answer(study
             page.wait_for_function(f"() => Math.abs(Number(document.getElementById('player').dataset.time) - {mark['t_s']})"
                                    f" < {1 / fps} && document.getElementById('player').dataset.answerSeq !== ''",
                                    timeout=10_000)
-            page.wait_for_timeout(300)  # the answers for that span may still be arriving: the newest wins
+            # The answers of that span may still be arriving, and the label map is drawn once they are.
+            page.wait_for_function(f"() => ({PLAYER})().lit > 100", timeout=10_000)
             st = page.evaluate(PLAYER)
             assert abs(st["time"] - snap["pts_s"]) < 1 / fps, (st, snap["pts_s"])   # within one frame
             want = _answer_for(preds, "pcbm-demo", st["time"])

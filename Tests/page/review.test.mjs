@@ -82,3 +82,10 @@ test('the review draws a label map and words a plane as the tablet does', () => 
   assert.equal(planeText({ status: 'unknown', name: 'none' }), 'NO STANDARD PLANE');
   assert.equal(planeText(null), 'NO STANDARD PLANE');
 });
+
+test('marks close together go to separate lanes, so each can be clicked', () => {
+  assert.deepEqual(R.lanes([1, 5, 9], 1), [0, 0, 0]);
+  assert.deepEqual(R.lanes([5.0, 5.04, 5.3, 9], 0.5), [0, 1, 2, 0]);
+  assert.deepEqual(R.lanes([5.04, 5.0], 0.5), [1, 0]);     // in time order, whatever the order given
+  assert.deepEqual(R.lanes([], 1), []);
+});

@@ -290,7 +290,8 @@ function shown(local) {
   const box = $('player');
   box.dataset.time = t.toFixed(4);
   box.dataset.frame = String(R.frameAt(t, fps));
-  $('player-time').textContent = `${R.clock(t)} / ${R.clock(timeline.duration_s)} · frame ${R.frameAt(t, fps)}`;
+  const frames = timeline.segments.reduce((n, x) => n + (x.frames || 0), 0);
+  $('player-time').textContent = `${R.clock(t)} / ${R.clock(timeline.duration_s)} · frame ${R.frameAt(t, fps) + 1}${frames ? ` of ${frames}` : ''}`;
   for (const ph of document.querySelectorAll('.playhead')) ph.style.left = `${R.percentOf(t, timeline.duration_s)}%`;
   drawAnswer(t);
   fetchAnswers(t);
@@ -323,11 +324,14 @@ function drawAnswer(t) {
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   const result = a && a.result && typeof a.result === 'object' ? a.result : null;
   const map = result ? decodeSegmentation(result.segmentation) : null;
-  if (map && video.videoWidth) {
+  const drawable = !!(map && video.videoWidth);
+  if (drawable) {
     const r = R.answerRect(a.crop, video.videoWidth, video.videoHeight);
     ctx.drawImage(labelCanvas(map), r.x, r.y, r.width, r.height);
+  } else if (map) {
+    drawnKey = '';   // the picture's size is not known yet: drawn when it is
   }
-  overlay.dataset.drawn = map ? 'true' : 'false';
+  overlay.dataset.drawn = drawable ? 'true' : 'false';
   const info = $('player-answer');
   if (!a) {
     info.replaceChildren(el('p', { className: 'plane', textContent: P.answers.length || timeline.models.some((m) => m.answers) ? 'No answer for this frame' : 'No answers recorded' }));
@@ -336,8 +340,11 @@ function drawAnswer(t) {
   const plane = result && result.plane;
   const head = el('p', { className: 'plane', textContent: result ? (plane ? planeText(plane) : 'No plane in this answer') : 'Answer not usable' });
   head.dataset.status = (plane && plane.status) || '';
-  const age = hit.ageS > 0.5 / (timeline.fps || 30) ? `, ${hit.ageS.toFixed(2)} s before this frame (the model answers some frames only)` : ', this frame';
-  const sub = el('p', { className: 'msg', textContent: `${a.model}: answer for frame ${a.seq}${age}${typeof a.model_ms === 'number' ? ` · took ${Math.round(a.model_ms)} ms` : ''}` });
+  // Frames are named by their capture number (#seq, as in predictions.jsonl and the snapshots' names).
+  const which = hit.ageS > 0.5 / (timeline.fps || 30)
+    ? `answer for an earlier frame (#${a.seq}, ${hit.ageS.toFixed(2)} s before: the model answers some frames only)`
+    : `answer for this frame (#${a.seq})`;
+  const sub = el('p', { className: 'msg', textContent: `${a.model}: ${which}${typeof a.model_ms === 'number' ? ` · took ${Math.round(a.model_ms)} ms` : ''}` });
   const concepts = el('ul', { className: 'concepts' }, ...((result && result.concepts) || []).map((c, i) =>
     el('li', { className: presenceOf(c) === 'false' ? 'no' : '', textContent: `${mark(c)} ${conceptRow(c, i).label}${scoreText(c)}` })));
   const g = result && result.guidance && result.guidance.text ? el('p', { textContent: `Guidance: ${result.guidance.text}` }) : '';
@@ -354,7 +361,9 @@ function placeOverlay() {
     overlay.height = video.videoHeight;
   }
 }
-new ResizeObserver(() => { placeOverlay(); }).observe(video);
+// A new size clears the canvas: the answer is drawn again.
+new ResizeObserver(() => { if (timeline && P.seg >= 0) { drawnKey = ''; drawAnswer(P.t); } }).observe(video);
+video.addEventListener('loadedmetadata', () => { drawnKey = ''; if (timeline && P.seg >= 0) drawAnswer(P.t); });
 
 // ------------------------------------------------------------------ the timeline strip
 
@@ -396,25 +405,45 @@ function buildStrip() {
     }
     rows.push(el('span', { className: 'row-label', textContent: m.name, title: `${m.name}: plane status of each answer` }), t);
   }
-  // Snapshots, notes, arm changes.
-  const marks = track('marks');
-  for (const mk of timeline.marks) {
-    const b = testid(el('button', { type: 'button', className: 'mark', title: `${R.clock(mk.t_s)}: ${mk.text}`,
-      textContent: { snapshot: '◆', note: '✎', arm: '▮', model_state: '!' }[mk.kind] || '•' }), `timeline-mark-${mk.kind}`);
-    b.setAttribute('aria-label', `${mk.text} at ${R.clock(mk.t_s)}`);
-    b.dataset.kind = mk.kind;
-    b.dataset.t = String(mk.t_s);
-    if (mk.png) b.dataset.png = mk.png;
-    b.style.left = `${R.percentOf(mk.t_s, d)}%`;
-    b.onclick = () => { video.pause(); seek(mk.t_s); };
-    marks.append(b);
+  // Snapshots, notes, arm changes and model events, a row each; marks close together take lanes of their own.
+  const MARK_PX = 26;
+  const widthPx = Math.max(100, strip.clientWidth - 140);
+  const minGap = (MARK_PX / widthPx) * d;
+  const ROWS = [['snapshot', 'Snapshots', '◆'], ['note', 'Notes', '✎'], ['arm', 'Arms', '▮'], ['model_state', 'Model', '!']];
+  for (const [kind, label, glyph] of ROWS) {
+    const mine = timeline.marks.filter((m) => m.kind === kind);
+    if (!mine.length && kind !== 'snapshot') continue;
+    const lane = R.lanes(mine.map((m) => m.t_s), minGap);
+    const marks = track(`marks marks-${kind}`);
+    marks.style.height = `${28 * (Math.max(0, ...lane) + 1)}px`;
+    mine.forEach((mk, i) => {
+      const b = testid(el('button', { type: 'button', className: 'mark', title: `${R.clock(mk.t_s)}: ${mk.text}`, textContent: glyph }),
+        `timeline-mark-${kind}`);
+      b.setAttribute('aria-label', `${mk.text} at ${R.clock(mk.t_s)}`);
+      b.dataset.kind = kind;
+      b.dataset.t = String(mk.t_s);
+      if (mk.png) b.dataset.png = mk.png;
+      b.style.left = `${R.percentOf(mk.t_s, d)}%`;
+      b.style.top = `${1 + 28 * lane[i]}px`;
+      b.onclick = () => { video.pause(); seek(mk.t_s); };
+      marks.append(b);
+    });
+    rows.push(el('span', { className: 'row-label', textContent: label }), marks);
   }
-  rows.push(el('span', { className: 'row-label', textContent: 'Marks' }), marks);
   strip.replaceChildren(...rows);
+  stripWidth = strip.clientWidth;
+  for (const ph of strip.querySelectorAll('.playhead')) ph.style.left = `${R.percentOf(P.t, d)}%`;
   const counts = timeline.marks.reduce((o, m) => ({ ...o, [m.kind]: (o[m.kind] || 0) + 1 }), {});
   $('strip-legend').textContent = `${timeline.segments.length} file${timeline.segments.length === 1 ? '' : 's'}, ${R.clock(d)}; ` +
     `◆ ${counts.snapshot || 0} snapshots · ✎ ${counts.note || 0} notes · ▮ ${counts.arm || 0} arm changes · ! ${counts.model_state || 0} model events`;
 }
+
+// The strip is laid out for its width (marks' lanes): again when that changes.
+let stripWidth = 0;
+new ResizeObserver(() => {
+  const w = $('strip').clientWidth;
+  if (timeline && Math.abs(w - stripWidth) > 40) { stripWidth = w; buildStrip(); }
+}).observe($('strip'));
 
 function seekAtPointer(trackEl, ev) {
   const r = trackEl.getBoundingClientRect();

@@ -99,3 +99,20 @@ export function answerRect(crop, videoW, videoH) {
   const ok = crop && [crop.x, crop.y, crop.width, crop.height].every(Number.isFinite) && crop.width > 0 && crop.height > 0;
   return ok ? { x: crop.x, y: crop.y, width: crop.width, height: crop.height } : { x: 0, y: 0, width: videoW, height: videoH };
 }
+
+/**
+ * Lanes for marks at `times` (seconds, any order) so that no two in one lane are closer than `minGapS`
+ * (a mark's width on the strip): every mark stays clickable when two come close together. Returns each
+ * mark's lane (0 = the first), in the order given.
+ */
+export function lanes(times, minGapS) {
+  const order = times.map((t, i) => [t, i]).sort((a, b) => a[0] - b[0]);
+  const lastInLane = [];
+  const out = new Array(times.length).fill(0);
+  for (const [t, i] of order) {
+    let lane = lastInLane.findIndex((last) => t - last >= minGapS);
+    if (lane < 0) { lane = lastInLane.length; lastInLane.push(t); } else lastInLane[lane] = t;
+    out[i] = lane;
+  }
+  return out;
+}
