@@ -174,7 +174,10 @@ def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
         page.goto(f"{demo.base_url}/review?token={demo.token}&session={name}")
         page.fill('[data-testid="review-pin"]', demo.admin_pin)
         page.click('[data-testid="review-unlock"]')
-        page.wait_for_function("() => document.getElementById('player').dataset.answerSeq && "
+        # The first frame is on screen (its answer, or "No answer for this frame" when the model had not answered
+        # yet at 0.0 s), the snapshot's image loaded.
+        page.wait_for_function("() => document.getElementById('player').dataset.time !== undefined && "
+                               "document.getElementById('player-answer').childElementCount > 0 && "
                                "document.querySelectorAll('[data-testid=review-snapshot] img').length === 1 && "
                                "[...document.querySelectorAll('[data-testid=review-snapshot] img')].every((i) => i.complete)",
                                timeout=20_000)
