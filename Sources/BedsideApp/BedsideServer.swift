@@ -65,7 +65,7 @@ public struct BedsideServer: Sendable {
                 "no privacy masks are configured: recordings and snapshots would contain everything on the scanner's screen, including the patient banner. \(config.privacy.allowUnmasked ? "privacy.allow_unmasked is set, so they are recorded anyway." : "Recording waits until masks cover the frame: draw them on the admin page, or add privacy.masks (docs/privacy.md); privacy.allow_unmasked: true records anyway.")"
             )
         }
-        let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger)
+        let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger, video: config.web.video)
 
         let metrics = BedsideMetrics()
         let study = StudyController(
@@ -112,7 +112,7 @@ public struct BedsideServer: Sendable {
                 StatusMessage(
                     version: BedsideVersion.string, uptimeS: Double(Clock.monotonicNanos() - started) / 1e9,
                     source: SourceStatus(capture), models: models, recording: recorder?.status, viewers: hub.tabletPageCount,
-                    study: study.status, viewersLatency: hub.latency.status))
+                    study: study.status, viewersLatency: hub.latency.status, stream: hub.streamStatus))
         }
         let adminPIN = config.web.adminPIN ?? BedsideSetup.randomPIN()
         let fps = source.nominalFPS

@@ -151,6 +151,23 @@ public struct WebConfig: Sendable, Equatable {
     /// HTTPS: a PEM certificate (chain) and its private key. Both or neither.
     public var tlsCertificate: String?
     public var tlsKey: String?
+    /// The live video to the tablets (`web.video`).
+    public var video = LiveVideoConfig()
+
+    public init() {}
+}
+
+/// `web.video`: how the live picture reaches the tablets. `auto` sends H.264 (one low-latency encode shared by
+/// every tablet) to pages that can decode it (WebCodecs) and JPEG to the rest; `jpeg` and `h264` force one.
+public struct LiveVideoConfig: Sendable, Equatable {
+    public enum Codec: String, Sendable, Equatable, CaseIterable { case auto, h264, jpeg }
+    public var codec = Codec.auto
+    /// The H.264 stream's bit rate cap (kbit/s): quality is constant (CRF) up to it.
+    public var maxrateKbps = 6000
+    /// libx264 constant rate factor below the cap (lower is better and bigger).
+    public var crf = 23
+    /// Seconds between keyframes; a tablet that joins or falls behind gets one at once anyway.
+    public var keyframeSeconds = 2.0
 
     public init() {}
 }

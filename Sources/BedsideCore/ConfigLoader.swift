@@ -647,7 +647,7 @@ struct Reader {
     func web(_ node: Node) throws -> WebConfig {
         let m = try mapping(
             node, "web",
-            allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls"])
+            allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls", "video"])
         if let t = m["tls"] {
             let tm = try mapping(t, "web.tls", allowed: ["cert", "key"])
             guard let c = tm["cert"], let k = tm["key"] else {
@@ -679,6 +679,21 @@ struct Reader {
         if let v = m["display_width"] { w.displayWidth = try int(v, "web.display_width", range: 160...3840) }
         if let v = m["jpeg_quality"] { w.jpegQuality = try int(v, "web.jpeg_quality", range: 10...100) }
         if let v = m["stale_ms"] { w.staleMs = try int(v, "web.stale_ms", range: 50...600_000) }
+        if let v = m["video"] {
+            let vm = try mapping(v, "web.video", allowed: ["codec", "max_kbps", "crf", "keyframe_s"])
+            if let c = vm["codec"] {
+                let name = try string(c, "web.video.codec")
+                guard let codec = LiveVideoConfig.Codec(rawValue: name) else {
+                    throw error(
+                        c, "web.video.codec", "`\(name)` is not a codec Bedside sends",
+                        "Write `auto` (H.264 where the tablet can decode it, else JPEG), `h264` or `jpeg`.")
+                }
+                w.video.codec = codec
+            }
+            if let x = vm["max_kbps"] { w.video.maxrateKbps = try int(x, "web.video.max_kbps", range: 200...100_000) }
+            if let x = vm["crf"] { w.video.crf = try int(x, "web.video.crf", range: 10...45) }
+            if let x = vm["keyframe_s"] { w.video.keyframeSeconds = try double(x, "web.video.keyframe_s", range: 0.25...60) }
+        }
         return w
     }
 }

@@ -13,6 +13,12 @@ public struct EncoderSettings: Sendable, Equatable {
     public var keyframeSeconds = 1.0
     /// Encoder threads (`AVCodecContext.thread_count`); 0 lets the codec choose.
     public var threads = 0
+    /// A cap on the bit rate (VBV `maxrate`, with a buffer of `bufferSeconds` of it), kbit/s; nil: CRF alone.
+    /// The live stream to the tablets uses it so a busy picture cannot flood the Wi-Fi.
+    public var maxrateKbps: Int?
+    public var bufferSeconds = 0.5
+    /// A keyframe asked for (`encode(forceKey:)`) is an IDR a decoder can start from (libx264 `forced-idr`).
+    public var forcedIDR = false
 
     public init() {}
 }

@@ -5,14 +5,15 @@ import Capture
 /// A libavcodec video encoder (`AVCodecContext` + `avcodec_send_frame` / `avcodec_receive_packet`) fed yuv420p.
 ///
 /// H.264 through libx264 (`preset=ultrafast`, `tune=zerolatency`, CRF) when FFmpeg has it, else MPEG-4 Part 2.
-/// Owns its codec context, input frame and packet; not thread-safe (one owner, the recorder's thread).
-final class VideoEncoder {
-    let width: Int
-    let height: Int
+/// Owns its codec context, input frame and packet; not thread-safe (one owner: the recorder's thread, or the
+/// live stream's).
+public final class VideoEncoder {
+    public let width: Int
+    public let height: Int
     /// libavcodec's name of the encoder in use (`libx264`, `mpeg4`).
-    let codecName: String
+    public let codecName: String
     /// The codec's time base: timestamps passed to `encode` count these.
-    let timeBase: AVRational
+    public let timeBase: AVRational
     private var context: UnsafeMutablePointer<AVCodecContext>?
     private var frame: UnsafeMutablePointer<AVFrame>?
     private var packet: UnsafeMutablePointer<AVPacket>?
@@ -20,7 +21,7 @@ final class VideoEncoder {
 
     /// Opens an encoder for `width`x`height` (even) at nominal `fps`.
     /// `globalHeader`: put SPS/PPS in extradata, as mp4 wants (`AV_CODEC_FLAG_GLOBAL_HEADER`).
-    init(width: Int, height: Int, fps: Double, globalHeader: Bool, settings: EncoderSettings = EncoderSettings()) throws {
+    public init(width: Int, height: Int, fps: Double, globalHeader: Bool, settings: EncoderSettings = EncoderSettings()) throws {
         precondition(width > 0 && height > 0 && width % 2 == 0 && height % 2 == 0, "encoder size must be even")
         self.width = width
         self.height = height
@@ -53,6 +54,10 @@ final class VideoEncoder {
         ctx.pointee.max_b_frames = 0
         ctx.pointee.thread_count = Int32(settings.threads)
         if globalHeader { ctx.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER) }
+        if let kbps = settings.maxrateKbps, kbps > 0 {
+            ctx.pointee.rc_max_rate = Int64(kbps) * 1000
+            ctx.pointee.rc_buffer_size = Int32(clamping: Int64(Double(kbps) * 1000 * max(0.05, settings.bufferSeconds)))
+        }
 
         var options: OpaquePointer?
         defer { av_dict_free(&options) }
@@ -60,6 +65,7 @@ final class VideoEncoder {
             av_dict_set(&options, "preset", settings.preset, 0)
             av_dict_set(&options, "tune", settings.tune, 0)
             av_dict_set(&options, "crf", String(settings.crf), 0)
+            if settings.forcedIDR { av_dict_set(&options, "forced-idr", "1", 0) }
         } else {
             ctx.pointee.flags |= Int32(AV_CODEC_FLAG_QSCALE)
             ctx.pointee.global_quality = Int32(settings.mpeg4Quality) * FF_QP2LAMBDA
@@ -95,17 +101,21 @@ final class VideoEncoder {
 
     /// Encodes `input` (any format and size; converted and scaled to yuv420p) at `pts` (in `timeBase`),
     /// handing every packet that comes out to `sink`.
-    func encode(_ input: Frame, pts: Int64, sink: (UnsafeMutablePointer<AVPacket>) throws -> Void) throws {
+    /// `forceKey`: this frame is a keyframe (an IDR with `forcedIDR`), for a viewer that joins or fell behind.
+    public func encode(
+        _ input: Frame, pts: Int64, forceKey: Bool = false, sink: (UnsafeMutablePointer<AVPacket>) throws -> Void
+    ) throws {
         let f = frame!
         try avCheck(av_frame_make_writable(f), "av_frame_make_writable")
         try converter.convert(input, into: f)
         f.pointee.pts = pts
+        f.pointee.pict_type = forceKey ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE
         try avCheck(avcodec_send_frame(context, f), "avcodec_send_frame(\(codecName))")
         try drain(sink)
     }
 
     /// Flushes the encoder (`avcodec_send_frame(NULL)`), handing the delayed packets to `sink`.
-    func flush(sink: (UnsafeMutablePointer<AVPacket>) throws -> Void) throws {
+    public func flush(sink: (UnsafeMutablePointer<AVPacket>) throws -> Void) throws {
         let r = avcodec_send_frame(context, nil)
         if r != bedside_averror_eof { try avCheck(r, "avcodec_send_frame(flush)") }
         try drain(sink)

@@ -1,4 +1,5 @@
 import BedsideCore
+import CFFmpeg
 import Capture
 import Foundation
 import Logging
@@ -21,16 +22,48 @@ public final class Hub: Service, Sendable {
     let encoded = Atomic<UInt64>(0)
     /// Capture -> drawn latency, from what the pages report back (`viewers_latency` in the status).
     public let latency = ViewerLatency()
+    /// The H.264 stream for tablets that decode it; nil when `web.video.codec` is `jpeg` or FFmpeg has no libx264.
+    let h264: H264Stream?
+    public let videoCodec: LiveVideoConfig.Codec
 
-    public init(displayWidth: Int?, quality: Int, logger: Logger) {
+    public init(displayWidth: Int?, quality: Int, logger: Logger, video: LiveVideoConfig = LiveVideoConfig()) {
         frames = Mailbox(signal: wake)
         self.displayWidth = displayWidth
         self.quality = quality
         self.logger = logger
+        videoCodec = video.codec
+        if video.codec != .jpeg, Self.h264Available {
+            h264 = H264Stream(settings: video, displayWidth: displayWidth, logger: logger)
+        } else {
+            if video.codec == .h264 { logger.error("web.video.codec is h264, but this FFmpeg has no libx264: the tablets get JPEG") }
+            h264 = nil
+        }
     }
 
-    /// Offers a captured frame; the encoder takes the newest one when it is free.
-    public func offer(_ frame: Frame) { frames.put(frame) }
+    /// Whether this FFmpeg can encode H.264 (libx264).
+    public static var h264Available: Bool { avcodec_find_encoder_by_name("libx264") != nil }
+
+    /// What a page that asked for `wanted` gets: H.264 only where it asked (it can decode it) and Bedside can
+    /// send it; with `web.video.codec: h264` a page that did not ask still gets JPEG (it could show nothing else).
+    public func gives(h264 wanted: Bool) -> Bool { wanted && h264 != nil }
+
+    /// Offers a captured frame; the encoders take the newest one when they are free.
+    public func offer(_ frame: Frame) {
+        frames.put(frame)
+        h264?.frames.put(frame)
+    }
+
+    /// `status.stream`.
+    public var streamStatus: StreamStatus {
+        let st = h264?.stats.withLock { $0 } ?? H264Stream.Stats()
+        let outboxes = viewers.withLock { Array($0.values) }
+        return StreamStatus(
+            codec: h264 == nil ? "jpeg" : videoCodec.rawValue, h264Viewers: outboxes.filter(\.h264).count,
+            jpegViewers: outboxes.filter { !$0.h264 }.count, h264Frames: st.frames, h264Bytes: st.bytes, h264Keyframes: st.keyframes,
+            h264ForcedKeyframes: st.forcedKeyframes,
+            h264EncodeMsMean: st.frames > 0 ? (Double(st.encodeNanos) / Double(st.frames) / 1e4).rounded() / 100 : nil,
+            h264Skipped: outboxes.reduce(0) { $0 + $1.videoSkipped }, jpegFrames: framesEncoded)
+    }
 
     /// Sends a JSON text message to every viewer (or those `filter` accepts).
     public func broadcast(text: String) {
@@ -47,10 +80,22 @@ public final class Hub: Service, Sendable {
     }
     public var framesEncoded: UInt64 { encoded.load(ordering: .relaxed) }
 
-    func addViewer(label: String = "", preview: Bool = false) -> (Int, ViewerOutbox) {
+    /// JPEG and H.264 viewers now.
+    var jpegViewerCount: Int { viewers.withLock { $0.values.filter { !$0.h264 }.count } }
+    var h264ViewerCount: Int { viewers.withLock { $0.values.filter { $0.h264 }.count } }
+
+    func addViewer(label: String = "", preview: Bool = false, h264 wanted: Bool = false) -> (Int, ViewerOutbox) {
         let id = nextID.add(1, ordering: .relaxed).newValue
-        let o = ViewerOutbox()
+        let useH264 = gives(h264: wanted)
+        let o = ViewerOutbox(h264: useH264)
         roles.withLock { $0[id] = (label, preview) }
+        // What its binary frames are; an H.264 viewer then waits for a keyframe, asked for now.
+        if useH264, let stream = h264 {
+            if let c = stream.config.withLock({ $0 }) { o.sendText(JSONWire.string(c)) }
+            if o.wantsKey(now: Self.seconds()) { stream.keyWanted.store(true, ordering: .relaxed) }
+        } else {
+            o.sendText(JSONWire.string(VideoConfigMessage.jpeg))
+        }
         if !preview { latency.addViewer(id, label: label) }
         viewers.withLock { $0[id] = o }
         return (id, o)
@@ -63,9 +108,23 @@ public final class Hub: Service, Sendable {
         o?.close()
     }
 
+    static func seconds() -> Double { Double(BedsideCore.Clock.monotonicNanos()) / 1e9 }
+
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await DedicatedThread.run(name: "jpeg", stop: { self.stop() }) { self.encodeLoop() }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await DedicatedThread.run(name: "jpeg", stop: { self.stop() }) { self.encodeLoop() } }
+                if let stream = h264 {
+                    group.addTask {
+                        await DedicatedThread.run(name: "h264", stop: { stream.stop() }) {
+                            stream.run(
+                                viewers: { self.h264ViewerCount > 0 },
+                                out: { bytes, key in self.sendVideo(bytes, key: key) },
+                                announce: { m in self.broadcastVideo(JSONWire.string(m)) })
+                        }
+                    }
+                }
+            }
         } onGracefulShutdown: {
             self.stop()
         }
@@ -75,6 +134,21 @@ public final class Hub: Service, Sendable {
     func stop() {
         stopFlag.store(true, ordering: .relaxed)
         wake.signal()
+        h264?.stop()
+    }
+
+    /// An encoded H.264 frame to every H.264 viewer; one that waits for a keyframe asks the encoder for one.
+    private func sendVideo(_ bytes: [UInt8], key: Bool) {
+        let now = Self.seconds()
+        var wantKey = false
+        for v in viewers.withLock({ Array($0.values) }) where v.h264 {
+            if v.sendVideo(bytes, key: key, now: now) { wantKey = true }
+        }
+        if wantKey { h264?.keyWanted.store(true, ordering: .relaxed) }
+    }
+
+    private func broadcastVideo(_ text: String) {
+        for v in viewers.withLock({ Array($0.values) }) where v.h264 { v.sendText(text) }
     }
 
     private func encodeLoop() {
@@ -89,7 +163,7 @@ public final class Hub: Service, Sendable {
                 wake.wait(timeoutSeconds: 0.1)
                 continue
             }
-            if viewerCount == 0 || frame.width < 2 || frame.height < 2 { continue }
+            if jpegViewerCount == 0 || frame.width < 2 || frame.height < 2 { continue }
             do {
                 var f = frame
                 let w = min(displayWidth ?? frame.width, frame.width) & ~1
@@ -108,7 +182,7 @@ public final class Hub: Service, Sendable {
                 msg += jpeg
                 encoded.add(1, ordering: .relaxed)
                 latency.sent(seq: frame.seq, ptsNanos: frame.ptsNanos, sentNanos: BedsideCore.Clock.monotonicNanos())
-                for v in viewers.withLock({ Array($0.values) }) { v.sendFrame(msg) }
+                for v in viewers.withLock({ Array($0.values) }) where !v.h264 { v.sendFrame(msg) }
             } catch {
                 logger.error("cannot encode frame \(frame.seq) for viewers: \(error)")
             }

@@ -11,6 +11,8 @@ final class ViewerOutbox: Sendable {
     }
 
     private struct State {
+        /// H.264 viewers: encoded frames in order from a keyframe (VideoQueue's rules); nil for JPEG viewers.
+        var video: VideoQueue?
         var frame: [UInt8]?
         var texts: [String] = []
         var waiter: CheckedContinuation<Item?, Never>?
@@ -21,7 +23,42 @@ final class ViewerOutbox: Sendable {
     private let state = Mutex(State())
     let textLimit: Int
 
-    init(textLimit: Int = 32) { self.textLimit = textLimit }
+    /// Whether this viewer gets the H.264 stream (else JPEG frames).
+    let h264: Bool
+
+    init(textLimit: Int = 32, h264: Bool = false) {
+        self.textLimit = textLimit
+        self.h264 = h264
+        if h264 { state.withLock { $0.video = VideoQueue() } }
+    }
+
+    /// Queues an encoded H.264 frame (in order; a viewer that cannot keep up skips to the next keyframe).
+    /// Returns whether this viewer needs a keyframe.
+    func sendVideo(_ bytes: [UInt8], key: Bool, now: Double) -> Bool {
+        var wants = false
+        let handoff: (CheckedContinuation<Item?, Never>, [UInt8])? = state.withLock { s in
+            guard !s.closed, var q = s.video else { return nil }
+            wants = q.offer(.init(bytes: bytes, key: key), now: now)
+            defer { s.video = q }
+            guard let waiter = s.waiter, let p = q.take() else { return nil }
+            s.waiter = nil
+            return (waiter, p.bytes)
+        }
+        if let (waiter, b) = handoff { waiter.resume(returning: .frame(b)) }
+        return wants
+    }
+
+    /// Whether this H.264 viewer waits for a keyframe and may ask for one now.
+    func wantsKey(now: Double) -> Bool {
+        state.withLock { s in
+            guard var q = s.video else { return false }
+            defer { s.video = q }
+            return q.wantsKey(now: now)
+        }
+    }
+
+    /// Frames this H.264 viewer did not get (it joined between keyframes, or its link could not keep up).
+    var videoSkipped: UInt64 { state.withLock { $0.video?.skipped ?? 0 } }
 
     func sendFrame(_ jpeg: [UInt8]) {
         let w: CheckedContinuation<Item?, Never>? = state.withLock { s in
@@ -57,6 +94,10 @@ final class ViewerOutbox: Sendable {
             await withCheckedContinuation { (c: CheckedContinuation<Item?, Never>) in
                 let now: Item?? = state.withLock { s in
                     if !s.texts.isEmpty { return .some(.text(s.texts.removeFirst())) }
+                    if var q = s.video, let p = q.take() {
+                        s.video = q
+                        return .some(.frame(p.bytes))
+                    }
                     if let f = s.frame {
                         s.frame = nil
                         return .some(.frame(f))

@@ -159,7 +159,9 @@ public struct WebServer: Sendable {
             let who = pairing.identify(Access.token(of: context.request))
             // The admin page's region editor shows the same stream (`?purpose=preview`): not a tablet.
             let preview = Query(formEncoded: context.request.uri.query ?? "")["purpose"] == "preview"
-            let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "", preview: preview)
+            // A page that can decode H.264 (WebCodecs) asks for it (`?video=h264`); it gets it where Bedside sends it.
+            let wantsH264 = Query(formEncoded: context.request.uri.query ?? "")["video"] == "h264"
+            let (id, outbox) = hub.addViewer(label: who.map(Access.describe) ?? "", preview: preview, h264: wantsH264)
             logger.info(
                 "viewer \(id) connected\(preview ? " (admin preview)" : "")", metadata: ["viewers": "\(hub.tabletPageCount)"])
             outbox.sendText(JSONWire.string(hello()))

@@ -32,6 +32,7 @@ struct ViewerMessageTests {
             case let f where f.hasPrefix("server-hello"): again = JSONWire.string(try JSONWire.decode(HelloMessage.self, from: text))
             case let f where f.hasPrefix("server-prediction"): again = JSONWire.string(try JSONWire.decode(PredictionMessage.self, from: text))
             case let f where f.hasPrefix("page-drawn"): again = JSONWire.string(try JSONWire.decode(DrawnReport.self, from: text))
+            case let f where f.hasPrefix("server-video"): again = JSONWire.string(try JSONWire.decode(VideoConfigMessage.self, from: text))
             case let f where f.hasPrefix("server-status"): continue  // below: the status is made from the live parts
             default:
                 Issue.record("\(file): no Swift type decodes it; add one (Sources/Web/Messages) or rename the file")

@@ -80,11 +80,14 @@ public struct StatusMessage: Encodable, Sendable {
     public var viewers: Int
     public var study: StudyStatus?
     public var viewersLatency: ViewerLatencyStatus
+    /// How the live picture goes out: tablets per codec, the H.264 stream's counters.
+    public var stream: StreamStatus?
 
     public init(
         version: String, uptimeS: Double, source: SourceStatus, models: [ModelStatus], recording: RecorderStatus?,
-        viewers: Int, study: StudyStatus?, viewersLatency: ViewerLatencyStatus
+        viewers: Int, study: StudyStatus?, viewersLatency: ViewerLatencyStatus, stream: StreamStatus? = nil
     ) {
+        self.stream = stream
         self.version = version
         self.uptimeS = (uptimeS * 10).rounded() / 10
         self.source = source
@@ -97,6 +100,7 @@ public struct StatusMessage: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case type, version, source, models, recording, viewers, study
+        case stream
         case uptimeS = "uptime_s", viewersLatency = "viewers_latency"
     }
 
@@ -111,5 +115,43 @@ public struct StatusMessage: Encodable, Sendable {
         try c.encode(viewers, forKey: .viewers)
         try c.encodeIfPresent(study, forKey: .study)
         try c.encode(viewersLatency, forKey: .viewersLatency)
+        try c.encodeIfPresent(stream, forKey: .stream)
+    }
+}
+
+/// `status.stream`: the live picture's way to the tablets. Counters are totals since start (a rate is the
+/// difference of two statuses): frames and bytes of the H.264 stream, its keyframes (those asked for by a
+/// tablet that joined or fell behind among them), the time spent encoding, frames tablets did not get.
+public struct StreamStatus: Encodable, Sendable, Equatable {
+    public var codec: String
+    public var h264Viewers: Int
+    public var jpegViewers: Int
+    public var h264Frames: UInt64
+    public var h264Bytes: UInt64
+    public var h264Keyframes: UInt64
+    public var h264ForcedKeyframes: UInt64
+    public var h264EncodeMsMean: Double?
+    public var h264Skipped: UInt64
+    public var jpegFrames: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case codec
+        case h264Viewers = "h264_viewers", jpegViewers = "jpeg_viewers", h264Frames = "h264_frames", h264Bytes = "h264_bytes"
+        case h264Keyframes = "h264_keyframes", h264ForcedKeyframes = "h264_forced_keyframes"
+        case h264EncodeMsMean = "h264_encode_ms_mean", h264Skipped = "h264_skipped", jpegFrames = "jpeg_frames"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(codec, forKey: .codec)
+        try c.encode(h264Viewers, forKey: .h264Viewers)
+        try c.encode(jpegViewers, forKey: .jpegViewers)
+        try c.encode(h264Frames, forKey: .h264Frames)
+        try c.encode(h264Bytes, forKey: .h264Bytes)
+        try c.encode(h264Keyframes, forKey: .h264Keyframes)
+        try c.encode(h264ForcedKeyframes, forKey: .h264ForcedKeyframes)
+        try c.encode(h264EncodeMsMean, forKey: .h264EncodeMsMean)  // null before the first H.264 frame
+        try c.encode(h264Skipped, forKey: .h264Skipped)
+        try c.encode(jpegFrames, forKey: .jpegFrames)
     }
 }

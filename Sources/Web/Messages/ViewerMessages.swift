@@ -263,3 +263,40 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
         case perViewer = "per_viewer", windowS = "window_s", ignoredReports = "ignored_reports"
     }
 }
+
+/// `video`: how this tablet's binary frames are encoded, sent when it connects and whenever that changes.
+/// `codec` is `jpeg` (a JPEG after a 16-byte header) or a WebCodecs H.264 codec string such as `avc1.42c01f`
+/// (the Annex B access unit after a 17-byte header whose last byte is 1 for a keyframe); `width` and `height`
+/// are the H.264 picture's size (0 for JPEG: each JPEG says its own).
+public struct VideoConfigMessage: Codable, Sendable, Equatable {
+    public static let type = "video"
+    public var codec: String
+    public var width: Int
+    public var height: Int
+
+    public init(codec: String, width: Int, height: Int) {
+        self.codec = codec
+        self.width = width
+        self.height = height
+    }
+
+    public static let jpeg = VideoConfigMessage(codec: "jpeg", width: 0, height: 0)
+
+    enum CodingKeys: String, CodingKey { case type, codec, width, height }
+
+    public init(from decoder: any Decoder) throws {
+        try MessageType.check(decoder, Self.type)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        codec = try c.decode(String.self, forKey: .codec)
+        width = try c.decode(Int.self, forKey: .width)
+        height = try c.decode(Int.self, forKey: .height)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(Self.type, forKey: .type)
+        try c.encode(codec, forKey: .codec)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
+    }
+}

@@ -3,12 +3,13 @@
 // Plain modern JS (ES modules), no framework, no build step, no network access other than the Bedside server.
 
 import { el, setText } from './dom.js';
-import { S, modelParam, now, serverURL } from './store.js';
-import { parseServerText, num, resultParts } from './protocol.js';
+import { S, modelParam, now, saveVideoFallback, serverURL, videoPreference } from './store.js';
+import { parseServerText, num, resultParts, videoKind } from './protocol.js';
+import { h264Supported } from './h264.js';
 import { answerDue, followFirstModel, linkDead, studyShow, takeHello, takePrediction, takeStatus } from './state.js';
 import { Connection } from './connection.js';
 import { drawOverlay, renderLegend, setOverlay, setSegmentation } from './overlay.js';
-import { applyView, blankVideo, onBinary, onPainted, paint, renderViewToggle, reportDue, sendDrawn, setReportSocket } from './video.js';
+import { applyView, blankVideo, h264Skipped, onBinary, onPainted, paint, renderViewToggle, reportDue, sendDrawn, setReportSocket, setVideo } from './video.js';
 import { renderSource, renderSourceFoot, renderVideoMessage } from './notices.js';
 import { bannerResized, fitBanner, renderBanner, renderBannerSub, updateStale } from './banner.js';
 import { fitGuidance, renderConcepts, renderGuidance } from './panels.js';
@@ -36,7 +37,8 @@ function setConn(state, detail) {
 
 const conn = new Connection({
   probeURL: () => serverURL('api/status'),
-  socketURL: () => serverURL('ws', { socket: true }),
+  // H.264 where this tablet can decode it (decided once, before the first connection), else JPEG.
+  socketURL: () => serverURL('ws', { socket: true, video: S.askH264 ? 'h264' : null }),
   hooks: {
     state: (state, detail, why) => {
       if (state === 'open') S.reconnectWhy = '';  // what was wrong is over
@@ -46,6 +48,8 @@ const conn = new Connection({
     status: (m) => onStatus(m),
     open: () => {
       S.lastMessageWall = now();
+      S.openedAt = now();
+      S.firstPaintMs = null;   // how long this connection took to its first picture (a tablet that joins)
       S.acceptAnySeq = true;
       paint.done.length = 0;  // frames of an earlier connection (perhaps an earlier server) are not reported
     },
@@ -79,8 +83,24 @@ function onText(text) {
     case 'hello': onHello(m); break;
     case 'prediction': onPrediction(m); break;
     case 'status': onStatus(m); break;
+    case 'video': onVideo(m); break;
     default: break;
   }
+}
+
+// How this tablet's frames come: H.264 (decoded here) or JPEG. A decoder that fails falls back to JPEG for good
+// (this tab), with a reconnect: the picture is back within a second, never stuck on a broken decoder.
+function onVideo(m) {
+  const kind = videoKind(m);
+  if (!kind) return;
+  setVideo(kind, m, (e) => {
+    if (!S.askH264) return;
+    S.askH264 = false;
+    saveVideoFallback();
+    console.warn(`H.264 decoding failed (${e && e.message ? e.message : e}): JPEG from now on`);
+    setVideo('jpeg', null, () => {});
+    conn.reconnectNow();
+  });
 }
 
 function onHello(m) {
@@ -208,10 +228,13 @@ updateStale(true);
 fitBanner();
 setInterval(tick, 250);
 keepAwake();
-conn.connect();
+h264Supported().then((ok) => {
+  S.askH264 = ok && videoPreference() === 'h264';
+  conn.connect();
+});
 
 // For debugging from the console (never needed by the page itself).
 window.bedside = { state: S, reconnect: () => conn.connect() };
 // For tests: feed a message as if it came from the server (the next real one replaces it).
-window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S, paint,
+window.__bedside = { onStatus: (m) => onStatus(m), onPrediction: (m) => onPrediction(m), state: S, paint, h264Skipped,
   held: () => (held ? held.seq : null) };

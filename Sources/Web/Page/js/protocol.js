@@ -22,7 +22,7 @@ export function validRect(r) {
 }
 
 /** The text messages the page acts on; any other `type` is ignored. */
-export const SERVER_TYPES = ['hello', 'prediction', 'status'];
+export const SERVER_TYPES = ['hello', 'prediction', 'status', 'video'];
 
 /**
  * One text message from the server: the parsed object (with its `type` one of SERVER_TYPES),
@@ -47,6 +47,28 @@ export function parseFrame(buf) {
     pts: Number(view.getBigUint64(8, true)),
     jpeg: new Uint8Array(buf, FRAME_HEADER_BYTES),
   };
+}
+
+/** The 17-byte header of an H.264 frame message: `u64 seq`, `u64 pts_ns` (little endian), `u8 flags` (bit 0: keyframe). */
+export const H264_HEADER_BYTES = 17;
+
+/** An H.264 binary message: `{seq, pts, key, data}` (data: the Annex B access unit), or null when too short. */
+export function parseH264(buf) {
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength <= H264_HEADER_BYTES) return null;
+  const view = new DataView(buf);
+  return {
+    seq: Number(view.getBigUint64(0, true)),
+    pts: Number(view.getBigUint64(8, true)),
+    key: (view.getUint8(16) & 1) === 1,
+    data: new Uint8Array(buf, H264_HEADER_BYTES),
+  };
+}
+
+/** A `video` message's codec: 'h264' (a WebCodecs avc1 string), 'jpeg', or null for anything else. */
+export function videoKind(m) {
+  if (!m || typeof m.codec !== 'string') return null;
+  if (m.codec === 'jpeg') return 'jpeg';
+  return /^avc1\.[0-9a-f]{6}$/i.test(m.codec) ? 'h264' : null;
 }
 
 /** The parts of a prediction's `result` (docs/protocol.md "Result object") the page shows; absent ones null. */

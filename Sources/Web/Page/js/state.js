@@ -81,6 +81,11 @@ export function createState({ model = null, overlayOn = true, viewPref = 'full' 
     viewPref: viewPref === 'crop' ? 'crop' : 'full',  // what the user chose: full | crop
     view: null,                // what is drawn: { mode: full|crop, x, y, w, h (JPEG pixels), cw, ch (canvas), kx, ky }
     bitmap: null,              // the newest decoded frame, kept to redraw it when the view changes
+    video: 'jpeg',             // what the binary frames are: 'jpeg' or 'h264' (the server's `video` message)
+    askH264: false,            // this tablet asks for H.264 (it can decode it)
+    openedAt: 0,               // when the socket opened (page clock, ms)
+    bytesIn: 0,                // binary (video) bytes received
+    firstPaintMs: null,        // from then to the first picture painted
     stale: false,
     lastMessageWall: 0,
     showKey: undefined,        // study arm: the parts shown, space separated (undefined before the first status)

@@ -49,10 +49,22 @@ export const slowModel = () => slowModelOf(S, staleParam);
 export const now = () => performance.now();
 
 /** An address of this server (api/status, ws, api/snapshot ...) with the token and nothing else in its query. */
-export function serverURL(path, { socket = false } = {}) {
+export function serverURL(path, { socket = false, video = null } = {}) {
   const u = new URL(path, location.href);
   if (socket) u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   u.search = '';
   if (token) u.searchParams.set('token', token);
+  if (video) u.searchParams.set('video', video);
   return u.toString();
+}
+
+// H.264 (WebCodecs) unless ?video=jpeg, or this tablet's decoder failed before (then JPEG until the tab closes).
+const VIDEO_KEY = 'bedside.video';
+export function videoPreference() {
+  if (params.get('video') === 'jpeg') return 'jpeg';
+  try { if (sessionStorage.getItem(VIDEO_KEY) === 'jpeg') return 'jpeg'; } catch (_) { /* ignore */ }
+  return 'h264';
+}
+export function saveVideoFallback() {
+  try { sessionStorage.setItem(VIDEO_KEY, 'jpeg'); } catch (_) { /* ignore */ }
 }

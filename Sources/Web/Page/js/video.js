@@ -5,6 +5,7 @@
 import { el, videoCtx } from './dom.js';
 import { S, now, saveViewPref } from './store.js';
 import { parseFrame, REPORT_MAX, REPORT_MS, drawnMessage } from './protocol.js';
+import { createH264Decoder } from './h264.js';
 import { computeView, createPaintLog, notePaintDone, sameView, viewToggleView } from './state.js';
 import { drawOverlay } from './overlay.js';
 import { renderVideoMessage } from './notices.js';
@@ -15,9 +16,34 @@ import { updateStale } from './banner.js';
 let pending = null;     // newest undecoded frame; a newer one replaces it (dropped, never queued)
 let decoding = false;
 
+// What the binary messages are: JPEG (the default, and what an older Bedside sends) or H.264 (a `video`
+// message said so, for a tablet that asked for it).
+let h264 = null;
+export function setVideo(kind, m, onFail) {
+  if (h264) { h264.close(); h264 = null; }
+  S.video = kind;
+  el.app.dataset.video = kind;
+  if (kind !== 'h264') return;
+  h264 = createH264Decoder({
+    onFrame: (vf, seq, pts) => {
+      if (S.conn === 'unauthorized') { vf.close(); return; }
+      showImage({ image: vf, width: vf.displayWidth, height: vf.displayHeight, close: () => vf.close() }, seq, pts);
+    },
+    onError: (e) => { S.decodeErrors++; onFail(e); },
+  });
+  try { h264.configure(m); } catch (e) { onFail(e); }
+}
+export const h264Skipped = () => (h264 ? h264.skipped : 0);
+
 export function onBinary(buf) {
   if (!(buf instanceof ArrayBuffer) || buf.byteLength <= 16) return;
+  S.bytesIn += buf.byteLength;   // what this tablet received (the Wi-Fi bench reads it)
   if (S.conn === 'unauthorized') return;
+  if (S.video === 'h264') {
+    // Every frame is decoded (each needs the ones before it); a hidden tab still decodes, and paints nothing new.
+    if (h264) h264.push(buf);
+    return;
+  }
   if (document.visibilityState === 'hidden') { S.dropped++; return; }
   if (pending) S.dropped++;
   pending = buf;
@@ -36,16 +62,19 @@ async function decodeNext() {
       S.decodeErrors++;
     }
     if (bitmap) {
-      if (S.conn !== 'unauthorized') {
-        if (S.bitmap) S.bitmap.close();
-        S.bitmap = bitmap;
-        drawFrame(bitmap, frame.seq, frame.pts);
-      } else {
-        bitmap.close();
-      }
+      if (S.conn !== 'unauthorized') showImage({ image: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() }, frame.seq, frame.pts);
+      else bitmap.close();
     }
   }
   decoding = false;
+}
+
+// The picture on screen: a decoded JPEG or H.264 frame as {image, width, height, close}; the one before is
+// released (a VideoFrame holds decoder memory until closed).
+function showImage(img, seq, pts) {
+  if (S.bitmap) S.bitmap.close();
+  S.bitmap = img;
+  drawFrame(img, seq, pts);
 }
 
 // Called after each painted frame (main.js: an answer waiting for this frame is drawn now).
@@ -59,6 +88,7 @@ function drawFrame(bitmap, seq, pts) {
   applyView();
   paintVideo();
   f.count++;
+  if (S.firstPaintMs === null && S.openedAt) S.firstPaintMs = now() - S.openedAt;
   f.seq = seq;
   f.pts = pts;
   notePainted(seq);
@@ -74,6 +104,7 @@ function drawFrame(bitmap, seq, pts) {
 /** The token was refused: nothing more is decoded or shown, the picture goes black. */
 export function blankVideo() {
   pending = null;
+  if (h264) { h264.close(); h264 = null; }
   if (S.bitmap) { S.bitmap.close(); S.bitmap = null; }
   videoCtx.fillStyle = '#000';
   videoCtx.fillRect(0, 0, el.video.width, el.video.height);
@@ -169,9 +200,9 @@ function paintVideo() {
   const v = S.view;
   if (!v || !S.bitmap) return;
   if (v.mode === 'full' && v.cw === S.bitmap.width && v.ch === S.bitmap.height) {
-    videoCtx.drawImage(S.bitmap, 0, 0);
+    videoCtx.drawImage(S.bitmap.image, 0, 0);
   } else {
-    videoCtx.drawImage(S.bitmap, v.x, v.y, v.w, v.h, 0, 0, v.cw, v.ch);
+    videoCtx.drawImage(S.bitmap.image, v.x, v.y, v.w, v.h, 0, 0, v.cw, v.ch);
   }
 }
 
