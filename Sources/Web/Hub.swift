@@ -140,6 +140,12 @@ public final class Hub: Service, Sendable {
     /// An encoded H.264 frame to every H.264 viewer; one that waits for a keyframe asks the encoder for one.
     private func sendVideo(_ bytes: [UInt8], key: Bool) {
         let now = Self.seconds()
+        // The frame's number and capture time (the header), for capture -> drawn as with JPEG.
+        if bytes.count >= 16 {
+            let seq = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let pts = bytes[8..<16].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            latency.sent(seq: seq, ptsNanos: pts, sentNanos: BedsideCore.Clock.monotonicNanos())
+        }
         var wantKey = false
         for v in viewers.withLock({ Array($0.values) }) where v.h264 {
             if v.sendVideo(bytes, key: key, now: now) { wantKey = true }

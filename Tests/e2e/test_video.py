@@ -108,4 +108,4 @@ def test_a_bad_video_setting_is_refused_with_the_fix(tmp_path):
     r = subprocess.run([str(BIN), "check", "--config", str(cfg)], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0
     out = r.stdout + r.stderr
-    assert "web.video.codec" in out and "vp9" in out and "auto" in out and "line 3" in out, out
+    assert "web.video.codec" in out and "vp9" in out and "auto" in out and "bedside.yaml:3:" in out, out

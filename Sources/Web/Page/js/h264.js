@@ -47,7 +47,7 @@ export function createH264Decoder({ onFrame, onError }) {
   d.push = (buf) => {
     const f = parseH264(buf);
     if (!f || !decoder || decoder.state !== 'configured') return false;
-    if (!f.key && (waitingKey || decoder.decodeQueueSize > 4)) {
+    if (!f.key && (waitingKey || decoder.decodeQueueSize > 8)) {
       waitingKey = true;
       d.skipped++;
       return false;
