@@ -89,16 +89,20 @@ public final class Hub: Service, Sendable {
         let useH264 = gives(h264: wanted)
         let o = ViewerOutbox(h264: useH264)
         roles.withLock { $0[id] = (label, preview) }
-        // What its binary frames are; an H.264 viewer then waits for a keyframe, asked for now.
-        if useH264, let stream = h264 {
+        if !preview { latency.addViewer(id, label: label) }
+        viewers.withLock { $0[id] = o }
+        return (id, o)
+    }
+
+    /// Tells a new viewer what its binary frames are (after `hello`, which stays the first message); an H.264
+    /// viewer then waits for a keyframe, asked for now.
+    func startVideo(_ o: ViewerOutbox) {
+        if o.h264, let stream = h264 {
             if let c = stream.config.withLock({ $0 }) { o.sendText(JSONWire.string(c)) }
             if o.wantsKey(now: Self.seconds()) { stream.keyWanted.store(true, ordering: .relaxed) }
         } else {
             o.sendText(JSONWire.string(VideoConfigMessage.jpeg))
         }
-        if !preview { latency.addViewer(id, label: label) }
-        viewers.withLock { $0[id] = o }
-        return (id, o)
     }
 
     func removeViewer(_ id: Int) {

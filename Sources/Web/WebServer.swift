@@ -166,6 +166,7 @@ public struct WebServer: Sendable {
                 "viewer \(id) connected\(preview ? " (admin preview)" : "")", metadata: ["viewers": "\(hub.tabletPageCount)"])
             outbox.sendText(JSONWire.string(hello()))
             outbox.sendText(status())
+            hub.startVideo(outbox)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     // What the page sends: `drawn` reports (capture -> drawn latency). Ends when the viewer goes away.

@@ -109,3 +109,23 @@ def test_a_bad_video_setting_is_refused_with_the_fix(tmp_path):
     assert r.returncode != 0
     out = r.stdout + r.stderr
     assert "web.video.codec" in out and "vp9" in out and "auto" in out and "bedside.yaml:3:" in out, out
+
+
+def test_an_h264_tablet_too_slow_to_decode_goes_to_jpeg_by_itself(demo, browser):
+    """A tablet whose CPU cannot decode the stream would show a picture per keyframe; it asks for JPEG instead
+    (each JPEG stands alone: a slow tablet paints fewer of them), with no setting."""
+    ctx, page, errors = _page(browser, demo)
+    try:
+        assert page.evaluate(STATE)["video"] == "h264"
+        cdp = ctx.new_cdp_session(page)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 20})
+        try:
+            page.wait_for_function("() => document.getElementById('app').dataset.video === 'jpeg'", timeout=40_000)
+        finally:
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+        frames = page.evaluate(STATE)["frames"]
+        page.wait_for_function(f"() => Number(document.getElementById('frame-count').textContent) > {frames + 10}",
+                               timeout=20_000)
+        assert page.evaluate("() => sessionStorage.getItem('bedside.video')") == "jpeg"
+    finally:
+        ctx.close()

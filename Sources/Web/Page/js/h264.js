@@ -5,6 +5,9 @@
 
 import { parseH264 } from './protocol.js';
 
+const BEHIND_MAX = 3;
+const BEHIND_WINDOW_MS = 10000;
+
 /** Whether this browser can decode Bedside's H.264 here (1080p, low latency). */
 export async function h264Supported() {
   try {
@@ -26,6 +29,15 @@ export function createH264Decoder({ onFrame, onError }) {
   let waitingKey = true;
   const meta = new Map();   // chunk timestamp (µs) -> {seq, pts}
   const d = { skipped: 0, decoded: 0, codec: '' };
+  // A tablet whose decoder keeps falling behind (a slow CPU: it would show a picture per keyframe) is better
+  // served by JPEG, where each picture stands alone and a slow tablet simply paints fewer: after BEHIND_MAX
+  // falls within BEHIND_WINDOW_MS it says so (onError), and the page asks for JPEG.
+  const behind = [];
+  const fellBehind = (t) => {
+    behind.push(t);
+    while (behind.length && t - behind[0] > BEHIND_WINDOW_MS) behind.shift();
+    if (behind.length >= BEHIND_MAX) onError(new Error(`the decoder fell behind ${behind.length} times in ${BEHIND_WINDOW_MS / 1000} s`));
+  };
 
   d.configure = (m) => {
     d.close();
@@ -48,6 +60,7 @@ export function createH264Decoder({ onFrame, onError }) {
     const f = parseH264(buf);
     if (!f || !decoder || decoder.state !== 'configured') return false;
     if (!f.key && (waitingKey || decoder.decodeQueueSize > 8)) {
+      if (!waitingKey) fellBehind(performance.now());
       waitingKey = true;
       d.skipped++;
       return false;

@@ -99,7 +99,7 @@ function onVideo(m) {
     saveVideoFallback();
     console.warn(`H.264 decoding failed (${e && e.message ? e.message : e}): JPEG from now on`);
     setVideo('jpeg', null, () => {});
-    conn.reconnectNow();
+    conn.connect();   // a new connection that asks for JPEG (the open one carries H.264)
   });
 }
 
