@@ -52,8 +52,12 @@ final class H264Stream: Sendable {
     }
 
     /// The encode loop (its own thread). `viewers` says whether any H.264 tablet is connected; `out` fans a
-    /// packet out to them; `announce` sends a new `video` message to them.
-    func run(viewers: () -> Bool, out: ([UInt8], Bool) -> Void, announce: (VideoConfigMessage) -> Void) {
+    /// packet out to them (the message, keyframe or not, the frame's seq and capture time); `announce` sends a
+    /// new `video` message to them.
+    func run(
+        viewers: () -> Bool, out: (_ message: [UInt8], _ key: Bool, _ seq: UInt64, _ ptsNanos: UInt64) -> Void,
+        announce: (VideoConfigMessage) -> Void
+    ) {
         var encoder: VideoEncoder?
         var firstPts: UInt64?
         var lastTicks: Int64 = -1
@@ -112,7 +116,7 @@ final class H264Stream: Sendable {
                     }
                     sent += UInt64(msg.count)
                     if key { keys += 1 }
-                    out(msg, key)
+                    out(msg, key, frame.seq, frame.ptsNanos)
                 }
                 let took = BedsideCore.Clock.monotonicNanos() &- t0
                 stats.withLock { s in

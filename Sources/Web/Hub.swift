@@ -123,7 +123,7 @@ public final class Hub: Service, Sendable {
                         await DedicatedThread.run(name: "h264", stop: { stream.stop() }) {
                             stream.run(
                                 viewers: { self.h264ViewerCount > 0 },
-                                out: { bytes, key in self.sendVideo(bytes, key: key) },
+                                out: { bytes, key, seq, pts in self.sendVideo(bytes, key: key, seq: seq, ptsNanos: pts) },
                                 announce: { m in self.broadcastVideo(JSONWire.string(m)) })
                         }
                     }
@@ -142,14 +142,9 @@ public final class Hub: Service, Sendable {
     }
 
     /// An encoded H.264 frame to every H.264 viewer; one that waits for a keyframe asks the encoder for one.
-    private func sendVideo(_ bytes: [UInt8], key: Bool) {
+    private func sendVideo(_ bytes: [UInt8], key: Bool, seq: UInt64, ptsNanos: UInt64) {
         let now = Self.seconds()
-        // The frame's number and capture time (the header), for capture -> drawn as with JPEG.
-        if bytes.count >= 16 {
-            let seq = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let pts = bytes[8..<16].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            latency.sent(seq: seq, ptsNanos: pts, sentNanos: BedsideCore.Clock.monotonicNanos())
-        }
+        latency.sent(seq: seq, ptsNanos: ptsNanos, sentNanos: BedsideCore.Clock.monotonicNanos())  // capture -> drawn, as JPEG
         var wantKey = false
         for v in viewers.withLock({ Array($0.values) }) where v.h264 {
             if v.sendVideo(bytes, key: key, now: now) { wantKey = true }

@@ -66,9 +66,9 @@ struct VideoStreamTests {
         let thread = Thread {
             stream.run(
                 viewers: { true },
-                out: { b, key in
-                    let seq = b[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                    got.withLock { $0.append((seq, key, b.count)) }
+                out: { b, key, seq, _ in
+                    let header = b[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    got.withLock { $0.append((header == seq ? seq : .max, key, b.count)) }  // the header names the frame
                 }, announce: { m in announced.withLock { $0.append(m) } })
             done.store(true, ordering: .relaxed)
         }

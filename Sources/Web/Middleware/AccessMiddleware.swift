@@ -134,13 +134,7 @@ public enum Access {
     public static func token(of request: Request) -> String? {
         if let t = request.uri.queryParameters.get("token") { return String(t) }
         if let auth = request.headers[.authorization], auth.hasPrefix("Bearer ") { return String(auth.dropFirst(7)) }
-        for header in request.headers[values: .cookie] {
-            for part in header.split(separator: ";") {
-                let kv = part.trimmingCharacters(in: .whitespaces)
-                if kv.hasPrefix(cookieName + "=") { return String(kv.dropFirst(cookieName.count + 1)) }
-            }
-        }
-        return nil
+        return cookie(cookieName, of: request)
     }
 
     /// A browser request from another site's page carries that site's Origin: refused, so a page elsewhere cannot
