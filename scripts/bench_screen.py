@@ -164,7 +164,7 @@ def run_case(browser, args, tmp: Path, model: bool, viewers: int) -> dict:
             ctx = browser.new_context(viewport={"width": 1280, "height": 800})
             page = ctx.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(b.url)
+            page.goto(b.url + f"&video={args.video}")
             contexts.append(ctx)
             pages.append(page)
         for page in pages:
@@ -215,6 +215,9 @@ def main() -> int:
     ap.add_argument("--size", default="1920x1080", help="phantom size, e.g. 1280x720 (default 1920x1080)")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--display-width", type=int, default=1280, help="web.display_width: JPEG width for tablets")
+    ap.add_argument("--video", choices=["jpeg", "h264"], default="jpeg",
+                    help="what the pages ask for (default jpeg, what docs/performance.md's numbers were measured with; "
+                         "H.264 is compared in scripts/bench_wifi.py)")
     ap.add_argument("--out", help="also write the report here")
     args = ap.parse_args()
     if args.quick:
