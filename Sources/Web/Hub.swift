@@ -11,9 +11,6 @@ public final class Hub: Service, Sendable {
     let frames: Mailbox<Frame>
     let wake = ConditionSignal()
     let viewers = Mutex<[Int: ViewerOutbox]>([:])
-    /// Who each viewer is (`Access.describe`: "tablet-<id>", "console") and whether it is the admin page's
-    /// preview (the region editor's picture), which is not a tablet and is not counted as one.
-    let roles = Mutex<[Int: (label: String, preview: Bool)]>([:])
     let nextID = Atomic<Int>(0)
     let stopFlag = Atomic<Bool>(false)
     let displayWidth: Int?
@@ -70,13 +67,11 @@ public final class Hub: Service, Sendable {
         for v in viewers.withLock({ Array($0.values) }) { v.sendText(text) }
     }
 
-    /// Every open stream, tablets and the admin page's preview alike (whether frames need encoding at all).
-    public var viewerCount: Int { viewers.withLock { $0.count } }
-    /// Open tablet pages: the status's `viewers`; the admin page's preview is not one.
-    public var tabletPageCount: Int { roles.withLock { $0.values.filter { !$0.preview }.count } }
+    /// Open tablet pages: the status's `viewers`; the admin page's preview (the region editor's picture) is not one.
+    public var tabletPageCount: Int { viewers.withLock { $0.values.filter { !$0.preview }.count } }
     /// Open tablet pages per identity ("tablet-<id>" or "console"): who is online now.
     public var onlinePages: [String: Int] {
-        roles.withLock { r in r.values.filter { !$0.preview }.reduce(into: [:]) { $0[$1.label, default: 0] += 1 } }
+        viewers.withLock { v in v.values.filter { !$0.preview }.reduce(into: [:]) { $0[$1.label, default: 0] += 1 } }
     }
     public var framesEncoded: UInt64 { encoded.load(ordering: .relaxed) }
 
@@ -87,8 +82,7 @@ public final class Hub: Service, Sendable {
     func addViewer(label: String = "", preview: Bool = false, h264 wanted: Bool = false) -> (Int, ViewerOutbox) {
         let id = nextID.add(1, ordering: .relaxed).newValue
         let useH264 = gives(h264: wanted)
-        let o = ViewerOutbox(h264: useH264)
-        roles.withLock { $0[id] = (label, preview) }
+        let o = ViewerOutbox(h264: useH264, label: label, preview: preview)
         if !preview { latency.addViewer(id, label: label) }
         viewers.withLock { $0[id] = o }
         return (id, o)
@@ -107,7 +101,6 @@ public final class Hub: Service, Sendable {
 
     func removeViewer(_ id: Int) {
         let o = viewers.withLock { $0.removeValue(forKey: id) }
-        roles.withLock { $0[id] = nil }
         latency.removeViewer(id)
         o?.close()
     }

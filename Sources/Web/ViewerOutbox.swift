@@ -25,10 +25,16 @@ final class ViewerOutbox: Sendable {
 
     /// Whether this viewer gets the H.264 stream (else JPEG frames).
     let h264: Bool
+    /// Who it is (`Access.describe`: "tablet-<id>", "console"), and whether it is the admin page's preview (the
+    /// region editor's picture), which is not a tablet and is not counted as one.
+    let label: String
+    let preview: Bool
 
-    init(textLimit: Int = 32, h264: Bool = false) {
+    init(textLimit: Int = 32, h264: Bool = false, label: String = "", preview: Bool = false) {
         self.textLimit = textLimit
         self.h264 = h264
+        self.label = label
+        self.preview = preview
         if h264 { state.withLock { $0.video = VideoQueue() } }
     }
 
