@@ -227,6 +227,13 @@ def _answer_for(preds: list[dict], model: str, t: float) -> dict | None:
     return best if best is not None and t - best["pts_s"] <= 3 else None
 
 
+def _labelled(answer: dict | None) -> int:
+    """How many pixels of an answer's label map are not background (its run-length data: value, count, ...)."""
+    seg = ((answer or {}).get("result") or {}).get("segmentation") or {}
+    data = seg.get("data") or []
+    return sum(n for v, n in zip(data[0::2], data[1::2]) if v)
+
+
 def test_review_player_seeks_to_each_snapshot_and_draws_that_frames_answer(study_bedside, browser):
     """Issue 18 #9: the recording plays with the answers over it in sync; a snapshot's mark seeks to within one
     frame of it, and the overlay drawn is the answer for that frame; drag on the strip seeks; the snapshot opens
@@ -261,13 +268,25 @@ def test_review_player_seeks_to_each_snapshot_and_draws_that_frames_answer(study
             page.wait_for_function(f"() => Math.abs(Number(document.getElementById('player').dataset.time) - {mark['t_s']})"
                                    f" < {1 / fps} && document.getElementById('player').dataset.answerSeq !== ''",
                                    timeout=10_000)
-            # The answers of that span may still be arriving, and the label map is drawn once they are.
-            page.wait_for_function(f"() => ({PLAYER})().lit > 100", timeout=10_000)
-            st = page.evaluate(PLAYER)
+            # The answers of that span may still be arriving, and the label map is drawn once they are. A snapshot
+            # may fall where the phantom shows nothing (the first 15 % of each plane's block): that answer's map is
+            # all background and draws no pixel (CI drew 0 there), so how much must be lit follows the answer.
+            deadline = time.monotonic() + 10
+            while True:
+                st = page.evaluate(PLAYER)
+                want = _answer_for(preds, "pcbm-demo", st["time"])
+                labelled = _labelled(want)
+                if (want is not None and st["seq"] == str(want["seq"]) and st["drawn"] == "true"
+                        and (st["lit"] > 100 if labelled > 50 else True)) or time.monotonic() > deadline:
+                    break
+                page.wait_for_timeout(100)
             assert abs(st["time"] - snap["pts_s"]) < 1 / fps, (st, snap["pts_s"])   # within one frame
-            want = _answer_for(preds, "pcbm-demo", st["time"])
             assert want is not None and st["seq"] == str(want["seq"]), (st, want and want["seq"], snap["seq"])
-            assert st["drawn"] == "true" and st["lit"] > 100, st    # the answer's label map is on the picture
+            assert st["drawn"] == "true", st    # the answer's label map is on the picture
+            if labelled > 50:
+                assert st["lit"] > 100, (st, labelled)
+            else:
+                assert st["lit"] < 100 + labelled * 10, (st, labelled)   # nothing of an older answer left on it
             page.screenshot(path=str(b.artifacts / f"review-player-{mark['png'][:-4]}.png"))
 
         # Drag along the strip: the video follows the pointer.
