@@ -11,7 +11,8 @@ APT_PACKAGES=(
   pkg-config libzmq3-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libv4l-dev libturbojpeg0-dev ffmpeg python3 python3-venv python3-pip bubblewrap openssl
 )
-if [ "${BEDSIDE_NO_BROWSER:-0}" != "1" ]; then APT_PACKAGES+=(chromium); fi
+# libnss3-tools: certutil, to install Bedside's CA in a test browser's certificate store as the pairing page says.
+if [ "${BEDSIDE_NO_BROWSER:-0}" != "1" ]; then APT_PACKAGES+=(chromium libnss3-tools); fi
 # Debian's CPU PyTorch for the tests with real research code (Tests/e2e/test_cadence.py): about 70 s once.
 if [ "${BEDSIDE_NO_TORCH:-0}" != "1" ]; then APT_PACKAGES+=(python3-torch python3-zmq); fi
 

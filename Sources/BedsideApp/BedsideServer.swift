@@ -125,7 +125,35 @@ public struct BedsideServer: Sendable {
                 version: BedsideVersion.string, model: modelName, models: modelNames, fps: fps, staleMs: staleMs,
                 width: c.width, height: c.height)
         }
-        let scheme = config.web.tlsCertificate != nil ? "https" : "http"
+        // HTTPS beyond loopback by default, with Bedside's own CA (kept in the state folder: tablets install it once).
+        let plan = TransportPlan.decide(bind: config.web.bind, tls: config.web.tls)
+        var transport: SecureTransport? = nil
+        switch plan {
+        case .localCA:
+            guard let state = BedsideSetup.stateDirectory() else {
+                throw WebError(
+                    "web.bind \(config.web.bind) serves the network, so Bedside serves HTTPS with its own certificate authority, kept in "
+                        + "its state folder, and none could be made. Fix: set BEDSIDE_STATE_DIR to a writable folder, or give web.tls "
+                        + "your own certificate ({cert, key}), or bind 127.0.0.1.")
+            }
+            let bindAddresses = config.web.bind == "0.0.0.0" || config.web.bind == "::" ? BedsideSetup.hostAddresses() : [config.web.bind]
+            do {
+                transport = try SecureTransport.localCA(
+                    folder: state + "/tls", names: ServerNames.current(addresses: bindAddresses), logger: logger)
+            } catch {
+                throw WebError("web.tls: Bedside's own certificate could not be made or read: \(error)")
+            }
+        case .files(let c, let k):
+            transport = try SecureTransport.files(certificate: c, key: k, logger: logger)
+        case .plainOnNetwork:
+            logger.warning(
+                "web.tls: off: the live page, its video and the pairing cookie cross the network UNENCRYPTED, readable by anyone on it. Leave web.tls out to serve HTTPS with Bedside's own certificate."
+            )
+        case .loopback:
+            break
+        }
+        let scheme = plan.encrypted ? "https" : "http"
+        let caInfo = transport?.ca
         let readyFile = self.readyFile
         let bind = config.web.bind
         let pairing = Pairing(consoleToken: token, file: BedsideSetup.stateDirectory().map { $0 + "/viewers.json" })
@@ -148,6 +176,7 @@ public struct BedsideServer: Sendable {
             regions: RegionEditor(capture: capture, recorder: recorder, runners: runners, configFile: configFile, models: modelNames))
         let web = WebServer(
             hub: hub, config: config.web, pairing: pairing, adminPIN: adminPIN, logger: logger, features: features,
+            transport: transport,
             onListening: { port in
                 let host = bind == "0.0.0.0" ? BedsideSetup.hostAddress() : bind
                 let base = "\(scheme)://\(host):\(port)"
@@ -158,8 +187,16 @@ public struct BedsideServer: Sendable {
                     others.isEmpty
                     ? ""
                     : "\n    (the same on this box's other networks: \(others.map { "\(scheme)://\($0):\(port)/?token=\(token)" }.joined(separator: ", ")))\n"
+                // Before the first pairing a tablet installs Bedside's CA once: the plain-HTTP address shows how.
+                let install =
+                    caInfo.map { ca in
+                        "First time on a tablet: open http://\(host):\(port)/ on it and install Bedside's certificate as that page says\n"
+                            + "    (certificate SHA-256 \(ca.fingerprint)).\n"
+                    } ?? ""
+                let plainWarning =
+                    plan == .plainOnNetwork ? "WARNING: web.tls is off: this page and its video cross the network unencrypted.\n" : ""
                 print(
-                    "Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\nTo pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n"
+                    "Bedside is serving the live page. Open on a tablet:\n\n    \(url)\n\(also)\n\(install)\(plainWarning)To pair a tablet instead, open \(base)/ on it and enter the code \(pairing.code).\nAdmin page: \(base)/admin?token=\(token)  (admin PIN: \(adminPIN))\n"
                 )
                 fflush(nil)
                 if let readyFile {

@@ -148,13 +148,27 @@ public struct WebConfig: Sendable, Equatable {
     public var jpegQuality = 75
     /// A result whose frame is older than the newest video frame by more than this is shown greyed out as stale.
     public var staleMs = 1000
-    /// HTTPS: a PEM certificate (chain) and its private key. Both or neither.
-    public var tlsCertificate: String?
-    public var tlsKey: String?
+    /// HTTPS (`web.tls`): Bedside's own certificate authority beyond loopback (`auto`, the default), your own
+    /// certificate, or plain HTTP beyond loopback only when asked for in so many words (`off`).
+    public var tls = TLSSetting.auto
+    /// The PEM certificate (chain) and key of `web.tls: {cert, key}`; nil otherwise.
+    public var tlsCertificate: String? { if case .files(let c, _) = tls { c } else { nil } }
+    public var tlsKey: String? { if case .files(_, let k) = tls { k } else { nil } }
     /// The live video to the tablets (`web.video`).
     public var video = LiveVideoConfig()
 
     public init() {}
+}
+
+/// `web.tls`: how the page is served beyond loopback.
+public enum TLSSetting: Sendable, Equatable {
+    /// HTTPS with Bedside's own CA (made at first start in the state folder) when bound beyond loopback;
+    /// plain HTTP on loopback (nothing crosses a network there).
+    case auto
+    /// Plain HTTP even beyond loopback: the explicit opt-out (the console and admin page say it is unencrypted).
+    case off
+    /// HTTPS with your own certificate and key (PEM).
+    case files(certificate: String, key: String)
 }
 
 /// `web.video`: how the live picture reaches the tablets. `auto` sends H.264 (one low-latency encode shared by

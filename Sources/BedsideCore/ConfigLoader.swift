@@ -648,7 +648,19 @@ struct Reader {
         let m = try mapping(
             node, "web",
             allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls", "video"])
-        if let t = m["tls"] {
+        var tlsSetting = TLSSetting.auto
+        if let t = m["tls"], case .scalar = t {
+            switch try string(t, "web.tls") {
+            case "auto": tlsSetting = .auto
+            case "off": tlsSetting = .off
+            case let other:
+                throw error(
+                    t, "web.tls", "`\(other)` is not a TLS setting",
+                    "Leave it out (or `auto`) for HTTPS with Bedside's own certificate beyond loopback, give "
+                        + "`tls: {cert: /etc/bedside/cert.pem, key: /etc/bedside/key.pem}` for your own, or `off` for plain HTTP "
+                        + "on the network (patient images then cross it unencrypted).")
+            }
+        } else if let t = m["tls"] {
             let tm = try mapping(t, "web.tls", allowed: ["cert", "key"])
             guard let c = tm["cert"], let k = tm["key"] else {
                 throw error(t, "web.tls", "needs `cert` and `key`", "Write `tls: {cert: /etc/bedside/cert.pem, key: /etc/bedside/key.pem}` (PEM files).")
@@ -662,11 +674,14 @@ struct Reader {
         var w = WebConfig()
         if let v = m["bind"] { w.bind = try string(v, "web.bind") }
         if let t = m["tls"], case .mapping(let tm) = t {
+            var cert = "", key = ""
             for (k, v) in tm {
-                if k.string == "cert" { w.tlsCertificate = try path(v, "web.tls.cert") }
-                if k.string == "key" { w.tlsKey = try path(v, "web.tls.key") }
+                if k.string == "cert" { cert = try path(v, "web.tls.cert") }
+                if k.string == "key" { key = try path(v, "web.tls.key") }
             }
+            tlsSetting = .files(certificate: cert, key: key)
         }
+        w.tls = tlsSetting
         if let v = m["port"] { w.port = try int(v, "web.port", range: 0...65535) }
         if let v = m["token"] {
             let t = try string(v, "web.token")

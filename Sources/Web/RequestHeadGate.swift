@@ -68,10 +68,34 @@ public struct RequestHeadCheck: Sendable {
             body = data.map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"bad request"}"#
         }
 
+        /// Any other answer the gate gives itself (the plain-HTTP pages beyond loopback): its type, headers and bytes.
+        public init(status: Int, reason: String, contentType: String, headers: [String] = [], bytes: [UInt8], head: Bool = false) {
+            self.status = status
+            self.reason = reason
+            self.contentType = contentType
+            self.headers = headers
+            self.bytes = bytes
+            self.headOnly = head
+            body = contentType.hasPrefix("application/json") ? String(decoding: bytes, as: UTF8.self) : "\(contentType), \(bytes.count) bytes"
+        }
+
+        public var contentType = "application/json"
+        /// Extra header lines (`Name: value`).
+        public var headers: [String] = []
+        /// The body when it is not `body` (binary, HTML).
+        public var bytes: [UInt8]? = nil
+        /// A HEAD request: the headers only.
+        public var headOnly = false
+
         /// The whole HTTP/1.1 response, closing the connection.
-        public var response: String {
-            "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
-                + "Connection: close\r\nCache-Control: no-store\r\n\r\n\(body)"
+        public var response: String { String(decoding: responseBytes, as: UTF8.self) }
+
+        public var responseBytes: [UInt8] {
+            let payload = bytes ?? Array(body.utf8)
+            var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(contentType)\r\nContent-Length: \(payload.count)\r\n"
+            for h in headers { head += "\(h)\r\n" }
+            head += "Connection: close\r\nCache-Control: no-store\r\n\r\n"
+            return Array(head.utf8) + (headOnly ? [] : payload)
         }
 
         public static let timeout = Refusal(
@@ -190,6 +214,10 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
     let headTimeout: TimeAmount
     let judge: @Sendable (RequestHeadCheck.Head, _ peer: String) -> RequestHeadCheck.Refusal?
     let onRefuse: @Sendable (RequestHeadCheck.Refusal, _ peer: String) -> Void
+    /// What this connection came over (set by `TLSSniffer` before the first byte reaches the gate), and what the
+    /// transport policy says of a request on it: nil serves it.
+    let connection: ConnectionFacts?
+    let transport: (@Sendable (RequestHeadCheck.Head, ConnectionFacts) -> RequestHeadCheck.Refusal?)?
     private var received: [UInt8] = []
     /// How far `received` has been searched for the head's end.
     private var searched = 0
@@ -200,12 +228,16 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
     init(
         check: RequestHeadCheck, headTimeout: TimeAmount,
         judge: @escaping @Sendable (RequestHeadCheck.Head, String) -> RequestHeadCheck.Refusal?,
-        onRefuse: @escaping @Sendable (RequestHeadCheck.Refusal, String) -> Void
+        onRefuse: @escaping @Sendable (RequestHeadCheck.Refusal, String) -> Void,
+        connection: ConnectionFacts? = nil,
+        transport: (@Sendable (RequestHeadCheck.Head, ConnectionFacts) -> RequestHeadCheck.Refusal?)? = nil
     ) {
         self.check = check
         self.headTimeout = headTimeout
         self.judge = judge
         self.onRefuse = onRefuse
+        self.connection = connection
+        self.transport = transport
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -245,6 +277,10 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
         case .refuse(let refusal):
             refuse(refusal, context: context)
         case .pass(let head):
+            if let connection, let transport, let answer = transport(head, connection) {
+                refuse(answer, context: context)
+                return
+            }
             if let refusal = judge(head, Self.peer(context)) {
                 refuse(refusal, context: context)
                 return
@@ -267,7 +303,7 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
         received = []
         onRefuse(refusal, Self.peer(context))
         let channel = context.channel
-        context.writeAndFlush(NIOAny(ByteBuffer(string: refusal.response))).whenComplete { _ in
+        context.writeAndFlush(NIOAny(ByteBuffer(bytes: refusal.responseBytes))).whenComplete { _ in
             channel.close(promise: nil)
         }
         // A peer that does not read (or a TLS handshake that never finished, so the answer cannot be flushed):
@@ -288,11 +324,23 @@ struct GatedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let headTimeout: TimeAmount
     let judge: @Sendable (RequestHeadCheck.Head, String) -> RequestHeadCheck.Refusal?
     let onRefuse: @Sendable (RequestHeadCheck.Refusal, String) -> Void
+    /// The TLS sniffer in front of the gate, and the policy for what arrives in plain text (nil: no sniffing,
+    /// plain HTTP only).
+    var secure: SecureTransport? = nil
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            var facts: ConnectionFacts? = nil
+            var policy: (@Sendable (RequestHeadCheck.Head, ConnectionFacts) -> RequestHeadCheck.Refusal?)? = nil
+            if let secure {
+                let f = ConnectionFacts(peer: channel.remoteAddress)
+                try channel.pipeline.syncOperations.addHandler(TLSSniffer(transport: secure, facts: f))
+                facts = f
+                policy = { head, facts in secure.answerPlain(head, facts) }
+            }
             try channel.pipeline.syncOperations.addHandler(
-                RequestHeadGateHandler(check: check, headTimeout: headTimeout, judge: judge, onRefuse: onRefuse))
+                RequestHeadGateHandler(
+                    check: check, headTimeout: headTimeout, judge: judge, onRefuse: onRefuse, connection: facts, transport: policy))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
         }

@@ -56,12 +56,16 @@ public struct WebServer: Sendable {
     public let adminPIN: String
     /// Paired tablets, the pairing code and the console link token.
     public let pairing: Pairing
+    /// HTTPS beside plain HTTP on the same port (Bedside's CA, or `web.tls` files); nil: plain HTTP only. Given
+    /// by the caller for Bedside's CA (made in the state folder); made here from `web.tls` files when not given.
+    public let transport: SecureTransport?
     let logger: Logger
 
     public init(
         hub: Hub, config: WebConfig, pairing: Pairing, adminPIN: String = "", logger: Logger, features: WebFeatures,
-        onListening: @escaping @Sendable (Int) -> Void
+        transport: SecureTransport? = nil, onListening: @escaping @Sendable (Int) -> Void
     ) {
+        self.transport = transport
         self.hub = hub
         self.config = config
         self.pairing = pairing
@@ -71,8 +75,8 @@ public struct WebServer: Sendable {
         self.onListening = onListening
     }
 
-    /// Whether the page is served over HTTPS (`web.tls`).
-    public var usesTLS: Bool { config.tlsCertificate != nil && config.tlsKey != nil }
+    /// Whether the page is served over HTTPS (Bedside's CA or `web.tls` files).
+    public var usesTLS: Bool { transport != nil || (config.tlsCertificate != nil && config.tlsKey != nil) }
 
     /// Reads `web.tls`; the error names the file and what is wrong with it.
     /// Throws the message `run` would give for `web.tls` (certificate and key readable and PEM), without serving.
@@ -140,6 +144,7 @@ public struct WebServer: Sendable {
         if let s = f.study { StudyRoutes(study: s, changed: f.studyChanged).add(admin: adminAPI) }
         if let r = f.review { ReviewRoutes(review: r, tickets: tickets, secure: usesTLS).add(admin: adminAPI, adminGet: adminGet) }
         if let e = f.regions { RegionRoutes(editor: e, logger: logger).add(admin: adminAPI) }
+        if let secure = transport, secure.ca != nil { CertificateRoutes(transport: secure).add(public: router) }
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
         router.get("/ws") { _, _ -> Response in throw APIError.noToken }
 
@@ -235,15 +240,17 @@ public struct WebServer: Sendable {
             return nil
         }
         let wsResponder = wsRouter.buildResponder()
-        let tls = try config.tlsCertificate.flatMap { cert in
-            try config.tlsKey.map { try Self.tlsConfiguration(certificate: cert, key: $0) }
-        }
+        let secure =
+            try transport
+            ?? config.tlsCertificate.flatMap { cert in
+                try config.tlsKey.map { try SecureTransport.files(certificate: cert, key: $0, logger: logger) }
+            }
         let server = HTTPServerBuilder { responder in
             // Idle keep-alive connections are closed after 60 s; the first request head must come within 10 s.
             let base = HTTP1WebSocketUpgradeChannel(
                 responder: responder, webSocketResponder: wsResponder,
                 configuration: .init(http1: .init(idleTimeout: .seconds(60)), ws: .init(maxFrameSize: 1 << 20)))
-            let gated = GatedChannel(
+            var gated = GatedChannel(
                 base: base, check: RequestHeadCheck(), headTimeout: .seconds(10), judge: judgeUpgrade,
                 onRefuse: { refusal, peer in
                     guard refusal.status != 401, refusal.status != 403 else { return }  // logged by the judge
@@ -251,7 +258,7 @@ public struct WebServer: Sendable {
                         log.notice("\(line)")
                     }
                 })
-            if let tls { return try TLSChannel(gated, tlsConfiguration: tls) }
+            gated.secure = secure
             return gated
         }
         return Application(

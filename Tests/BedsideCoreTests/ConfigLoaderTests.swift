@@ -153,6 +153,16 @@ struct ConfigLoaderTests {
             #expect(e.problem.contains("number"))
         }
 
+        @Test("web.tls: auto (the default), off, your own files; anything else names the three")
+        func tlsSetting() throws {
+            #expect(try ConfigLoader.parse(yaml: "").web.tls == .auto)
+            #expect(try ConfigLoader.parse(yaml: "web: {tls: auto}").web.tls == .auto)
+            #expect(try ConfigLoader.parse(yaml: "web: {tls: off}").web.tls == .off)
+            let e = try #require(error("web: {tls: yes-please}"))
+            #expect(e.key == "web.tls" && e.problem.contains("yes-please"))
+            #expect(e.fix.contains("auto") && e.fix.contains("cert") && e.fix.contains("off"))
+        }
+
         @Test func outOfRange() throws {
             let e = try #require(error("web: {port: 70000}"))
             #expect(e.key == "web.port")
