@@ -13,9 +13,8 @@ and Bedside's CPU. Needs root (ip netns, tc). Everything it makes it removes, an
     sudo .venv/bin/python scripts/bench_wifi.py                       # 1080p30, 4 tablets, 100 Mbit/s, 20 s each
     sudo .venv/bin/python scripts/bench_wifi.py --tablets 2 --seconds 10 --slow-tablet 2mbit
 
-Plain HTTP to a LAN address is not a secure context, and WebCodecs needs one: until Bedside serves HTTPS by
-default, the tablets' Chromium is told to treat Bedside's address as secure (--unsafely-treat-insecure-origin-
-as-secure), as an installed certificate would.
+The tablets reach Bedside as in a clinic: HTTPS at the LAN address, with Bedside's own CA installed in their
+Chromium's certificate store (certutil, as the pairing page says for Linux), so the TLS cost is in the numbers.
 """
 from __future__ import annotations
 
@@ -103,10 +102,9 @@ def tablets_inside(args) -> None:
     """Runs in a namespace: opens the pages, waits for 'go' on stdin, samples, prints JSON."""
     from playwright.sync_api import sync_playwright
 
-    origin = args.url.split("/?")[0]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", f"--unsafely-treat-insecure-origin-as-secure={origin}"])
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"],
+                                    env=dict(os.environ, HOME=args.home))
         pages = []
         for _ in range(args.n):
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
@@ -129,9 +127,10 @@ def tablets_inside(args) -> None:
 def run_codec(args, links: list[tuple[Link, str, int]], port: int, token: str, jpeg: bool, bedside_pid: int) -> dict:
     helpers = []
     for link, ip, n in links:
-        url = f"http://{ip}:{port}/?token={token}"
+        url = f"https://{ip}:{port}/?token={token}"
         helpers.append(subprocess.Popen(
-            ["ip", "netns", "exec", link.ns, args.python_playwright, __file__, "--inside", "--url", url, "--n", str(n)]
+            ["ip", "netns", "exec", link.ns, args.python_playwright, __file__, "--inside", "--url", url, "--n", str(n),
+             "--home", args.home]
             + (["--jpeg"] if jpeg else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     for h in helpers:
         assert h.stdout.readline().strip() == "ready", "the tablets did not start"
@@ -166,6 +165,7 @@ def main() -> None:
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--home", default="", help=argparse.SUPPRESS)
     ap.add_argument("--jpeg", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tablets", type=int, default=4)
     ap.add_argument("--rate", default="100mbit", help="the link's rate (tc tbf syntax)")
@@ -190,8 +190,16 @@ def main() -> None:
     try:
         if args.slow_tablet:
             links.append((Link("slow", SLOW_HOST_IP, SLOW_IP, args.slow_tablet), SLOW_HOST_IP, 1))
-        proc, port, token = start_bedside(args, Path("/tmp") / f"bench-wifi-{os.getpid()}")
+        tmp = Path("/tmp") / f"bench-wifi-{os.getpid()}"
+        proc, port, token = start_bedside(args, tmp)
         try:
+            # The tablets' certificate store, with Bedside's CA in it (what a clinic's tablets have once paired).
+            home = tmp / "tablet-home"
+            (home / ".pki/nssdb").mkdir(parents=True, exist_ok=True)
+            db = f"sql:{home}/.pki/nssdb"
+            sh("certutil", "-d", db, "-N", "--empty-password")
+            sh("certutil", "-d", db, "-A", "-t", "C,,", "-n", "Bedside local CA", "-i", str(tmp / "state/tls/bedside-ca.pem"))
+            args.home = str(home)
             results = [run_codec(args, links, port, token, jpeg, proc.pid) for jpeg in (True, False)]
         finally:
             proc.send_signal(signal.SIGTERM)

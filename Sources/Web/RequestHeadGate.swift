@@ -298,6 +298,7 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
     private func refuse(_ refusal: RequestHeadCheck.Refusal, context: ChannelHandlerContext) {
         guard !finished else { return }
         finished = true
+        connection?.answeredByGate.store(true, ordering: .relaxed)
         timer?.cancel()
         pending = []
         received = []
@@ -318,7 +319,11 @@ final class RequestHeadGateHandler: ChannelInboundHandler, RemovableChannelHandl
 
 /// A Hummingbird child channel with the request-head gate in front of it (after TLS, when TLS wraps it).
 struct GatedChannel<Base: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Base.Value
+    struct Value: ServerChildChannelValue {
+        let base: Base.Value
+        let facts: ConnectionFacts
+        var channel: any Channel { base.channel }
+    }
     let base: Base
     let check: RequestHeadCheck
     let headTimeout: TimeAmount
@@ -327,26 +332,29 @@ struct GatedChannel<Base: ServerChildChannel>: ServerChildChannel {
     /// The TLS sniffer in front of the gate, and the policy for what arrives in plain text (nil: no sniffing,
     /// plain HTTP only).
     var secure: SecureTransport? = nil
+    /// A TLS handshake that failed: the peer and the error (logged once per device by the caller).
+    var handshakeFailed: @Sendable (String, String) -> Void = { _, _ in }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            var facts: ConnectionFacts? = nil
+            let facts = ConnectionFacts(peer: channel.remoteAddress)
             var policy: (@Sendable (RequestHeadCheck.Head, ConnectionFacts) -> RequestHeadCheck.Refusal?)? = nil
             if let secure {
-                let f = ConnectionFacts(peer: channel.remoteAddress)
-                try channel.pipeline.syncOperations.addHandler(TLSSniffer(transport: secure, facts: f))
-                facts = f
+                try channel.pipeline.syncOperations.addHandler(TLSSniffer(transport: secure, facts: facts, handshakeFailed: handshakeFailed))
                 policy = { head, facts in secure.answerPlain(head, facts) }
             }
             try channel.pipeline.syncOperations.addHandler(
                 RequestHeadGateHandler(
                     check: check, headTimeout: headTimeout, judge: judge, onRefuse: onRefuse, connection: facts, transport: policy))
-        }.flatMap {
-            base.setup(channel: channel, logger: logger)
+            return facts
+        }.flatMap { facts in
+            base.setup(channel: channel, logger: logger).map { Value(base: $0, facts: facts) }
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        var quiet = logger
+        quiet.handler = ConnectionLogHandler(inner: logger.handler, facts: value.facts)
+        await base.handle(value: value.base, logger: quiet)
     }
 }

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// How the page is served, from `web.bind` and `web.tls`: a pure decision.
 public enum TransportPlan: Sendable, Equatable {
@@ -41,11 +42,67 @@ public enum TransportPlan: Sendable, Equatable {
 /// What one connection came over, set on its event loop by `TLSSniffer` before its first byte reaches the gate.
 final class ConnectionFacts: @unchecked Sendable {
     let peerIsLoopback: Bool
+    let peer: String
     /// Only read and written on the connection's event loop.
     var secure = false
+    /// The TLS handshake failed (a device that does not trust the CA yet): read by the connection's log filter.
+    let handshakeFailed = Atomic<Bool>(false)
+    /// The gate answered this connection itself and closed it (a refusal, or a plain-HTTP page): what Hummingbird
+    /// then says of a connection that never reached it is noise.
+    let answeredByGate = Atomic<Bool>(false)
 
     init(peer: SocketAddress?) {
+        self.peer = peer?.ipAddress ?? "?"
         peerIsLoopback = peer.map { TransportPlan.isLoopback($0.ipAddress ?? "") } ?? false
+    }
+}
+
+/// Behind the TLS handler until the first decrypted bytes: notes a handshake that failed (once per connection), so that the operator reads one
+/// line naming the device and the fix, not Hummingbird's error for a connection that never carried a request.
+final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let facts: ConnectionFacts
+    let failed: @Sendable (_ peer: String, _ error: String) -> Void
+
+    init(facts: ConnectionFacts, failed: @escaping @Sendable (String, String) -> Void) {
+        self.facts = facts
+        self.failed = failed
+    }
+
+    /// The first decrypted bytes: the handshake passed, the watcher steps aside.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !facts.handshakeFailed.exchange(true, ordering: .relaxed) { failed(facts.peer, "\(error)") }
+        context.fireErrorCaught(error)
+    }
+}
+
+/// A connection's logger that leaves out what follows a failed TLS handshake (already said once, by
+/// `TLSHandshakeWatcher`'s line).
+struct ConnectionLogHandler: LogHandler {
+    var inner: any LogHandler
+    let facts: ConnectionFacts
+
+    func log(event: LogEvent) {
+        if event.level >= .warning, facts.handshakeFailed.load(ordering: .relaxed) || facts.answeredByGate.load(ordering: .relaxed) { return }
+        inner.log(event: event)
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+    var logLevel: Logger.Level {
+        get { inner.logLevel }
+        set { inner.logLevel = newValue }
     }
 }
 
@@ -242,11 +299,13 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     let transport: SecureTransport
     let facts: ConnectionFacts
+    let handshakeFailed: @Sendable (String, String) -> Void
     private var decided = false
 
-    init(transport: SecureTransport, facts: ConnectionFacts) {
+    init(transport: SecureTransport, facts: ConnectionFacts, handshakeFailed: @escaping @Sendable (String, String) -> Void) {
         self.transport = transport
         self.facts = facts
+        self.handshakeFailed = handshakeFailed
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -260,7 +319,10 @@ final class TLSSniffer: ChannelInboundHandler, RemovableChannelHandler {
         if first == 0x16 {  // TLS record: handshake
             facts.secure = true
             do {
-                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: transport.sslContext()), position: .after(self))
+                let tls = NIOSSLServerHandler(context: transport.sslContext())
+                try context.pipeline.syncOperations.addHandler(tls, position: .after(self))
+                try context.pipeline.syncOperations.addHandler(
+                    TLSHandshakeWatcher(facts: facts, failed: handshakeFailed), position: .after(tls))
             } catch {
                 context.close(promise: nil)
                 return

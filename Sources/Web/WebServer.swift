@@ -253,12 +253,21 @@ public struct WebServer: Sendable {
             var gated = GatedChannel(
                 base: base, check: RequestHeadCheck(), headTimeout: .seconds(10), judge: judgeUpgrade,
                 onRefuse: { refusal, peer in
-                    guard refusal.status != 401, refusal.status != 403 else { return }  // logged by the judge
+                    // 401 and 403 are logged by the judge; below 400 is the gate's own plain-HTTP page (not a refusal).
+                    guard refusal.status >= 400, refusal.status != 401, refusal.status != 403 else { return }
                     if let line = refusals.note("http-\(refusal.status)", "refused a connection from \(peer): HTTP \(refusal.status), \(refusal.body)") {
                         log.notice("\(line)")
                     }
                 })
             gated.secure = secure
+            gated.handshakeFailed = { peer, error in
+                if let line = refusals.note(
+                    "tls-\(peer)",
+                    "TLS handshake from \(peer) failed (\(error)): that device does not trust Bedside's certificate yet; open the same address with http:// on it and install the certificate as that page says"
+                ) {
+                    log.notice("\(line)")
+                }
+            }
             return gated
         }
         return Application(
