@@ -118,6 +118,9 @@ def main() -> int:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--viewers", type=int, default=4)
+    ap.add_argument("--video", choices=["jpeg", "h264"], default="jpeg",
+                    help="what the viewers ask for: JPEG (the old way) or the shared H.264 stream (issue 19's soak)")
+    ap.add_argument("--series", help="also write the RSS and descriptor series (one sample a second) here, as JSON")
     ap.add_argument("--out")
     ap.add_argument("--model", choices=["sleep", "torch"], default="sleep",
                     help="sleep: a 20 ms Python model; torch: the PCBM-shaped PyTorch model")
@@ -186,7 +189,8 @@ def main() -> int:
             time.sleep(0.2)
         stop = threading.Event()
         counts = [0] * args.viewers
-        threads = [threading.Thread(target=viewer, args=(f"ws://127.0.0.1:{info['port']}/ws?token={info['token']}",
+        threads = [threading.Thread(target=viewer, args=(f"ws://127.0.0.1:{info['port']}/ws?token={info['token']}"
+                                                          + ("&video=h264" if args.video == "h264" else ""),
                                                           stop, counts, i), daemon=True) for i in range(args.viewers)]
         for t in threads:
             t.start()
@@ -216,10 +220,16 @@ def main() -> int:
     total = sum(cpu.values())
     minute = max(1, min(60, len(rss) // 5))
     growth = (sum(rss[-minute:]) / minute) / (sum(rss[:minute]) / minute) * 100 - 100 if rss else 0
+    # After the first 10 minutes (caches, pools and the encoder's buffers have filled): the soak's measure.
+    settled = rss[600:660] if len(rss) >= 1200 else []
+    growth_settled = (sum(rss[-60:]) / 60) / (sum(settled) / len(settled)) * 100 - 100 if settled else None
+    if args.series:
+        Path(args.series).write_text(json.dumps({"interval_s": 1, "rss_mb": rss, "fds": fds, "video": args.video}))
     lines = [
         "## Load on this machine (`scripts/bench_load.py`)", "",
         f"1080p30 phantom, H.264 recording, {model_what} (grey 288x224 input), {args.viewers} viewers reading every "
-        f"frame (JPEG at 1280 px), for {elapsed:.0f} s. CPU is % of one core.", "",
+        f"frame ({'JPEG at 1280 px' if args.video == 'jpeg' else 'the shared H.264 stream'}), for {elapsed:.0f} s. "
+        "CPU is % of one core.", "",
         "| component | CPU % |", "|---|---|",
         *[f"| {k} | {v:.1f} |" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.05],
         f"| **Bedside total** | **{total:.1f}** |",
@@ -238,6 +248,9 @@ def main() -> int:
         f"| RSS first -> last minute, max | {rss[0]:.0f} -> {rss[-1]:.0f} MB, max {max(rss):.0f} MB ({growth:+.1f} %) | < 5 % growth |",
         f"| open descriptors first -> last | {fds[0]} -> {fds[-1]} | flat |",
     ]
+    if growth_settled is not None:
+        lines.append(f"| RSS minute 10 -> last minute | {sum(settled) / len(settled):.0f} -> {sum(rss[-60:]) / 60:.0f} MB "
+                     f"({growth_settled:+.1f} %) | < 5 % growth |")
     # Over time: ten points across the run (each the mean of the minute ending there, or of what there is).
     if len(rss) >= 20:
         lines += ["", "RSS and open descriptors over the run:", "",

@@ -129,3 +129,106 @@ def test_an_h264_tablet_too_slow_to_decode_goes_to_jpeg_by_itself(demo, browser)
         assert page.evaluate("() => sessionStorage.getItem('bedside.video')") == "jpeg"
     finally:
         ctx.close()
+
+
+RING = """() => {
+  // Every frame the tablet paints, by its capture number: the canvas's pixels (red channel; the phantom is grey).
+  const c = document.getElementById('video'), ctx = c.getContext('2d', { willReadFrequently: true });
+  window.__painted = new Map();
+  let last = -1;
+  const grab = () => {
+    const S = window.__bedside.state;
+    if (S.frame.seq !== last && c.width) {
+      last = S.frame.seq;
+      const d = ctx.getImageData(0, 0, c.width, c.height).data, g = new Uint8Array(c.width * c.height);
+      for (let i = 0; i < g.length; i++) g[i] = d[i * 4];
+      window.__painted.set(last, g);
+      for (const k of window.__painted.keys()) if (k < last - 90) window.__painted.delete(k);
+    }
+    requestAnimationFrame(grab);
+  };
+  requestAnimationFrame(grab);
+}"""
+
+
+def _ssim(a, b, textured_only: bool = False) -> float:
+    """Mean SSIM (Wang et al. 2004: 8-bit, K1 0.01, K2 0.03) over 8x8 windows, grey. `textured_only`: only the
+    windows where the source has texture (the ultrasound fan, not the black around it, which any codec gets right)."""
+    import numpy as np
+
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    h, w = (a.shape[0] // 8) * 8, (a.shape[1] // 8) * 8
+
+    def blocks(x):
+        return x[:h, :w].reshape(h // 8, 8, w // 8, 8).swapaxes(1, 2).reshape(-1, 64)
+
+    x, y = blocks(a), blocks(b)
+    mx, my = x.mean(1), y.mean(1)
+    vx, vy = x.var(1), y.var(1)
+    cov = ((x - mx[:, None]) * (y - my[:, None])).mean(1)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    m = (((2 * mx * my + c1) * (2 * cov + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2)))
+    return float(m[vx > 25].mean() if textured_only else m.mean())
+
+
+def test_a_decoded_tablet_frame_matches_its_source_frame(demo, browser):
+    """Issue 19: what the tablet paints from the shared H.264 stream against the captured frame it came from
+    (the snapshot's lossless PNG of that frame, by its capture number): SSIM at least 0.95 at default settings."""
+    from pathlib import Path
+
+    import numpy as np
+
+    ctx, page, errors = _page(browser, demo)
+    try:
+        assert page.evaluate(STATE)["video"] == "h264"
+        page.evaluate(RING)
+        page.wait_for_timeout(1500)
+        scores = []
+        for _ in range(3):
+            status, body = _post(demo, "snapshot")
+            assert status == 200, body
+            png = Path(body["png"]) if Path(body["png"]).is_absolute() else next(demo.recordings.rglob(Path(body["png"]).name))
+            seq = body["seq"]
+            page.wait_for_function(f"() => window.__painted.has({seq}) || [...window.__painted.keys()].some((k) => k > {seq} + 5)",
+                                   timeout=10_000)
+            got = page.evaluate(f"() => window.__painted.has({seq}) ? [...window.__painted.get({seq})] : null")
+            # A control: a frame painted a little later, which the measure must tell apart from the right one.
+            later = page.evaluate(f"() => {{ const k = [...window.__painted.keys()].find((k) => k >= {seq} + 2);"
+                                  " return k === undefined ? null : [...window.__painted.get(k)]; }")
+            dims = page.evaluate("() => [document.getElementById('video').width, document.getElementById('video').height]")
+            if got is None:
+                continue   # the tablet skipped that frame (it paints the newest): take another
+            raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(png), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                                 capture_output=True, check=True).stdout
+            w, h = dims
+            source = np.frombuffer(raw, np.uint8)
+            assert source.size == w * h, (source.size, dims, "the canvas is the source's size in full view")
+            src, painted = source.reshape(h, w), np.array(got, np.uint8).reshape(h, w)
+            scores.append((_ssim(src, painted), _ssim(src, painted, textured_only=True),
+                           _ssim(src, np.array(later, np.uint8).reshape(h, w), textured_only=True) if later else None))
+            page.wait_for_timeout(400)
+        print("\nSSIM of painted H.264 frames against their source frames (whole, fan only, fan against a later frame): "
+              f"{[tuple(round(x, 4) if x is not None else None for x in s) for s in scores]}")
+        assert scores, "no snapshot frame was painted"
+        # The whole picture (the standard measure) at least 0.95. The speckle inside the fan is noise-like, the
+        # hardest texture for any codec: some frames there came out at 0.88-0.90 under the 6 Mbit/s cap on a busy
+        # machine (docs/performance.md); the floor here is what must never happen (a frame of blocks).
+        assert min(s[0] for s in scores) >= 0.95 and min(s[1] for s in scores) >= 0.85, scores
+        controls = [s[2] for s in scores if s[2] is not None]
+        assert controls and max(controls) < min(s[1] for s in scores) - 0.02, ("the measure tells frames apart", scores)
+        assert not errors, errors
+    finally:
+        ctx.close()
+
+
+def _post(b, path: str) -> tuple[int, dict]:
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(f"{b.base_url}/api/{path}?token={b.token}", method="POST", data=b"")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, _json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, _json.loads(e.read() or b"{}")
