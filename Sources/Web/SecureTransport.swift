@@ -39,6 +39,31 @@ public enum TransportPlan: Sendable, Equatable {
     }
 }
 
+/// How the page reaches the tablets, for the admin page: the kind of encryption and the CA's fingerprint.
+public struct TransportSummary: Encodable, Sendable, Equatable {
+    public enum Encryption: String, Encodable, Sendable {
+        case bedsideCA = "bedside-ca", ownCertificate = "own-certificate", off, loopback
+    }
+    public var encryption: Encryption
+    /// SHA-256 of Bedside's CA (what a tablet's installer shows), with `bedside-ca`.
+    public var caFingerprint: String?
+    enum CodingKeys: String, CodingKey { case encryption, caFingerprint = "ca_fingerprint" }
+
+    public init(encryption: Encryption, caFingerprint: String?) {
+        self.encryption = encryption
+        self.caFingerprint = caFingerprint
+    }
+
+    public init(plan: TransportPlan, ca: LocalCA?) {
+        switch plan {
+        case .localCA: self.init(encryption: .bedsideCA, caFingerprint: ca?.fingerprint)
+        case .files: self.init(encryption: .ownCertificate, caFingerprint: nil)
+        case .plainOnNetwork: self.init(encryption: .off, caFingerprint: nil)
+        case .loopback: self.init(encryption: .loopback, caFingerprint: nil)
+        }
+    }
+}
+
 /// What one connection came over, set on its event loop by `TLSSniffer` before its first byte reaches the gate.
 final class ConnectionFacts: @unchecked Sendable {
     let peerIsLoopback: Bool

@@ -137,8 +137,10 @@ public struct WebServer: Sendable {
             .add(middleware: pin("open the review page and unlock it with the admin PIN", tickets: tickets))
 
         StatusRoutes(status: f.status, metrics: f.metrics).add(public: router, viewer: viewer)
-        PairingRoutes(pairing: pairing, status: f.status, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages }).add(
-            public: router, admin: adminAPI)
+        PairingRoutes(
+            pairing: pairing, status: f.status, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages },
+            transport: TransportSummary(plan: transport?.plan ?? TransportPlan.decide(bind: config.bind, tls: config.tls), ca: transport?.ca)
+        ).add(public: router, admin: adminAPI)
         if let s = f.snapshots { SnapshotRoutes(snapshots: s).add(viewer: viewerAPI) }
         RecordingRoutes(recording: f.recording, logger: logger).add(admin: adminAPI)
         if let s = f.study { StudyRoutes(study: s, changed: f.studyChanged).add(admin: adminAPI) }

@@ -72,6 +72,12 @@ def test_tablet_on_the_lan_pairs_over_https_after_installing_the_ca_as_the_page_
         # This machine itself still gets plain HTTP on loopback (nothing crosses a network there).
         with urllib.request.urlopen(f"{b.base_url}/api/status?token={b.token}", timeout=5) as r:
             assert r.status == 200
+        # The admin page says how tablets are reached, with the fingerprint to compare.
+        req = urllib.request.Request(f"{b.base_url}/api/admin/overview?token={b.token}", method="POST", data=b"",
+                                     headers={"X-Admin-PIN": b.admin_pin})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            transport = json.load(r)["transport"]
+        assert transport == {"encryption": "bedside-ca", "ca_fingerprint": fingerprint.group(1)}, transport
 
         home = tmp_path / "tablet-home"
         home.mkdir()
@@ -107,6 +113,32 @@ def test_tablet_on_the_lan_pairs_over_https_after_installing_the_ca_as_the_page_
         log = b.log.read_text()
         assert f"TLS handshake from {NS_IP} failed" in log and "install the certificate" in log, log[-3000:]
         assert " error " not in log, [line for line in log.splitlines() if " error " in line]
+    finally:
+        b.stop()
+
+
+def test_own_certificate_on_the_lan_redirects_plain_http_to_https(lan, tmp_path):
+    """`web.tls: {cert, key}` (a certificate the tablets already trust): plain HTTP to the LAN address is sent
+    straight to HTTPS; the API in plain text is refused, naming the HTTPS address."""
+    from conftest import start_bedside
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+       "-subj", f"/CN={HOST_IP}", "-addext", f"subjectAltName=IP:{HOST_IP}", "-keyout", str(key), "-out", str(cert))
+    cfg = tmp_path / "bedside.yaml"
+    cfg.write_text("source: {kind: phantom, width: 320, height: 240, fps: 15}\nrecording: {enabled: false}\n"
+                   f"web: {{bind: 0.0.0.0, tls: {{cert: {cert}, key: {key}}}}}\n")
+    b = start_bedside(["run", "--config", str(cfg)], tmp_path)
+    try:
+        def curl(*args: str) -> str:
+            return sh("ip", "netns", "exec", lan, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                      *args, check=False).stdout.strip()
+
+        page = curl("-H", "Accept: text/html", f"http://{HOST_IP}:{b.port}/?token={b.token}")
+        assert page == f"308 https://{HOST_IP}:{b.port}/?token={b.token}", page
+        assert curl(f"http://{HOST_IP}:{b.port}/api/status?token={b.token}").startswith("403"), "the API is not redirected"
+        assert curl("--cacert", str(cert), f"https://{HOST_IP}:{b.port}/api/status?token={b.token}").startswith("200")
+        assert curl(f"https://{HOST_IP}:{b.port}/api/status?token={b.token}").startswith("000"), "an unknown CA fails"
     finally:
         b.stop()
 

@@ -26,6 +26,23 @@
   window.BedsideAdmin = { token, call };
 
   function text(node, value) { if (node.textContent !== value) node.textContent = value; }
+
+  // How the tablets reach this page: the one-time certificate step (with the fingerprint to compare), or a warning
+  // when the network carries it unencrypted.
+  function renderTransport(t) {
+    const note = $('tls-note');
+    if (!t || t.encryption === 'loopback') { note.hidden = true; return; }
+    note.hidden = false;
+    note.dataset.encryption = t.encryption;
+    if (t.encryption === 'bedside-ca') {
+      note.textContent = `First time on a tablet: open http://${location.host}/ on it and install Bedside's certificate as that page says ` +
+        `(SHA-256 ${t.ca_fingerprint || '?'}). The tablet then opens the encrypted page by itself.`;
+    } else if (t.encryption === 'off') {
+      note.textContent = 'Unencrypted: web.tls is off, so the video and the pairing cookie cross the network readable by anyone on it.';
+    } else {
+      note.textContent = 'Served over HTTPS with your own certificate (web.tls).';
+    }
+  }
   /** An action's outcome: green when it worked, red when it did not (amber is for warnings only). */
   function say(node, value, ok) { text(node, value); node.dataset.kind = ok ? 'ok' : 'bad'; }
   function when(epoch) { return epoch ? new Date(epoch * 1000).toLocaleString() : '–'; }
@@ -50,6 +67,7 @@
 
   function render(o) {
     text($('code'), o.pairing_code || '––––––');
+    renderTransport(o.transport);
     const tbody = $('tablets').querySelector('tbody');
     const tablets = o.tablets || [];
     $('no-tablets').hidden = tablets.length > 0;
@@ -218,3 +236,4 @@
   refresh();
   setInterval(refresh, 2000);
 })();
+

@@ -14,6 +14,8 @@ struct PairingRoutes {
     let logger: Logger
     /// Open tablet pages per identity (`Hub.onlinePages`): which tablets are online now.
     let online: @Sendable () -> [String: Int]
+    /// How the page reaches the tablets (the admin page says it, with the CA's fingerprint to compare).
+    var transport = TransportSummary(encryption: .loopback, caFingerprint: nil)
 
     struct PairRequest: Codable, Sendable {
         var code: String
@@ -64,9 +66,10 @@ struct PairingRoutes {
         var tablets: [Tablet]
         /// Tablet pages opened with the console link (the token Bedside printed), not a paired tablet.
         var consolePages: Int
+        var transport: TransportSummary
         var status: RawJSON
         enum CodingKeys: String, CodingKey {
-            case tablets, status
+            case tablets, status, transport
             case pairingCode = "pairing_code", consolePages = "console_pages"
         }
     }
@@ -80,6 +83,7 @@ struct PairingRoutes {
 
     func add(public router: Router<BedsideRequestContext>, admin api: RouterGroup<BedsideRequestContext>) {
         let pairing = self.pairing, logger = self.logger, secure = self.secure, status = self.status, online = self.online
+        let transport = self.transport
         router.post("/api/pair") { request, context -> Response in
             guard let body = try? await request.decode(as: PairRequest.self, context: context) else {
                 throw APIError(
@@ -112,7 +116,7 @@ struct PairingRoutes {
             return JSONReply.response(
                 Overview(
                     pairingCode: pairing.code, tablets: pairing.devices.map { Tablet($0, online: pages) },
-                    consolePages: pages[Access.describe(.console)] ?? 0, status: RawJSON(status())))
+                    consolePages: pages[Access.describe(.console)] ?? 0, transport: transport, status: RawJSON(status())))
         }
         api.post("admin/revoke") { request, _ -> Response in
             let id = Query(request)["id"]
