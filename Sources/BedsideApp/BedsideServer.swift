@@ -137,9 +137,12 @@ public struct BedsideServer: Sendable {
                         + "your own certificate ({cert, key}), or bind 127.0.0.1.")
             }
             let bindAddresses = config.web.bind == "0.0.0.0" || config.web.bind == "::" ? BedsideSetup.hostAddresses() : [config.web.bind]
+            var names = ServerNames.current(addresses: bindAddresses)
+            let extraIPs = config.web.names.filter { ServerNames.isIPAddress($0) }
+            names = ServerNames(
+                dns: config.web.names.filter { !ServerNames.isIPAddress($0) } + names.dns, ips: extraIPs + names.ips)
             do {
-                transport = try SecureTransport.localCA(
-                    folder: state + "/tls", names: ServerNames.current(addresses: bindAddresses), logger: logger)
+                transport = try SecureTransport.localCA(folder: state + "/tls", names: names, logger: logger)
             } catch {
                 throw WebError("web.tls: Bedside's own certificate could not be made or read: \(error)")
             }
@@ -156,6 +159,7 @@ public struct BedsideServer: Sendable {
         let caInfo = transport?.ca
         let readyFile = self.readyFile
         let bind = config.web.bind
+        let webNames = config.web.names
         let pairing = Pairing(consoleToken: token, file: BedsideSetup.stateDirectory().map { $0 + "/viewers.json" })
         let features = WebFeatures(
             status: status, hello: hello,
@@ -178,7 +182,7 @@ public struct BedsideServer: Sendable {
             hub: hub, config: config.web, pairing: pairing, adminPIN: adminPIN, logger: logger, features: features,
             transport: transport,
             onListening: { port in
-                let host = bind == "0.0.0.0" ? BedsideSetup.hostAddress() : bind
+                let host = webNames.first ?? (bind == "0.0.0.0" ? BedsideSetup.hostAddress() : bind)
                 let base = "\(scheme)://\(host):\(port)"
                 let url = "\(base)/?token=\(token)"
                 // On a box with several networks (clinic Wi-Fi, a cable to the hospital), every address it has.

@@ -151,6 +151,9 @@ public struct WebConfig: Sendable, Equatable {
     /// HTTPS (`web.tls`): Bedside's own certificate authority beyond loopback (`auto`, the default), your own
     /// certificate, or plain HTTP beyond loopback only when asked for in so many words (`off`).
     public var tls = TLSSetting.auto
+    /// Addresses and names tablets reach this box by beyond its own interfaces' (a container's host, a NAT):
+    /// in Bedside's server certificate and first in the printed links.
+    public var names: [String] = []
     /// The PEM certificate (chain) and key of `web.tls: {cert, key}`; nil otherwise.
     public var tlsCertificate: String? { if case .files(let c, _) = tls { c } else { nil } }
     public var tlsKey: String? { if case .files(_, let k) = tls { k } else { nil } }

@@ -647,7 +647,7 @@ struct Reader {
     func web(_ node: Node) throws -> WebConfig {
         let m = try mapping(
             node, "web",
-            allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls", "video"])
+            allowed: ["bind", "port", "token", "admin_pin", "display_width", "jpeg_quality", "stale_ms", "tls", "names", "video"])
         var tlsSetting = TLSSetting.auto
         if let t = m["tls"], case .scalar = t {
             switch try string(t, "web.tls") {
@@ -694,6 +694,17 @@ struct Reader {
         if let v = m["display_width"] { w.displayWidth = try int(v, "web.display_width", range: 160...3840) }
         if let v = m["jpeg_quality"] { w.jpegQuality = try int(v, "web.jpeg_quality", range: 10...100) }
         if let v = m["stale_ms"] { w.staleMs = try int(v, "web.stale_ms", range: 50...600_000) }
+        if let t = m["names"] {
+            let fix = "Write e.g. `names: [192.168.50.2, bedside-room3.local]`: the addresses and names tablets use for this box."
+            guard case .sequence(let seq) = t else { throw error(t, "web.names", "must be a list of addresses and names", fix) }
+            w.names = try seq.map { n in
+                let v = try string(n, "web.names")
+                guard !v.isEmpty, v.count <= 253, v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:".contains($0)) }) else {
+                    throw error(n, "web.names", "`\(v)` is not an address or host name", fix)
+                }
+                return v.lowercased()
+            }
+        }
         if let v = m["video"] {
             let vm = try mapping(v, "web.video", allowed: ["codec", "max_kbps", "crf", "keyframe_s"])
             if let c = vm["codec"] {

@@ -301,6 +301,8 @@ public struct ServerNames: Sendable, Equatable {
         return (0..<n).allSatisfy { address[$0] & range[n + $0] == range[$0] & range[n + $0] }
     }
 
+    public static func isIPAddress(_ s: String) -> Bool { bytes(ofIP: s) != nil }
+
     static func bytes(ofIP s: String) -> [UInt8]? {
         if s.contains(":") {
             var a = in6_addr()

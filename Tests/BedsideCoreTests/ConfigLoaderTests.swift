@@ -161,6 +161,9 @@ struct ConfigLoaderTests {
             let e = try #require(error("web: {tls: yes-please}"))
             #expect(e.key == "web.tls" && e.problem.contains("yes-please"))
             #expect(e.fix.contains("auto") && e.fix.contains("cert") && e.fix.contains("off"))
+            #expect(try ConfigLoader.parse(yaml: "web: {names: [192.168.50.2, Room3.local]}").web.names == ["192.168.50.2", "room3.local"])
+            let n = try #require(error("web: {names: ['bad name']}"))
+            #expect(n.key == "web.names" && n.problem.contains("bad name"))
         }
 
         @Test func outOfRange() throws {
