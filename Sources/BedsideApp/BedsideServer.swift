@@ -68,13 +68,17 @@ public struct BedsideServer: Sendable {
         let hub = Hub(displayWidth: config.web.displayWidth, quality: config.web.jpegQuality, logger: logger, video: config.web.video)
 
         let metrics = BedsideMetrics()
+        let silentModels = Set(config.models.filter { !$0.show }.map(\.name))
         let study = StudyController(
-            config: config.study, recorder: recorder, recordingDirectory: config.recording.directory, logger: logger)
-        let followedModel = config.models.first(where: { $0.upstream == nil })?.name ?? config.models.first?.name
+            config: config.study, recorder: recorder, recordingDirectory: config.recording.directory, logger: logger,
+            silentModels: silentModels)
+        // The model the tablets follow: the first shown one (silent models are never followed).
+        let shownModels = config.models.filter(\.show)
+        let followedModel = shownModels.first(where: { $0.upstream == nil })?.name ?? shownModels.first?.name
         let shown = ShownPredictions()
         let runners: [ModelRunner] = config.models.map { m in
             ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
-                recorder?.log(p)
+                recorder?.log(p, silent: silentModels.contains(p.model))
                 metrics.prediction(p)
                 study.observe(p, followed: p.model == followedModel)
                 // The study arm decides, here on the server, what of the answer reaches the tablets.
@@ -97,7 +101,9 @@ public struct BedsideServer: Sendable {
         let capture = CaptureService(source: source, logger: logger, mask: config.privacy, sinks: sinks)
 
         let started = Clock.monotonicNanos()
-        let status: @Sendable () -> String = {
+        // Two views of the status: the admin page's has every model; the tablets' (the WebSocket, /api/status)
+        // leaves out silent models, whose state is no more a tablet's business than their answers.
+        let statusText: @Sendable (_ forTablets: Bool) -> String = { forTablets in
             if let recorder {
                 // Model versions reach session.json as the models declare them.
                 let versions = runners.reduce(into: [String: String]()) { d, r in
@@ -111,18 +117,21 @@ public struct BedsideServer: Sendable {
             return JSONWire.string(
                 StatusMessage(
                     version: BedsideVersion.string, uptimeS: Double(Clock.monotonicNanos() - started) / 1e9,
-                    source: SourceStatus(capture), models: models, recording: recorder?.status, viewers: hub.tabletPageCount,
+                    source: SourceStatus(capture), models: forTablets ? models.filter { !$0.silent } : models,
+                    recording: recorder?.status, viewers: hub.tabletPageCount,
                     study: study.status, viewersLatency: hub.latency.status, stream: hub.streamStatus))
         }
+        let status: @Sendable () -> String = { statusText(true) }
         let adminPIN = config.web.adminPIN ?? BedsideSetup.randomPIN()
         let fps = source.nominalFPS
-        let modelName = config.models.first?.name ?? ""
+        let modelName = followedModel ?? ""
         let staleMs = config.web.staleMs
         let modelNames = config.models.map(\.name)
+        let tabletModels = shownModels.map(\.name)
         let hello: @Sendable () -> HelloMessage = {
             let c = capture.snapshot
             return HelloMessage(
-                version: BedsideVersion.string, model: modelName, models: modelNames, fps: fps, staleMs: staleMs,
+                version: BedsideVersion.string, model: modelName, models: tabletModels, fps: fps, staleMs: staleMs,
                 width: c.width, height: c.height)
         }
         // HTTPS beyond loopback by default, with Bedside's own CA (kept in the state folder: tablets install it once).
@@ -162,7 +171,7 @@ public struct BedsideServer: Sendable {
         let webNames = config.web.names
         let pairing = Pairing(consoleToken: token, file: BedsideSetup.stateDirectory().map { $0 + "/viewers.json" })
         let features = WebFeatures(
-            status: status, hello: hello,
+            status: status, adminStatus: { statusText(false) }, hello: hello,
             metrics: {
                 metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.tabletPageCount)
                 return metrics.render()

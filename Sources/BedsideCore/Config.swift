@@ -72,6 +72,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var input = ModelInput()
     /// Per-frame timeout: a worker that takes longer is considered hung and restarted.
     public var timeoutSeconds = 10.0
+    /// `show: false`: a silent model (a silent trial, a new version beside the one in use): it runs on the same
+    /// frames and its answers are recorded and on the admin page, but the server never sends them to a tablet.
+    public var show = true
     public var startupTimeoutSeconds = 120.0
     /// Worker processes sharing the frames: k replicas of a slow model give ~k times the prediction rate.
     public var replicas = 1

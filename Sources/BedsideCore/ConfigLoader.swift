@@ -405,7 +405,8 @@ struct Reader {
         let m = try mapping(
             node, key,
             allowed: [
-                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "startup_timeout_s", "replicas", "sandbox", "trigger",
+                "name", "python", "command", "entry", "setup", "workdir", "env", "input", "timeout_s", "show", "startup_timeout_s", "replicas", "sandbox",
+                "trigger",
                 "freeze_s", "remote", "upstream", "max_memory_mb", "network", "cache", "output", "threads",
             ])
         guard let entryNode = m["entry"] else {
@@ -489,6 +490,7 @@ struct Reader {
             }
         }
         if let v = m["timeout_s"] { c.timeoutSeconds = try double(v, "\(key).timeout_s", range: 0.05...600) }
+        if let v = m["show"] { c.show = try bool(v, "\(key).show") }
         if let v = m["remote"] {
             let rm = try mapping(v, "\(key).remote", allowed: ["bind", "keys"])
             guard let b = rm["bind"], let k = rm["keys"] else {

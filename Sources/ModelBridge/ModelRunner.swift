@@ -61,6 +61,7 @@ public final class ModelRunner: Service, Sendable {
         self.onPrediction = onPrediction
         frames = Mailbox()
         var s = ModelStatus(name: config.name)
+        s.silent = !config.show
         s.replicas = config.replicas
         s.upstream = config.upstream
         s.network = config.network

@@ -30,6 +30,8 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     public var pid: Int32?
     public var crop: CropBox?
     public var replicas = 1
+    /// `show: false`: runs and is recorded, never shown on a tablet (the admin page marks it).
+    public var silent = false
     public var replicasReady = 0
     /// Answers that came back after a newer one was shown (replicas finishing out of order): logged, not shown.
     public var lateResults: UInt64 = 0
@@ -96,7 +98,7 @@ public struct ModelStatus: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, state, errors, restarts, pid, crop, predictions
+        case name, state, errors, restarts, pid, crop, predictions, silent
         case framesSent = "frames_sent"
         case lastError = "last_error"
         case lastErrorFix = "last_error_fix"

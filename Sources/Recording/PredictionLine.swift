@@ -28,9 +28,11 @@ public struct PredictionLine: Codable, Sendable, Equatable {
     public var crop: CropRect?
     public var result: JSONValue?
     public var resultInvalid: String?
+    /// A silent model's answer (`show: false`): recorded, never shown. Present only when true.
+    public var silent: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, seq, upstream, truth, result, crop
+        case model, seq, upstream, truth, result, crop, silent
         case ptsNs = "pts_ns", ptsS = "pts_s", dispatchedNs = "dispatched_ns", receivedNs = "received_ns"
         case modelMs = "model_ms", roundTripMs = "round_trip_ms", workerReceivedNs = "worker_received_ns"
         case predictStartNs = "predict_start_ns", predictEndNs = "predict_end_ns", workerQueueMs = "worker_queue_ms"
@@ -93,6 +95,7 @@ public struct PredictionLine: Codable, Sendable, Equatable {
         crop = try c.decodeIfPresent(CropRect.self, forKey: .crop)
         result = try c.decodeIfPresent(JSONValue.self, forKey: .result)
         resultInvalid = try c.decodeIfPresent(String.self, forKey: .resultInvalid)
+        silent = try c.decodeIfPresent(Bool.self, forKey: .silent)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,6 +111,7 @@ public struct PredictionLine: Codable, Sendable, Equatable {
         try c.encodeIfPresent(workerReceivedNs, forKey: .workerReceivedNs)
         try c.encodeIfPresent(predictStartNs, forKey: .predictStartNs)
         try c.encodeIfPresent(predictEndNs, forKey: .predictEndNs)
+        if silent == true { try c.encode(true, forKey: .silent) }
         try c.encodeIfPresent(workerQueueMs, forKey: .workerQueueMs)
         try c.encodeIfPresent(upstream, forKey: .upstream)
         try c.encodeIfPresent(truth, forKey: .truth)

@@ -76,7 +76,9 @@ public final class PredictionLog: Sendable {
 
     /// The JSON line for `p` (a `PredictionLine`); `pts_s` counts from the session's first frame (`originNanos`),
     /// null before there is one.
-    public static func line(for p: Prediction, originNanos: UInt64?) -> String {
-        PredictionLine(p, originNanos: originNanos).text
+    public static func line(for p: Prediction, originNanos: UInt64?, silent: Bool = false) -> String {
+        var line = PredictionLine(p, originNanos: originNanos)
+        if silent { line.silent = true }
+        return line.text
     }
 }

@@ -117,9 +117,10 @@ public final class Recorder: Service, Sendable {
     }
 
     /// Appends `prediction` to the open session's `predictions.jsonl` (a short lock and one `write`).
-    public func log(_ prediction: Prediction) {
+    /// `silent`: a model that runs without being shown (`show: false`), marked so in the log.
+    public func log(_ prediction: Prediction, silent: Bool = false) {
         let (log, origin) = shared.withLock { ($0.predictions, $0.originNanos) }
-        log?.append(PredictionLog.line(for: prediction, originNanos: origin))
+        log?.append(PredictionLog.line(for: prediction, originNanos: origin, silent: silent))
     }
 
     /// Model name -> declared version, for `session.json` (models report it once they are ready).

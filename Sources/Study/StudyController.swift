@@ -38,7 +38,13 @@ public final class StudyController: Sendable {
     private let recordingDirectory: String
     private let logger: Logger
 
-    public init(config: StudyConfig, recorder: Recorder?, recordingDirectory: String, logger: Logger) {
+    /// Models with `show: false`: their answers never reach a tablet, in any arm.
+    public let silentModels: Set<String>
+
+    public init(
+        config: StudyConfig, recorder: Recorder?, recordingDirectory: String, logger: Logger, silentModels: Set<String> = []
+    ) {
+        self.silentModels = silentModels
         self.config = config
         self.recorder = recorder
         self.recordingDirectory = recordingDirectory
@@ -71,7 +77,13 @@ public final class StudyController: Sendable {
     /// What of a prediction a tablet may receive now: the arm's part of the result (nil: nothing at all), and
     /// whether the phantom's ground truth may go with it (the answer key: only to an arm that shows everything).
     public func shown(_ p: Prediction) -> Prediction? {
-        let arm = self.arm
+        Self.shown(p, arm: self.arm, silent: silentModels)
+    }
+
+    /// What of an answer the tablets get in `arm`: nothing of a silent model's, whatever the arm; the arm's part
+    /// of the others'. Pure: the one place that decides.
+    public static func shown(_ p: Prediction, arm: StudyArm, silent: Set<String>) -> Prediction? {
+        guard !silent.contains(p.model) else { return nil }
         guard let filtered = arm.filter(resultJSON: p.resultJSON) else { return nil }
         var shown = p
         shown.resultJSON = filtered

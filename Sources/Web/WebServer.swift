@@ -14,6 +14,8 @@ import Study
 public struct WebFeatures: Sendable {
     /// Current status as JSON text (`StatusMessage`), the same for `/api/status`, the WebSocket and the admin page.
     public var status: @Sendable () -> String
+    /// The admin page's status: every model, silent ones too (`status` leaves them out for the tablets).
+    public var adminStatus: @Sendable () -> String
     /// The `hello` message viewers get on connect.
     public var hello: @Sendable () -> HelloMessage
     /// Prometheus text for `GET /metrics` (token required: `Authorization: Bearer` suits a scraper).
@@ -28,12 +30,14 @@ public struct WebFeatures: Sendable {
     public var regions: (any RegionEditing)?
 
     public init(
-        status: @escaping @Sendable () -> String, hello: @escaping @Sendable () -> HelloMessage,
+        status: @escaping @Sendable () -> String, adminStatus: (@Sendable () -> String)? = nil,
+        hello: @escaping @Sendable () -> HelloMessage,
         metrics: (@Sendable () -> String)? = nil, snapshots: (any SnapshotTaking)? = nil,
         recording: (any RecordingControl)? = nil, study: StudyController? = nil,
         studyChanged: @escaping @Sendable () -> Void = {}, review: Review? = nil, regions: (any RegionEditing)? = nil
     ) {
         self.status = status
+        self.adminStatus = adminStatus ?? status
         self.hello = hello
         self.metrics = metrics
         self.snapshots = snapshots
@@ -138,7 +142,7 @@ public struct WebServer: Sendable {
 
         StatusRoutes(status: f.status, metrics: f.metrics).add(public: router, viewer: viewer)
         PairingRoutes(
-            pairing: pairing, status: f.status, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages },
+            pairing: pairing, status: f.adminStatus, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages },
             transport: TransportSummary(plan: transport?.plan ?? TransportPlan.decide(bind: config.bind, tls: config.tls), ca: transport?.ca)
         ).add(public: router, admin: adminAPI)
         if let s = f.snapshots { SnapshotRoutes(snapshots: s).add(viewer: viewerAPI) }

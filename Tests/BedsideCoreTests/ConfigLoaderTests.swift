@@ -162,6 +162,8 @@ struct ConfigLoaderTests {
             #expect(e.key == "web.tls" && e.problem.contains("yes-please"))
             #expect(e.fix.contains("auto") && e.fix.contains("cert") && e.fix.contains("off"))
             #expect(try ConfigLoader.parse(yaml: "web: {names: [192.168.50.2, Room3.local]}").web.names == ["192.168.50.2", "room3.local"])
+            let silent = try ConfigLoader.parse(yaml: "models:\n  - {name: a, entry: a.py:f}\n  - {name: b, entry: b.py:f, show: false}\n")
+            #expect(silent.models.map(\.show) == [true, false])
             let n = try #require(error("web: {names: ['bad name']}"))
             #expect(n.key == "web.names" && n.problem.contains("bad name"))
         }

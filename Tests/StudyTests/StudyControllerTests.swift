@@ -17,6 +17,24 @@ struct StudyControllerTests {
         StudyController(config: StudyConfig(), recorder: nil, recordingDirectory: dir, logger: Logger(label: "test"))
     }
 
+    @Test("a silent model's answer reaches no tablet in any arm; the shown model's gets each arm's part (issue 20)")
+    func silentModelsAreNeverShown() {
+        let result = #"{"plane":{"name":"head","status":"standard"},"concepts":[{"name":"skull","score":9}],"segmentation":null}"#
+        func answer(_ model: String) -> Prediction {
+            Prediction(
+                model: model, seq: 7, ptsNanos: 1, dispatchedNanos: 1, receivedNanos: 2, modelMs: 1, resultJSON: result, plane: "head",
+                status: "standard")
+        }
+        for arm in StudyConfig().arms {
+            #expect(StudyController.shown(answer("next"), arm: arm, silent: ["next"]) == nil, "arm \(arm.name)")
+            let shown = StudyController.shown(answer("pcbm"), arm: arm, silent: ["next"])
+            if arm.name == "control" { #expect(shown == nil) } else { #expect(shown != nil, "arm \(arm.name)") }
+        }
+        let s = StudyController(
+            config: StudyConfig(), recorder: nil, recordingDirectory: folder(), logger: Logger(label: "test"), silentModels: ["next"])
+        #expect(s.shown(answer("next")) == nil && s.shown(answer("pcbm")) != nil)
+    }
+
     @Test("a note needs a running session, and reaches study.jsonl as a typed event with its spaces")
     func noteNeedsSession() async throws {
         let s = controller(folder())

@@ -107,6 +107,15 @@
       const h = document.createElement('div');
       h.innerHTML = '<strong></strong> <span class="state"></span>';
       h.querySelector('strong').textContent = m.name;
+      div.dataset.silent = String(!!m.silent);
+      if (m.silent) {
+        // show: false: recorded, compared later, never on a tablet.
+        const tag = document.createElement('span');
+        tag.className = 'silent-tag';
+        tag.dataset.testid = 'admin-model-silent';
+        tag.textContent = 'silent: not shown on tablets';
+        h.append(' ', tag);
+      }
       h.querySelector('.state').textContent = refused
         ? `running · last ${m.failing_answers === 1 ? 'answer' : `${m.failing_answers} answers`} failed` : m.state;
       const d = document.createElement('dl');
