@@ -98,6 +98,53 @@ def status(port: int, token: str) -> dict:
         return json.load(r)
 
 
+def light_inside(args) -> None:
+    """Runs in a namespace: light tablets (a WebSocket each that reads every frame and decodes nothing), for what
+    the server and the link deliver without the tablets' own CPU (4 Chromiums decoding 1080p do not fit 2 cores)."""
+    import ssl
+    import threading
+
+    from websockets.sync.client import connect
+
+    host = args.url.split("/?")[0].replace("https://", "wss://")
+    token = args.url.split("token=")[1]
+    url = f"{host}/ws?token={token}" + ("" if args.jpeg else "&video=h264")
+    ctx = ssl.create_default_context(cafile=args.cafile)
+    counts = [[0, 0, None] for _ in range(args.n)]   # frames, bytes, first frame ms
+    stop = threading.Event()
+
+    def run(i: int) -> None:
+        t0 = time.monotonic()
+        with connect(url, ssl=ctx, max_size=None, open_timeout=10) as ws:
+            while not stop.is_set():
+                try:
+                    m = ws.recv(timeout=1)
+                except TimeoutError:
+                    continue
+                if isinstance(m, bytes):
+                    c = counts[i]
+                    c[0] += 1
+                    c[1] += len(m)
+                    if c[2] is None:
+                        c[2] = (time.monotonic() - t0) * 1000
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(args.n)]
+    for t in threads:
+        t.start()
+    while any(c[0] < 5 for c in counts):
+        time.sleep(0.1)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    a = [list(c) for c in counts]
+    t0 = time.monotonic()
+    sys.stdin.readline()
+    b = [list(c) for c in counts]
+    dt = time.monotonic() - t0
+    stop.set()
+    print(json.dumps([{"fps": (y[0] - x[0]) / dt, "mbit": (y[1] - x[1]) * 8 / dt / 1e6, "video": "jpeg" if args.jpeg else "h264",
+                       "first_ms": y[2]} for x, y in zip(a, b)]), flush=True)
+
+
 def tablets_inside(args) -> None:
     """Runs in a namespace: opens the pages, waits for 'go' on stdin, samples, prints JSON."""
     from playwright.sync_api import sync_playwright
@@ -130,8 +177,8 @@ def run_codec(args, links: list[tuple[Link, str, int]], port: int, token: str, j
         url = f"https://{ip}:{port}/?token={token}"
         helpers.append(subprocess.Popen(
             ["ip", "netns", "exec", link.ns, args.python_playwright, __file__, "--inside", "--url", url, "--n", str(n),
-             "--home", args.home]
-            + (["--jpeg"] if jpeg else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+             "--home", args.home, "--cafile", args.cafile]
+            + (["--jpeg"] if jpeg else []) + (["--light"] if args.light else []), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
     for h in helpers:
         assert h.stdout.readline().strip() == "ready", "the tablets did not start"
     time.sleep(args.warmup)
@@ -166,6 +213,9 @@ def main() -> None:
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--home", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--cafile", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--light", action="store_true",
+                    help="light tablets (a WebSocket reading every frame, no decoding) instead of Chromium pages")
     ap.add_argument("--jpeg", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tablets", type=int, default=4)
     ap.add_argument("--rate", default="100mbit", help="the link's rate (tc tbf syntax)")
@@ -183,7 +233,7 @@ def main() -> None:
     ap.add_argument("--json", default="", help="also write the results here")
     args = ap.parse_args()
     if args.inside:
-        tablets_inside(args)
+        light_inside(args) if args.light else tablets_inside(args)
         return
     args.codec_setting = "auto"
     links = [(Link("wifi", HOST_IP, TABLET_IP, args.rate), HOST_IP, args.tablets)]
@@ -199,7 +249,7 @@ def main() -> None:
             db = f"sql:{home}/.pki/nssdb"
             sh("certutil", "-d", db, "-N", "--empty-password")
             sh("certutil", "-d", db, "-A", "-t", "C,,", "-n", "Bedside local CA", "-i", str(tmp / "state/tls/bedside-ca.pem"))
-            args.home = str(home)
+            args.home, args.cafile = str(home), str(tmp / "state/tls/bedside-ca.pem")
             results = [run_codec(args, links, port, token, jpeg, proc.pid) for jpeg in (True, False)]
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -207,7 +257,7 @@ def main() -> None:
     finally:
         for link, _, _ in links:
             link.remove()
-    print(f"\n{args.width}x{args.height}@{args.fps}, {args.tablets} tablets on {args.rate}"
+    print(f"\n{args.width}x{args.height}@{args.fps}, {args.tablets} {'light ' if args.light else ''}tablets on {args.rate}"
           f"{f' + 1 on {args.slow_tablet}' if args.slow_tablet else ''}, {args.seconds:.0f} s each, {cpu_model()}, "
           f"{os.cpu_count()} CPUs\n")
     print("| codec | tablet | link | painted fps | Mbit/s | first picture ms |")
