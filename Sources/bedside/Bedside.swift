@@ -9,6 +9,6 @@ struct Bedside: AsyncParsableCommand {
         version: BedsideVersion.string,
         subcommands: [
             Demo.self, Run.self, Check.self, Prepare.self, Install.self, Uninstall.self, MakeBundle.self, ReplayCommand.self, Bench.self, Devices.self,
-            Keys.self, PhantomDump.self,
+            Keys.self, PhantomDump.self, CompareCommand.self,
         ])
 }
