@@ -284,6 +284,13 @@ public enum CompareSession {
             byModel[l.model, default: []].append(a)
             if l.silent == true { silent.insert(l.model) }
         }
+        // In the config's order (session.json), shown models before silent ones: the reference is the one in use.
+        let configured = (try? SessionInfo.load(folder: folder))?.models ?? []
+        let appearance = order
+        func rank(_ m: String) -> (Int, Int) {
+            (silent.contains(m) ? 1 : 0, configured.firstIndex(of: m) ?? configured.count + (appearance.firstIndex(of: m) ?? 0))
+        }
+        order = appearance.sorted { rank($0) < rank($1) }
         for m in order { sources.append(.init(name: m, kind: silent.contains(m) ? "silent" : "live", answers: byModel[m] ?? [])) }
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         for f in files.filter({ $0.hasPrefix("replay-") && $0.hasSuffix(".jsonl") }).sorted() {

@@ -98,29 +98,34 @@ public struct CompareRun: Sendable {
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: w - filled)
             FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(folders.count) sessions\(done == folders.count ? "\n" : "")".utf8))
         }
+        // One task per session, `jobs` at a time.
+        @Sendable func work(_ i: Int) throws -> (Int, Comparison, Bool) {
+            let folder = folders[i]
+            let file = "\(cache)/\(Self.key(folder, only: only)).json"
+            if let d = FileManager.default.contents(atPath: file), let c = try? JSONDecoder().decode(Comparison.self, from: d) {
+                return (i, c, true)
+            }
+            let c = try Self.compare(folder, only: only)
+            if let d = try? JSONEncoder().encode(c) { try? d.write(to: URL(fileURLWithPath: file), options: .atomic) }
+            return (i, c, false)
+        }
         try await withThrowingTaskGroup(of: (Int, Comparison, Bool).self) { group in
             var next = 0
-            func add() {
-                guard next < folders.count else { return }
-                let i = next, folder = folders[i]
+            while next < min(jobs, folders.count) {
+                let i = next
+                group.addTask { try work(i) }
                 next += 1
-                group.addTask {
-                    let file = "\(cache)/\(Self.key(folder, only: only)).json"
-                    if let d = FileManager.default.contents(atPath: file), let c = try? JSONDecoder().decode(Comparison.self, from: d) {
-                        return (i, c, true)
-                    }
-                    let c = try Self.compare(folder, only: only)
-                    if let d = try? JSONEncoder().encode(c) { try? d.write(to: URL(fileURLWithPath: file), options: .atomic) }
-                    return (i, c, false)
-                }
             }
-            for _ in 0..<jobs { add() }
-            for try await (i, c, hit) in group {
+            while let (i, c, hit) = try await group.next() {
                 results[i] = c
                 done += 1
                 if hit { cached += 1 }
                 tick()
-                add()
+                if next < folders.count {
+                    let j = next
+                    group.addTask { try work(j) }
+                    next += 1
+                }
             }
         }
         let comparisons = results.compactMap { $0 }

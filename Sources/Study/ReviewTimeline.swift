@@ -27,6 +27,8 @@ public struct ReviewTimeline: Sendable, Equatable, Codable {
         public var name: String
         public var answers: Int
         public var spans: [PlaneSpan]
+        /// A silent model (`show: false`): recorded, never shown to the participant.
+        public var silent = false
     }
 
     public struct Mark: Sendable, Equatable, Codable {
@@ -136,6 +138,7 @@ struct PredictionIndex: Sendable {
         var length: Int
         var status: String
         var plane: String?
+        var silent = false
     }
     var entries: [Entry] = []
 
@@ -152,8 +155,9 @@ struct PredictionIndex: Sendable {
         var ptsS: Double?
         var result: Result?
         var resultInvalid: String?
+        var silent: Bool?
         enum CodingKeys: String, CodingKey {
-            case model, result
+            case model, result, silent
             case ptsS = "pts_s", resultInvalid = "result_invalid"
         }
     }
@@ -177,7 +181,8 @@ struct PredictionIndex: Sendable {
             let name = line.result?.plane?.name.flatMap { ["", "none", "unknown", "null"].contains($0.lowercased()) ? nil : $0 }
             entries.append(
                 Entry(
-                    model: line.model, ptsS: t, offset: start - data.startIndex, length: end - start, status: status, plane: name))
+                    model: line.model, ptsS: t, offset: start - data.startIndex, length: end - start, status: status, plane: name,
+                    silent: line.silent == true))
         }
         entries.sort { $0.ptsS < $1.ptsS }
     }
@@ -219,7 +224,8 @@ extension Review {
             models.append(
                 .init(
                     name: model, answers: mine.count,
-                    spans: PlaneSpan.build(mine.map { ($0.ptsS, $0.status, $0.plane) }, maxGapS: 3, holdS: 1 / max(fps, 1))))
+                    spans: PlaneSpan.build(mine.map { ($0.ptsS, $0.status, $0.plane) }, maxGapS: 3, holdS: 1 / max(fps, 1)),
+                    silent: mine.contains { $0.silent }))
         }
         let videoEnd = segments.map { $0.startS + $0.durationS }.max() ?? 0
         let duration = max(videoEnd, info?.durationS ?? 0, entries.last?.ptsS ?? 0)

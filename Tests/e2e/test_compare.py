@@ -33,11 +33,23 @@ def session(tmp_path_factory):
     b = start_bedside(["run", "--config", str(cfg), "--python", sys.executable], tmp)
     try:
         wait_for(lambda: b.status()["models"][0]["predictions"] > 3, 60, what="the first predictions")
-        time.sleep(11)   # more than one sweep: the head comes and goes
+        # A study session (the review page lists those), longer than one sweep: the head comes and goes.
+        _admin(b, "study/start", participant="P01")
+        time.sleep(11)
+        _admin(b, "study/end")
     finally:
         b.stop()
-    folder = next(p.parent for p in b.recordings.rglob("predictions.jsonl"))
+    folder = next(p.parent for p in b.recordings.rglob("study.jsonl"))
     return folder, b
+
+
+def _admin(b, path: str, **query: str) -> dict:
+    import urllib.request
+
+    q = "&".join(f"{k}={urllib.request.quote(str(v))}" for k, v in {"token": b.token, **query}.items())
+    req = urllib.request.Request(f"{b.base_url}/api/{path}?{q}", method="POST", data=b"", headers={"X-Admin-PIN": b.admin_pin})
+    with urllib.request.urlopen(req, timeout=20) as r:
+        return json.load(r)
 
 
 def _compare(*args: str) -> subprocess.CompletedProcess:
@@ -128,3 +140,41 @@ def test_fifty_sessions_in_one_run(session, tmp_path):
     again = _compare(str(many), "--models", "v1,v2", "--out", str(tmp_path / "many.html"), "--quiet")
     print(f"again, unchanged: {time.monotonic() - t0:.2f} s ({again.stdout.splitlines()[0]})")
     assert "50 unchanged" in again.stdout
+
+
+def test_review_page_shows_the_silent_version_beside_the_shown_one(session, browser, tmp_path):
+    """The review page: both models on the timeline (the silent one labelled so), the shown one's answer drawn,
+    the silent one's answer for the same frame beside it."""
+    folder, _ = session
+    cfg = tmp_path / "review.yaml"
+    cfg.write_text("source: {kind: phantom, width: 320, height: 240, fps: 5}\nmodels: []\nrecording: {enabled: false}\n")
+    r = start_bedside(["run", "--config", str(cfg)], tmp_path, name="review", recordings=folder.parent)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{r.base_url}/review?token={r.token}&session={folder.name}")
+        page.fill('[data-testid="review-pin"]', r.admin_pin)
+        page.click('[data-testid="review-unlock"]')
+        try:
+            page.wait_for_function("() => window.__review && window.__review.timeline && "
+                                   "document.querySelectorAll('.track.spans').length === 2", timeout=20_000)
+        except Exception:
+            print(page.evaluate("() => ({ review: !!window.__review, tl: window.__review && window.__review.timeline, "
+                                "tracks: document.querySelectorAll('.track.spans').length, text: document.body.innerText.slice(0, 800) })"))
+            raise
+        labels = page.evaluate("() => [...document.querySelectorAll('.row-label')].map((n) => n.textContent)")
+        assert "v1" in labels and "v2 (silent)" in labels, labels
+        assert page.evaluate("() => document.getElementById('player-model').value") == "v1", "the shown model is drawn"
+        # Into the first head span (v1: head, v2: abdomen there).
+        tl = page.evaluate("() => window.__review.timeline")
+        head = next(s for s in tl["models"][0]["spans"] if s.get("plane") == "head" and s["to_s"] - s["from_s"] > 0.5)
+        track = page.locator(".track.spans").first.bounding_box()
+        x = track["x"] + track["width"] * ((head["from_s"] + head["to_s"]) / 2 / tl["duration_s"])
+        page.mouse.click(x, track["y"] + track["height"] / 2)
+        page.wait_for_function("() => { const li = document.querySelector('[data-testid=review-other-models] li[data-model=v2]');"
+                               " return li && /abdomen/i.test(li.textContent); }", timeout=10_000)
+        main_answer = page.locator("#player-answer .plane").first.inner_text()
+        assert "head" in main_answer.lower(), main_answer
+        page.screenshot(path=str(r.artifacts / "review-silent-beside.png"))
+    finally:
+        page.close()
+        r.stop()

@@ -179,10 +179,11 @@ function openPlayer(tl) {
   drawnKey = '';
   const box = $('player');
   box.hidden = false;
-  const models = tl.models.filter((m) => m.answers > 0);
+  // The shown model first (a silent one, show: false, is never what the participant saw).
+  const models = tl.models.filter((m) => m.answers > 0).sort((a, b) => Number(!!a.silent) - Number(!!b.silent));
   P.model = (models[0] || tl.models[0] || { name: '' }).name;
   const sel = $('player-model');
-  sel.replaceChildren(...tl.models.map((m) => el('option', { value: m.name, textContent: `${m.name} (${m.answers} answers)` })));
+  sel.replaceChildren(...tl.models.map((m) => el('option', { value: m.name, textContent: `${m.name}${m.silent ? ' (silent)' : ''} (${m.answers} answers)` })));
   sel.value = P.model;
   sel.hidden = tl.models.length < 2;
   if (!tl.segments.length) {
@@ -317,7 +318,9 @@ function drawAnswer(t) {
   box.dataset.answerSeq = a ? String(a.seq) : '';
   box.dataset.answerPts = a ? String(a.pts_s) : '';
   placeOverlay();
-  const key = a ? `${a.model}|${a.seq}|${overlay.width}x${overlay.height}` : `none|${overlay.width}x${overlay.height}`;
+  const otherSeqs = timeline.models.filter((m) => m.name !== P.model)
+    .map((m) => { const o = R.answerAt(P.answers, m.name, t, 3); return o ? o.answer.seq : '-'; }).join(',');
+  const key = (a ? `${a.model}|${a.seq}|${overlay.width}x${overlay.height}` : `none|${overlay.width}x${overlay.height}`) + `|${otherSeqs}`;
   if (key === drawnKey) return;
   drawnKey = key;
   const ctx = overlay.getContext('2d');
@@ -348,7 +351,19 @@ function drawAnswer(t) {
   const concepts = el('ul', { className: 'concepts' }, ...((result && result.concepts) || []).map((c, i) =>
     el('li', { className: presenceOf(c) === 'false' ? 'no' : '', textContent: `${mark(c)} ${conceptRow(c, i).label}${scoreText(c)}` })));
   const g = result && result.guidance && result.guidance.text ? el('p', { textContent: `Guidance: ${result.guidance.text}` }) : '';
-  info.replaceChildren(head, sub, concepts, g);
+  // The other models' answers for the same frame, beside it (a silent version against the one in use).
+  const others = timeline.models.filter((m) => m.name !== P.model && m.answers > 0).map((m) => {
+    const o = R.answerAt(P.answers, m.name, t, 3);
+    const r = o && o.answer && o.answer.result;
+    const text = !o ? 'no answer for this frame' : r && r.plane ? planeText(r.plane) : 'no plane in this answer';
+    const li = el('li', { textContent: `${m.name}${m.silent ? ' (silent)' : ''}: ${text}` });
+    li.dataset.model = m.name;
+    li.dataset.status = (r && r.plane && r.plane.status) || '';
+    return li;
+  });
+  const beside = others.length ? el('ul', { className: 'others', title: 'the other models, same frame' }, ...others) : '';
+  if (beside) beside.dataset.testid = 'review-other-models';
+  info.replaceChildren(head, sub, concepts, g, beside);
 }
 
 // The overlay canvas covers exactly the picture inside the <video> box (letterboxed), in video pixels.
@@ -403,7 +418,8 @@ function buildStrip() {
       span.style.width = `${Math.max(0.15, R.percentOf(s.to_s, d) - R.percentOf(s.from_s, d))}%`;
       t.append(span);
     }
-    rows.push(el('span', { className: 'row-label', textContent: m.name, title: `${m.name}: plane status of each answer` }), t);
+    rows.push(el('span', { className: 'row-label', textContent: m.silent ? `${m.name} (silent)` : m.name,
+      title: `${m.name}: plane status of each answer${m.silent ? '; silent: recorded, never shown to the participant' : ''}` }), t);
   }
   // Snapshots, notes, arm changes and model events, a row each; marks close together take lanes of their own.
   const MARK_PX = 26;
