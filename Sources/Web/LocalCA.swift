@@ -233,12 +233,20 @@ public struct ServerNames: Sendable, Equatable {
 
     /// This machine: its host name (and `.local`, what mDNS answers on a clinic network), `localhost`, every IPv4
     /// address it has, and loopback.
-    public static func current(hostName: String = ProcessInfo.processInfo.hostName, addresses: [String]) -> ServerNames {
+    public static func current(hostName: String = ServerNames.machineName(), addresses: [String]) -> ServerNames {
         var dns: [String] = []
         let host = hostName.split(separator: ".").first.map(String.init)?.lowercased() ?? ""
         if Self.isDNSLabel(host), host != "localhost" { dns += ["\(host).local", host] }
         dns.append("localhost")
         return ServerNames(dns: dns, ips: addresses + ["127.0.0.1", "::1"])
+    }
+
+    /// gethostname(2): no name lookup (Foundation's hostName may ask DNS, which an offline clinic box cannot
+    /// answer quickly).
+    public static func machineName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count) == 0 else { return "localhost" }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The machine's name, as the first DNS name says it (nil when only `localhost`).
