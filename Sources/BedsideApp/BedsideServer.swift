@@ -79,7 +79,7 @@ public struct BedsideServer: Sendable {
         let runners: [ModelRunner] = config.models.map { m in
             ModelRunner(config: m, runtimeDirectory: runtime, logger: logger) { p in
                 recorder?.log(p, silent: silentModels.contains(p.model))
-                metrics.prediction(p)
+                if !silentModels.contains(p.model) { metrics.prediction(p) }  // /metrics is a viewer's: no silent model there
                 study.observe(p, followed: p.model == followedModel)
                 // The study arm decides, here on the server, what of the answer reaches the tablets.
                 guard let visible = study.shown(p) else { return }
@@ -88,6 +88,7 @@ public struct BedsideServer: Sendable {
                 hub.broadcast(text: JSONWire.string(message))
             }
         }
+        let shownRunners = runners.filter(\.config.show)
         let snapshots = Snapshotter()
         var sinks: [@Sendable (Frame) -> Void] = [{ hub.offer($0) }, { snapshots.offer($0) }]
         for r in runners {
@@ -111,7 +112,7 @@ public struct BedsideServer: Sendable {
                 }
                 recorder.setModelVersions(versions)
             }
-            metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.tabletPageCount)
+            metrics.update(capture: capture, runners: shownRunners, recorder: recorder, viewers: hub.tabletPageCount)
             let models = runners.map(\.status)
             study.modelStates(Dictionary(uniqueKeysWithValues: models.map { ($0.name, $0.state.rawValue) }))
             return JSONWire.string(
@@ -173,7 +174,7 @@ public struct BedsideServer: Sendable {
         let features = WebFeatures(
             status: status, adminStatus: { statusText(false) }, hello: hello,
             metrics: {
-                metrics.update(capture: capture, runners: runners, recorder: recorder, viewers: hub.tabletPageCount)
+                metrics.update(capture: capture, runners: shownRunners, recorder: recorder, viewers: hub.tabletPageCount)
                 return metrics.render()
             },
             snapshots: SnapshotService(

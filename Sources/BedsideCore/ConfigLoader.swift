@@ -107,6 +107,13 @@ public enum ConfigLoader {
                     problem: up == m.name ? "a model cannot be its own upstream" : "there is no model named `\(up)`",
                     fix: "Name another model of this file (\(names.filter { $0 != m.name }.joined(separator: ", "))), or remove `upstream`.")
             }
+            // A shown model built on a silent one's answers would show what the silent one said.
+            if m.show, byName[up]?.show == false {
+                throw ConfigError(
+                    file: file, line: line(i, "upstream"), key: "models[\(i)].upstream",
+                    problem: "`\(m.name)` is shown but its upstream `\(up)` is silent (show: false): the tablets would see answers built on a silent model's",
+                    fix: "Make `\(m.name)` silent too (show: false), or show `\(up)`.")
+            }
             var seen: Set<String> = [m.name]
             var cur = up
             while let next = byName[cur]?.upstream {
@@ -701,10 +708,20 @@ struct Reader {
             guard case .sequence(let seq) = t else { throw error(t, "web.names", "must be a list of addresses and names", fix) }
             w.names = try seq.map { n in
                 let v = try string(n, "web.names")
-                guard !v.isEmpty, v.count <= 253, v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.:".contains($0)) }) else {
-                    throw error(n, "web.names", "`\(v)` is not an address or host name", fix)
+                var v4 = in_addr(), v6 = in6_addr()
+                let isIP = inet_pton(AF_INET, v, &v4) == 1 || inet_pton(AF_INET6, v, &v6) == 1
+                guard !v.isEmpty, v.count <= 253, isIP || v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-.".contains($0)) })
+                else {
+                    throw error(n, "web.names", "`\(v)` is not an address or host name (no port, no scheme)", fix)
                 }
-                return v.lowercased()
+                let name = v.lowercased()
+                // Bedside's own CA may only vouch for .local names, plain names and addresses (its name constraints).
+                if !isIP, name.contains("."), !name.hasSuffix(".local"), m["tls"].map({ if case .mapping = $0 { false } else { true } }) ?? true {
+                    throw error(
+                        n, "web.names", "`\(v)` is a name under another domain, which Bedside's own CA may not vouch for",
+                        "Use a .local name (e.g. bedside-room3.local) or the address, or give web.tls your own certificate for that name.")
+                }
+                return name
             }
         }
         if let v = m["video"] {

@@ -29,6 +29,7 @@ public enum Compare {
 
         /// What is compared: `head:standard`, or `none`.
         public var label: String {
+            if status == "no answer" { return "no answer" }  // failed or not JSON: never "agrees" with a none
             guard let plane, !plane.isEmpty, plane != "none" else { return "none" }
             return "\(plane):\(status ?? "unknown")"
         }
@@ -179,7 +180,11 @@ public struct Comparison: Sendable, Equatable, Codable {
             open = nil
         }
         let planes = Set((ref.answers + other.answers).compactMap(\.plane)).subtracting(["none", ""])
+        var previous: Double? = nil
         for r in ref.answers {
+            // A gap in the reference's answers longer than an answer stands for ends a span.
+            if let p = previous, r.t - p > maxAge { close() }
+            previous = r.t
             frames += 1
             let o = other.answer(at: r.t, maxAge: maxAge)
             let ol = o?.label ?? "no answer"
@@ -268,7 +273,9 @@ public enum CompareSession {
     /// The files a session's comparison reads (for the incremental cache: their sizes and times).
     public static func inputs(_ folder: String) -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        return (["predictions.jsonl", "review.json"] + files.filter { $0.hasPrefix("replay-") && $0.hasSuffix(".jsonl") }.sorted())
+        return
+            (["predictions.jsonl", "review.json", "session.json"] + files.filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".json") }.sorted()
+            + files.filter { $0.hasPrefix("replay-") && $0.hasSuffix(".jsonl") }.sorted())
             .map { "\(folder)/\($0)" }.filter { FileManager.default.fileExists(atPath: $0) }
     }
 
@@ -325,7 +332,8 @@ public enum CompareSession {
     }
 
     static func answer(_ l: PredictionLine) -> Compare.Answer? {
-        let t = l.ptsS ?? Double(l.ptsNs) / 1e9
+        // Before the session's first frame (pts_s null) an answer has no place on the session's clock.
+        guard let t = l.ptsS else { return nil }
         guard let r = l.result else { return Compare.Answer(t: t, seq: l.seq, plane: nil, status: "no answer", modelMs: l.modelMs) }
         let plane = r["plane"]
         var concepts: [String: Bool] = [:]

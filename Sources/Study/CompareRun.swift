@@ -27,6 +27,8 @@ public struct CompareRun: Sendable {
         public var fromCache: Int
         public var seconds: Double
         public var summary: CompareReport.Summary
+        /// Sessions left out, each with why.
+        public var skipped: [String]
     }
 
     /// The session folders under the paths: a folder with `predictions.jsonl`, or its subfolders that have one.
@@ -52,7 +54,7 @@ public struct CompareRun: Sendable {
 
     /// What identifies a session's inputs (paths, sizes, modification times) and the sources asked for.
     static func key(_ folder: String, only: [String]) -> String {
-        var text = "v1|\(folder)|\(only.joined(separator: ","))"
+        var text = "\(BedsideVersion.string)|v2|\(folder)|\(only.joined(separator: ","))"
         for f in CompareSession.inputs(folder) {
             let a = try? FileManager.default.attributesOfItem(atPath: f)
             let size = (a?[.size] as? NSNumber)?.intValue ?? -1
@@ -99,36 +101,50 @@ public struct CompareRun: Sendable {
             FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(folders.count) sessions\(done == folders.count ? "\n" : "")".utf8))
         }
         // One task per session, `jobs` at a time.
-        @Sendable func work(_ i: Int) throws -> (Int, Comparison, Bool) {
+        @Sendable func work(_ i: Int) -> (Int, Result<Comparison, CompareError>, Bool) {
             let folder = folders[i]
             let file = "\(cache)/\(Self.key(folder, only: only)).json"
             if let d = FileManager.default.contents(atPath: file), let c = try? JSONDecoder().decode(Comparison.self, from: d) {
-                return (i, c, true)
+                return (i, .success(c), true)
             }
-            let c = try Self.compare(folder, only: only)
-            if let d = try? JSONEncoder().encode(c) { try? d.write(to: URL(fileURLWithPath: file), options: .atomic) }
-            return (i, c, false)
+            do {
+                let c = try Self.compare(folder, only: only)
+                if let d = try? JSONEncoder().encode(c) { try? d.write(to: URL(fileURLWithPath: file), options: .atomic) }
+                return (i, .success(c), false)
+            } catch let e as CompareError {
+                return (i, .failure(e), false)
+            } catch {
+                return (i, .failure(CompareError("\(folder): \(error)")), false)
+            }
         }
-        try await withThrowingTaskGroup(of: (Int, Comparison, Bool).self) { group in
+        var skipped: [String] = []
+        await withTaskGroup(of: (Int, Result<Comparison, CompareError>, Bool).self) { group in
             var next = 0
             while next < min(jobs, folders.count) {
                 let i = next
-                group.addTask { try work(i) }
+                group.addTask { work(i) }
                 next += 1
             }
-            while let (i, c, hit) = try await group.next() {
-                results[i] = c
+            while let (i, r, hit) = await group.next() {
+                switch r {
+                case .success(let c): results[i] = c
+                case .failure(let e): skipped.append(e.description)
+                }
                 done += 1
                 if hit { cached += 1 }
                 tick()
                 if next < folders.count {
                     let j = next
-                    group.addTask { try work(j) }
+                    group.addTask { work(j) }
                     next += 1
                 }
             }
         }
         let comparisons = results.compactMap { $0 }
+        // A session that cannot be compared is skipped and named; none at all is an error.
+        if comparisons.isEmpty, let first = skipped.first {
+            throw CompareError(skipped.count == 1 ? first : "no session could be compared; the first: \(first)")
+        }
         let summary = CompareReport.summary(comparisons)
         let seconds = Date().timeIntervalSince(started)
         let title = comparisons.count == 1 ? "Bedside compare: \(comparisons[0].session)" : "Bedside compare: \(comparisons.count) sessions"
@@ -140,6 +156,6 @@ public struct CompareRun: Sendable {
         } catch {
             throw CompareError("cannot write the report (\(html), \(json)): \(error.localizedDescription)")
         }
-        return Outcome(sessions: comparisons.count, fromCache: cached, seconds: seconds, summary: summary)
+        return Outcome(sessions: comparisons.count, fromCache: cached, seconds: seconds, summary: summary, skipped: skipped)
     }
 }

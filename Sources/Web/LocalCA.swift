@@ -3,6 +3,10 @@ import Foundation
 import SwiftASN1
 import X509
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Bedside's own certificate authority, made at first start and kept in the state folder (`<state>/tls`), and the
 /// server certificate it signs for this machine's addresses and names. A tablet that installs the CA once (the
 /// pairing page says how) then trusts Bedside's HTTPS without any warning, and nothing else: the CA is
@@ -23,6 +27,8 @@ public struct LocalCA: Sendable {
     public let names: ServerNames
     /// Why the server certificate was (re)issued at this start, nil when the kept one still fits.
     public let issued: String?
+    /// Names and addresses the machine has that the CA may not vouch for (left out of the certificate).
+    public let outsideConstraints: [String]
 
     /// The files in the folder.
     public static let caFile = "bedside-ca.pem", caKeyFile = "bedside-ca-key.pem"
@@ -49,7 +55,8 @@ public struct LocalCA: Sendable {
 
         var ca: Certificate
         var caKey: Certificate.PrivateKey
-        if fm.fileExists(atPath: caPath) || fm.fileExists(atPath: caKeyPath) {
+        chmod(folder, 0o700)  // an existing folder too: the keys are in it
+        if fm.fileExists(atPath: caPath) && fm.fileExists(atPath: caKeyPath) {
             do {
                 ca = try Certificate(pemEncoded: try String(contentsOfFile: caPath, encoding: .utf8))
                 caKey = try Certificate.PrivateKey(pemEncoded: try String(contentsOfFile: caKeyPath, encoding: .utf8))
@@ -65,10 +72,18 @@ public struct LocalCA: Sendable {
             let key = P256.Signing.PrivateKey()
             caKey = Certificate.PrivateKey(key)
             ca = try makeCA(key: caKey, names: names, now: now)
-            try write(caKey.serializeAsPEM().pemString, to: caKeyPath, private: true)
-            try write(ca.serializeAsPEM().pemString, to: caPath, private: false)
+            // The key last: a crash between the two leaves a certificate without a key, which is made again,
+            // never a key without its certificate.
+            try writeFile(ca.serializeAsPEM().pemString, to: caPath + ".new", private: false)
+            try writeFile(caKey.serializeAsPEM().pemString, to: caKeyPath, private: true)
+            try? fm.removeItem(atPath: caPath)
+            try fm.moveItem(atPath: caPath + ".new", toPath: caPath)
         }
 
+        // A certificate naming anything the CA may not sign for is refused by browsers for every name in it
+        // (a renamed machine, a container's changing host name, a name under another domain): those are left
+        // out, and said.
+        let (names, outside) = ServerNames.permitted(names, by: (try? ca.extensions.nameConstraints) ?? nil)
         var reason: String? = nil
         var server: Certificate? = nil
         var serverKey: Certificate.PrivateKey? = nil
@@ -89,8 +104,8 @@ public struct LocalCA: Sendable {
         if server == nil {
             let key = Certificate.PrivateKey(P256.Signing.PrivateKey())
             let cert = try makeServer(key: key, names: names, ca: ca, caKey: caKey, now: now)
-            try write(key.serializeAsPEM().pemString, to: serverKeyPath, private: true)
-            try write(cert.serializeAsPEM().pemString, to: serverPath, private: false)
+            try writeFile(key.serializeAsPEM().pemString, to: serverKeyPath, private: true)
+            try writeFile(cert.serializeAsPEM().pemString, to: serverPath, private: false)
             server = cert
             serverKey = key
         }
@@ -101,7 +116,8 @@ public struct LocalCA: Sendable {
         return LocalCA(
             caPEM: try ca.serializeAsPEM().pemString, caDER: caDER, fingerprint: fingerprint(of: caDER),
             serverPEM: try server.serializeAsPEM().pemString, serverKeyPEM: try serverKey.serializeAsPEM().pemString,
-            serverNotAfter: server.notValidAfter, names: ServerNames(certificate: server), issued: reason)
+            serverNotAfter: server.notValidAfter, names: ServerNames(certificate: server), issued: reason,
+            outsideConstraints: outside)
     }
 
     public static func fingerprint(of der: [UInt8]) -> String {
@@ -155,14 +171,22 @@ public struct LocalCA: Sendable {
         return f.string(from: d)
     }
 
-    static func write(_ text: String, to path: String, private isPrivate: Bool) throws {
-        let fm = FileManager.default
+    /// Written whole or not at all (a temporary file renamed over it), created with its final mode: a private
+    /// key is never readable by others, not even for a moment.
+    static func writeFile(_ text: String, to path: String, private isPrivate: Bool) throws {
         let tmp = path + ".tmp"
-        guard fm.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: isPrivate ? 0o600 : 0o644]) else {
-            throw LocalCAError("cannot write \(tmp) (is the disk full or the folder read-only?)")
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, isPrivate ? 0o600 : 0o644)
+        guard fd >= 0 else { throw LocalCAError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd) == 0
+        close(fd)
+        guard written == bytes.count, synced else {
+            unlink(tmp)
+            throw LocalCAError("cannot write \(tmp) (is the disk full?)")
         }
-        if fm.fileExists(atPath: path) { try? fm.removeItem(atPath: path) }
-        do { try fm.moveItem(atPath: tmp, toPath: path) } catch { throw LocalCAError("cannot write \(path) (\(error.localizedDescription))") }
+        guard rename(tmp, path) == 0 else { throw LocalCAError("cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// An Apple configuration profile holding the CA (what iPadOS installs from Safari), with stable UUIDs (the
@@ -287,7 +311,7 @@ public struct ServerNames: Sendable, Equatable {
     /// machine has beyond those at the CA's making (a clinic network on public addresses).
     static func constraints(for names: ServerNames) -> NameConstraints {
         var dns = ["local", "localhost"]
-        if let host = names.dns.first(where: { !$0.contains(".") && $0 != "localhost" }) { dns.append(host) }
+        dns += names.dns.filter { !$0.contains(".") && $0 != "localhost" }
         var ranges: [[UInt8]] = [
             [10, 0, 0, 0, 255, 0, 0, 0], [172, 16, 0, 0, 255, 240, 0, 0], [192, 168, 0, 0, 255, 255, 0, 0],
             [169, 254, 0, 0, 255, 255, 0, 0], [100, 64, 0, 0, 255, 192, 0, 0], [127, 0, 0, 0, 255, 0, 0, 0],
@@ -300,6 +324,18 @@ public struct ServerNames: Sendable, Equatable {
             ranges.append(b + [UInt8](repeating: 0xff, count: b.count))
         }
         return NameConstraints(permittedDNSDomains: dns, permittedIPRanges: ranges.map { ASN1OctetString(contentBytes: $0[...]) })
+    }
+
+    /// The names a CA with `constraints` may sign for, and the ones it may not (DNS: the name or under it; IP: in
+    /// a permitted range). No constraints: all.
+    static func permitted(_ names: ServerNames, by constraints: NameConstraints?) -> (ServerNames, outside: [String]) {
+        guard let c = constraints else { return (names, []) }
+        let domains = Array(c.permittedDNSDomains).map { $0.lowercased() }
+        let ranges = Array(c.permittedIPRanges).map { Array($0.bytes) }
+        let dnsOK = names.dns.filter { n in domains.contains { n == $0 || n.hasSuffix("." + $0) } }
+        let ipOK = names.ips.filter { ip in bytes(ofIP: ip).map { b in ranges.contains { covers($0, b) } } ?? false }
+        let outside = names.dns.filter { !dnsOK.contains($0) } + names.ips.filter { !ipOK.contains($0) }
+        return (ServerNames(dns: dnsOK, ips: ipOK), outside)
     }
 
     /// Whether a constraint range (address then mask) holds an address of the same family.

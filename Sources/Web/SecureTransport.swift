@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// How the page is served, from `web.bind` and `web.tls`: a pure decision.
@@ -82,7 +83,7 @@ final class ConnectionFacts: @unchecked Sendable {
     }
 }
 
-/// Behind the TLS handler until the first decrypted bytes: notes a handshake that failed (once per connection), so that the operator reads one
+/// Behind the TLS handler until its handshake completes: notes a handshake that failed (once per connection), so that the operator reads one
 /// line naming the device and the fix, not Hummingbird's error for a connection that never carried a request.
 final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
@@ -94,10 +95,12 @@ final class TLSHandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler 
         self.failed = failed
     }
 
-    /// The first decrypted bytes: the handshake passed, the watcher steps aside.
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    /// The handshake passed (a browser may open a connection ahead of time and close it unused: not a failure).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+        if let e = event as? TLSUserEvent, case .handshakeCompleted = e {
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -198,7 +201,7 @@ public final class SecureTransport: Sendable {
     public let plan: TransportPlan
     /// Bedside's CA, when it is the one serving (nil with your own certificate).
     public let ca: LocalCA?
-    private let state: NIOLockedValueBox<(context: NIOSSLContext, notAfter: Date?, ca: LocalCA?)>
+    private let state: NIOLockedValueBox<(context: NIOSSLContext, notAfter: Date?, ca: LocalCA?, retryAt: Date)>
     private let renew: (@Sendable () throws -> LocalCA)?
     private let setupTemplate: String
     private let logger: Logger
@@ -207,6 +210,11 @@ public final class SecureTransport: Sendable {
     public static func localCA(folder: String, names: ServerNames, logger: Logger) throws -> SecureTransport {
         let ca = try LocalCA.loadOrCreate(folder: folder, names: names)
         if let why = ca.issued { logger.notice("made a server certificate (\(why))", metadata: ["folder": "\(folder)"]) }
+        if !ca.outsideConstraints.isEmpty {
+            logger.warning(
+                "left out of the server certificate: \(ca.outsideConstraints.joined(separator: ", ")): Bedside's CA may only vouch for .local names, localhost, the names it was made with and private addresses. Tablets reaching Bedside by these get a certificate error; use a .local name or a private address, or remove the tls folder in the state folder to make a new CA that includes them (the tablets then install it again)."
+            )
+        }
         return try SecureTransport(
             plan: .localCA, ca: ca, context: try Self.context(certificatePEM: ca.serverPEM, keyPEM: ca.serverKeyPEM),
             renew: { try LocalCA.loadOrCreate(folder: folder, names: names) }, logger: logger)
@@ -225,7 +233,7 @@ public final class SecureTransport: Sendable {
         self.ca = ca
         self.renew = renew
         self.logger = logger
-        state = NIOLockedValueBox((context, ca?.serverNotAfter, ca))
+        state = NIOLockedValueBox((context, ca?.serverNotAfter, ca, .distantPast))
         let file = WebServer.pageFolder.map { "\($0)/secure.html" }
         setupTemplate = file.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? Self.fallbackPage
     }
@@ -242,13 +250,20 @@ public final class SecureTransport: Sendable {
     /// Bedside left running for a year keeps serving).
     func sslContext(now: Date = Date()) -> NIOSSLContext {
         state.withLockedValue { s in
-            if let end = s.notAfter, let renew, end.timeIntervalSince(now) < LocalCA.renewBefore {
+            if let end = s.notAfter, let renew, end.timeIntervalSince(now) < LocalCA.renewBefore, now >= s.retryAt {
+                // At most once an hour, whatever comes of it: the old certificate serves meanwhile.
+                s.retryAt = now + 3600
                 do {
                     let ca = try renew()
-                    s = (try Self.context(certificatePEM: ca.serverPEM, keyPEM: ca.serverKeyPEM), ca.serverNotAfter, ca)
-                    logger.notice("renewed the server certificate", metadata: ["until": "\(ca.serverNotAfter)"])
+                    s = (try Self.context(certificatePEM: ca.serverPEM, keyPEM: ca.serverKeyPEM), ca.serverNotAfter, ca, s.retryAt)
+                    if ca.serverNotAfter.timeIntervalSince(now) < LocalCA.renewBefore {
+                        logger.warning(
+                            "Bedside's certificate authority ends \(ca.serverNotAfter): the server certificate cannot outlive it. Remove the tls folder in Bedside's state folder to make a new CA, and install it on the tablets."
+                        )
+                    } else {
+                        logger.notice("renewed the server certificate", metadata: ["until": "\(ca.serverNotAfter)"])
+                    }
                 } catch {
-                    s.notAfter = now + 3600  // try again in an hour; the old one serves until then
                     logger.error("could not renew the server certificate: \(error)")
                 }
             }
@@ -258,7 +273,10 @@ public final class SecureTransport: Sendable {
 
     /// The gate's question for each connection's first request.
     func answerPlain(_ head: RequestHeadCheck.Head, _ facts: ConnectionFacts) -> RequestHeadCheck.Refusal? {
-        let host = PlainRequestPolicy.checkedHost(head.field("host"))
+        // HTTPS is on the same port: a Host without one (port 80) gets it spelled out, or https:// would mean 443.
+        let host = PlainRequestPolicy.checkedHost(head.field("host")).map { h in
+            h.hasSuffix("]") || !h.contains(":") ? "\(h):80" : h
+        }
         let answer = PlainRequestPolicy.decide(
             method: head.method, target: head.target, host: host,
             acceptsHTML: (head.field("accept") ?? "").contains("text/html") || head.target == "/" || head.target.hasPrefix("/?"),
@@ -269,7 +287,9 @@ public final class SecureTransport: Sendable {
         case .serve:
             return nil
         case .certificate(let form):
-            guard let bytes = certificateBytes(form) else { return nil }
+            guard let bytes = certificateBytes(form) else {
+                return .init(status: 404, reason: "Not Found", error: "no certificate to install here", fix: "use https://\(host ?? "<this address>")/")
+            }
             return .init(
                 status: 200, reason: "OK", contentType: form.contentType,
                 headers: ["Content-Disposition: attachment; filename=\"bedside-ca.\(form.rawValue)\""], bytes: bytes, head: isHead)

@@ -269,7 +269,9 @@ public struct WebServer: Sendable {
             gated.handshakeFailed = { peer, error in
                 if let line = refusals.note(
                     "tls-\(peer)",
-                    "TLS handshake from \(peer) failed (\(error)): that device does not trust Bedside's certificate yet; open the same address with http:// on it and install the certificate as that page says"
+                    secure?.ca != nil
+                        ? "TLS handshake from \(peer) failed (\(error)): that device does not trust Bedside's certificate yet; open the same address with http:// on it and install the certificate as that page says"
+                        : "TLS handshake from \(peer) failed (\(error)): that device does not accept the certificate of web.tls (expired, another name, or a CA it does not have)"
                 ) {
                     log.notice("\(line)")
                 }

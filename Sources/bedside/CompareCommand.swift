@@ -26,6 +26,7 @@ struct CompareCommand: AsyncParsableCommand {
             print(
                 "Compared \(o.sessions) session(s) in \(String(format: "%.1f", o.seconds)) s on \(jobs) core(s)"
                     + "\(o.fromCache > 0 ? " (\(o.fromCache) unchanged, from the cache)" : ""): \(out), \(jsonPath)")
+            for why in o.skipped { print("  skipped: \(why)") }
             for (pair, v) in o.summary.overall.sorted(by: { $0.key < $1.key }) {
                 print("  \(pair): \(String(format: "%.1f", v.agreement * 100)) % of \(v.frames) frames agree, \(v.disagreementSpans) disagreement span(s)")
             }

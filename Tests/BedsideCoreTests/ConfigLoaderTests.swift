@@ -166,6 +166,12 @@ struct ConfigLoaderTests {
             #expect(silent.models.map(\.show) == [true, false])
             let n = try #require(error("web: {names: ['bad name']}"))
             #expect(n.key == "web.names" && n.problem.contains("bad name"))
+            #expect(try #require(error("web: {names: ['box:8080']}")).problem.contains("no port"))
+            #expect(try #require(error("web: {names: [bedside.clinic.lan]}")).fix.contains(".local"))
+            #expect(try ConfigLoader.parse(yaml: "web: {names: ['fe80::1', room3]}").web.names == ["fe80::1", "room3"])
+            let up = try #require(
+                error("models:\n  - {name: a, entry: a.py:f, show: false}\n  - {name: b, entry: b.py:f, upstream: a}\n"))
+            #expect(up.key == "models[1].upstream" && up.fix.contains("show: false"))
         }
 
         @Test func outOfRange() throws {

@@ -52,6 +52,19 @@ struct CompareTests {
         #expect(q.confusion["none"]?["no answer"] == 150 && q.confusion["head:standard"]?["no answer"] == 59)
     }
 
+    @Test("an unusable answer is no answer (never agreement with none); a gap in the reference ends a span")
+    func unusableAndGaps() throws {
+        let ref = Compare.Source(
+            name: "v1", kind: "live",
+            answers: (0..<10).map { .init(t: Double($0), seq: UInt64($0), plane: nil, status: nil) }
+                + (20..<25).map { .init(t: Double($0), seq: UInt64($0), plane: nil, status: nil) })
+        let failing = Compare.Source(
+            name: "v2", kind: "live", answers: (0..<25).map { .init(t: Double($0), seq: UInt64($0), plane: nil, status: "no answer") })
+        let p = try #require(Comparison.make(session: "s", sources: [ref, failing]).pairs.first)
+        #expect(p.agreement == 0 && p.confusion["none"]?["no answer"] == 15)
+        #expect(p.disagreements.map(\.startSeq) == [0, 20], "two spans, not one across the 10 s gap")
+    }
+
     @Test("time to plane, the strips' runs and the latency histogram per source")
     func summaries() throws {
         let c = Comparison.make(session: "s", sources: [source("v1"), source("v2", wrong: 60...200)])

@@ -148,6 +148,23 @@ struct SecureTransportTests {
         #expect(late.issued?.contains("30 days") == true && late.fingerprint == first.fingerprint)
     }
 
+    @Test("names the CA may not vouch for (a renamed machine, another domain) are left out of the certificate and said")
+    func outsideConstraints() throws {
+        let dir = Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try LocalCA.loadOrCreate(folder: dir, names: ServerNames.current(hostName: "pc-one", addresses: ["10.0.0.2"]))
+        // The machine renamed, and a public address it did not have when the CA was made.
+        let later = try LocalCA.loadOrCreate(
+            folder: dir, names: ServerNames(dns: ["pc-two.local", "pc-two", "localhost"], ips: ["10.0.0.2", "198.51.100.7"]))
+        #expect(Set(later.outsideConstraints) == ["pc-two", "198.51.100.7"])
+        #expect(later.names.dns.contains("pc-two.local") && !later.names.dns.contains("pc-two"))
+        #expect(!later.names.ips.contains("198.51.100.7") && later.names.ips.contains("10.0.0.2"))
+        // Kept at the next start with the same names (the ones left out are no reason to reissue each time).
+        let again = try LocalCA.loadOrCreate(
+            folder: dir, names: ServerNames(dns: ["pc-two.local", "pc-two", "localhost"], ips: ["10.0.0.2", "198.51.100.7"]))
+        #expect(again.issued == nil)
+    }
+
     @Test("a CA whose key is not its own is an error naming the folder and the fix")
     func mismatchedKey() throws {
         let a = Self.folder(), b = Self.folder()
