@@ -150,7 +150,7 @@ public struct WebServer: Sendable {
         if let s = f.study { StudyRoutes(study: s, changed: f.studyChanged).add(admin: adminAPI) }
         if let r = f.review { ReviewRoutes(review: r, tickets: tickets, secure: usesTLS).add(admin: adminAPI, adminGet: adminGet) }
         if let e = f.regions { RegionRoutes(editor: e, logger: logger).add(admin: adminAPI) }
-        if let secure = transport, secure.ca != nil { CertificateRoutes(transport: secure).add(public: router) }
+        CertificateRoutes(transport: transport).add(public: router)
         // A WebSocket request that was not upgraded (no or wrong token) ends here.
         router.get("/ws") { _, _ -> Response in throw APIError.noToken }
 

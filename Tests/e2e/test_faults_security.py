@@ -33,6 +33,8 @@ from conftest import REPO, start_bedside, wait_for
 # Every route, from the sources (a route added later must be added here, or this fails).
 PUBLIC_GET = ["/", "/app.js", "/style.css", "/admin", "/review", "/review.js", "/admin.js", "/regions.js", "/admin.css",
               "/healthz"]
+# Bedside's own CA and the page that installs it: public beyond loopback (no secret in them), 404 here (loopback).
+CA_GET = ["/bedside-ca.crt", "/bedside-ca.pem", "/bedside-ca.mobileconfig", "/secure"]
 PROTECTED_GET = ["/api/status", "/metrics", "/api/review/image?name=S1&file=snapshot-0001.png",
                  "/api/review/video?name=S1&file=video-000.mp4", "/ws"]
 VIEWER_POST = ["snapshot"]
@@ -51,7 +53,8 @@ def test_the_route_lists_cover_every_route_in_the_sources():
     web = "\n".join(f.read_text() for f in files)
     gets = set(re.findall(r'\.get\("([^"]+)"\)', web))
     posts = set(re.findall(r'\.post\("([^"]+)"\)', web))
-    assert gets <= set(PUBLIC_GET) | {p.split("?")[0] for p in PROTECTED_GET}, gets
+    assert gets <= set(PUBLIC_GET) | set(CA_GET) | {p.split("?")[0] for p in PROTECTED_GET}, gets
+    assert set(CA_GET) <= gets, gets
     assert {"/api/status", "/metrics", "/api/review/image", "/api/review/video", "/ws", "/healthz"} <= gets, gets
     assert posts == {p.split("?")[0] for p in VIEWER_POST + ADMIN_POST} | {"/api/pair"}, posts
     # No route is registered any other way (a dynamic path would hide from this list).
@@ -178,6 +181,13 @@ def test_every_route_refuses_missing_revoked_and_forged_credentials(secured):
         body = urllib.request.urlopen(f"{b.base_url}{p}", timeout=5).read().decode(errors="replace")
         assert b.token not in body and b.admin_pin not in body, p
     assert all(c == 200 for c in public.values()), public
+    # Served on loopback only: no CA of its own, so nothing to install (404 with the reason).
+    for p in CA_GET:
+        try:
+            code = urllib.request.urlopen(f"{b.base_url}{p}", timeout=5).status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        assert code == 404, (p, code)
     assert b.status()["type"] == "status" and b.proc.poll() is None
     print(f"\ncredentials matrix: {attempts} attempts ({len(routes)} routes + the WebSocket x {len(credentials)} "
           f"credentials): {refused} refused, {len(wrong)} not; {len(logged)} refusal lines in the log")
