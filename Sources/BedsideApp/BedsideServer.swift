@@ -36,6 +36,12 @@ public struct BedsideServer: Sendable {
         var logger = Logger(label: "bedside")
         logger.logLevel = .info
         AVLog.quiet()
+        // Before any frame is allocated: frame-sized blocks keep their own mapping (Allocator explains why).
+        switch Allocator.tuneForVideoFrames() {
+        case .fixed: break
+        case .fromEnvironment(let v): logger.info("malloc: MALLOC_MMAP_THRESHOLD_=\(v) from the environment is used")
+        case .refused: logger.warning("malloc refused a fixed mmap threshold: resident memory may creep over hours")
+        }
 
         let source: any FrameSource
         switch config.source.kind {

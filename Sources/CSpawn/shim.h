@@ -1,6 +1,7 @@
-// glibc's GNU extensions for starting child processes, which Swift's Glibc module does not show (it is built
-// without _GNU_SOURCE, and defining it here would change shared struct layouts between modules). They are
-// declared here with glibc's own signatures (glibc >= 2.34 has all three; Debian 12 ships 2.36).
+// The parts of glibc Swift's Glibc module does not show: GNU extensions for starting child processes and naming
+// threads (the module is built without _GNU_SOURCE, and defining it here would change shared struct layouts
+// between modules; they are declared with glibc's own signatures, glibc >= 2.34, Debian 12 ships 2.36), and the
+// allocator's knobs from malloc.h.
 #ifndef BEDSIDE_CSPAWN_SHIM_H
 #define BEDSIDE_CSPAWN_SHIM_H
 #include <spawn.h>
@@ -24,4 +25,15 @@ static inline int bedside_pipe(int fds[2], int flags) { return pipe2(fds, flags)
 // The calling thread's name for the kernel (15 characters), as `top -H` and /proc/<pid>/task/*/comm show it.
 extern int pthread_setname_np(pthread_t thread, const char *name);
 static inline int bedside_name_this_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+// glibc's allocator knobs (malloc.h), which Swift's Glibc module leaves out.
+#include <malloc.h>
+// Fixes the size from which malloc hands out its own mmap (and free unmaps it), which also turns off glibc's
+// dynamic threshold. Returns 1 on success.
+static inline int bedside_malloc_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+// How many blocks are live in their own mmap right now (the whole process).
+static inline size_t bedside_malloc_mmapped_blocks(void) { return mallinfo2().hblks; }
+// Whether this block from malloc has its own mapping: glibc's IS_MMAPPED bit in the chunk's size word, just
+// before the pointer (unchanged in glibc's layout since 2.0). For tests and diagnostics only.
+static inline int bedside_malloc_block_is_mapped(const void *p) { return (((const size_t *)p)[-1] & 0x2) != 0; }
 #endif
