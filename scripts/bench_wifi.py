@@ -204,7 +204,8 @@ def run_codec(args, links: list[tuple[Link, str, int]], port: int, token: str, j
             "link_mbit": [(b - a) * 8 / dt / 1e6 for a, b in zip(l0, l1)],
             "bedside_cpu": (c1 - c0) / TICK / dt * 100,
             "source_fps": (s1["source"]["frames_captured"] - s0["source"]["frames_captured"]) / dt,
-            "drawn": lat["capture_to_drawn_ms"], "per_viewer": lat["per_viewer"], "stream": s1.get("stream")}
+            "drawn": lat["capture_to_drawn_ms"], "per_viewer": lat["per_viewer"], "stream": s1.get("stream"),
+            "stages": {k: lat.get(f"capture_to_{k}_ms") for k in ("sent", "received", "decoded", "drawn")}}
 
 
 def main() -> None:
@@ -272,6 +273,17 @@ def main() -> None:
         d, st = r["drawn"], r["stream"] or {}
         print(f"| {r['codec']} | {' + '.join(f'{x:.1f}' for x in r['link_mbit'])} | {d['p50']} / {d['p99']} | "
               f"{r['bedside_cpu']:.0f} | {r['source_fps']:.1f} | {st.get('h264_encode_ms_mean')} |")
+    # Where capture -> drawn goes (Chromium tablets only: light tablets draw nothing): Bedside until the frame
+    # is handed to the sockets, the network (TLS, the link, the page's WebSocket), the decoder, the paint.
+    print("\n| codec | capture -> sent | -> received (network) | -> decoded (decoder) | -> drawn (paint) | p50 ms, from capture |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        g = {k: (v or {}).get("p50") for k, v in r["stages"].items()}
+        if g["decoded"] is None:
+            continue
+        steps = [g["sent"], g["received"], g["decoded"], g["drawn"]]
+        parts = [f"{steps[0]}"] + [f"{b} (+{b - a:.1f})" for a, b in zip(steps, steps[1:])]
+        print(f"| {r['codec']} | {' | '.join(parts)} | n {r['stages']['decoded']['n']} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -27,22 +27,28 @@ public final class ViewerLatency: Sendable {
         var sentNanos: UInt64
     }
 
+    /// One painted frame, ms after its capture: sent by Bedside, received and decoded by the page (NaN where
+    /// the page did not say), drawn.
+    struct Sample {
+        var sent: Double
+        var received = Double.nan
+        var decoded = Double.nan
+        var drawn: Double
+    }
+
     private struct Window {
-        var drawn: [Double] = []
-        var sent: [Double] = []
+        var samples: [Sample] = []
         var at: [UInt64] = []
         var next = 0
         var total: UInt64 = 0
         var label: String
 
-        mutating func add(_ drawnMs: Double, _ sentMs: Double, at now: UInt64, capacity: Int) {
-            if drawn.count < capacity {
-                drawn.append(drawnMs)
-                sent.append(sentMs)
+        mutating func add(_ sample: Sample, at now: UInt64, capacity: Int) {
+            if samples.count < capacity {
+                samples.append(sample)
                 at.append(now)
             } else {
-                drawn[next] = drawnMs
-                sent[next] = sentMs
+                samples[next] = sample
                 at[next] = now
                 next = (next + 1) % capacity
             }
@@ -104,10 +110,20 @@ public final class ViewerLatency: Sendable {
                 guard e.agoMs.isFinite, e.agoMs >= 0, e.agoMs <= Self.maxAgoMs else { continue }
                 let f = s.ring[Int(e.seq % UInt64(ringSize))]
                 guard f.seq == e.seq, f.ptsNanos > 0, receivedNanos >= f.ptsNanos else { continue }
-                let drawnMs = Double(receivedNanos - f.ptsNanos) / 1e6 - e.agoMs
+                let sinceCapture = Double(receivedNanos - f.ptsNanos) / 1e6
+                let drawnMs = sinceCapture - e.agoMs
                 let sentMs = Double(f.sentNanos &- f.ptsNanos) / 1e6
                 guard drawnMs >= 0, drawnMs <= Self.maxLatencyMs, f.sentNanos >= f.ptsNanos else { continue }
-                s.windows[id]!.add(drawnMs, sentMs, at: receivedNanos, capacity: window)
+                var sample = Sample(sent: sentMs, drawn: drawnMs)
+                // The stages count only when they are in order: sent <= received <= decoded <= drawn (the
+                // page's clock runs for a few hundred ms at most, so a small slack is allowed for rounding).
+                if let r = e.receivedAgoMs, let d = e.decodedAgoMs, r.isFinite, d.isFinite, r <= Self.maxAgoMs,
+                    r >= d, d >= e.agoMs, sinceCapture - r >= sentMs - 1
+                {
+                    sample.received = sinceCapture - r
+                    sample.decoded = sinceCapture - d
+                }
+                s.windows[id]!.add(sample, at: receivedNanos, capacity: window)
                 taken += 1
             }
             return taken
@@ -134,22 +150,18 @@ public final class ViewerLatency: Sendable {
     func status(now: UInt64) -> ViewerLatencyStatus {
         let (windows, ignored) = state.withLock { s in (s.windows.sorted { $0.key < $1.key }, s.ignoredReports) }
         let oldest = now &- UInt64(max(0, windowSeconds) * 1e9)
-        var allDrawn: [Double] = [], allSent: [Double] = []
+        var all: [Sample] = []
         var perViewer: [ViewerLatencyStatus.Viewer] = []
         for (id, w) in windows {
-            var drawn: [Double] = [], sent: [Double] = []
-            drawn.reserveCapacity(w.drawn.count)
-            sent.reserveCapacity(w.sent.count)
-            for i in w.at.indices where w.at[i] >= oldest || now < oldest {
-                drawn.append(w.drawn[i])
-                sent.append(w.sent[i])
-            }
-            allDrawn += drawn
-            allSent += sent
-            perViewer.append(.init(viewer: id, who: w.label, summary: Self.summary(drawn), total: Int(clamping: w.total)))
+            let recent = w.at.indices.filter { w.at[$0] >= oldest || now < oldest }.map { w.samples[$0] }
+            all += recent
+            perViewer.append(
+                .init(viewer: id, who: w.label, summary: Self.summary(recent.map(\.drawn)), total: Int(clamping: w.total)))
         }
         return ViewerLatencyStatus(
-            captureToDrawnMs: Self.summary(allDrawn), captureToSentMs: Self.summary(allSent), perViewer: perViewer,
+            captureToDrawnMs: Self.summary(all.map(\.drawn)), captureToSentMs: Self.summary(all.map(\.sent)),
+            captureToReceivedMs: Self.summary(all.map(\.received).filter { !$0.isNaN }),
+            captureToDecodedMs: Self.summary(all.map(\.decoded).filter { !$0.isNaN }), perViewer: perViewer,
             window: window, windowS: windowSeconds, ignoredReports: Int(clamping: ignored))
     }
 }

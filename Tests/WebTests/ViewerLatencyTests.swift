@@ -38,6 +38,30 @@ struct ViewerLatencyTests {
         #expect(JSONWire.string(old.captureToDrawnMs) == #"{"n":0,"p50":null,"p99":null}"#)
     }
 
+    @Test("a frame's stages split the latency: sent, received, decoded, drawn; out-of-order stages are left out")
+    func stages() throws {
+        let l = ViewerLatency(window: 100, ringSize: 64)
+        l.addViewer(1, label: "tablet")
+        for seq in UInt64(0)..<8 { l.sent(seq: seq, ptsNanos: (1000 + seq * 33) * Self.ms, sentNanos: (1010 + seq * 33) * Self.ms) }
+        // Frame 2: captured 1066, sent 1076; the report comes at 1200: painted 34 ms ago (drawn 100), decoded 54 ms
+        // ago (80), received 84 ms ago (50).
+        let good = #"{"type":"drawn","frames":[{"seq":2,"ago_ms":34,"received_ago_ms":84,"decoded_ago_ms":54}]}"#
+        #expect(l.report(viewer: 1, bytes: Array(good.utf8), receivedNanos: 1200 * Self.ms) == 1)
+        // Decoded before it arrived; received before Bedside sent it: drawn counts, the stages do not.
+        for bad in [
+            #"{"type":"drawn","frames":[{"seq":3,"ago_ms":10,"received_ago_ms":20,"decoded_ago_ms":30}]}"#,
+            #"{"type":"drawn","frames":[{"seq":4,"ago_ms":10,"received_ago_ms":125,"decoded_ago_ms":20}]}"#,
+            #"{"type":"drawn","frames":[{"seq":5,"ago_ms":10,"received_ago_ms":20}]}"#,
+        ] {
+            #expect(l.report(viewer: 1, bytes: Array(bad.utf8), receivedNanos: 1200 * Self.ms) == 1)
+        }
+        let s = l.status(now: 1300 * Self.ms)
+        #expect(s.captureToDrawnMs.n == 4)
+        #expect(s.captureToReceivedMs == LatencySummary(p50: 50, p99: 50, n: 1))
+        #expect(s.captureToDecodedMs == LatencySummary(p50: 80, p99: 80, n: 1))
+        #expect(s.captureToSentMs.p50 == 10)
+    }
+
     @Test("malformed, unknown, oversized or implausible reports are ignored")
     func ignoresJunk() {
         let l = ViewerLatency(window: 10, ringSize: 8)

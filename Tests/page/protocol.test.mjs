@@ -125,7 +125,7 @@ test('prediction without crop or truth', () => {
 
 test('page-drawn.json is what the page sends', () => {
   const example = JSON.parse(text('page-drawn.json'));
-  const sent = drawnMessage([{ seq: 122, at: 87.5 }, { seq: 123, at: 99.6 }], 100);
+  const sent = drawnMessage([{ seq: 122, at: 87.5 }, { seq: 123, at: 99.6, received: 80.1, decoded: 91.35 }], 100);
   assert.deepEqual(JSON.parse(sent), example);
   assert.ok(REPORT_MAX <= 32, 'the server ignores reports of more than 32 frames');
   // ago_ms is never negative (a frame painted "after" now by clock jitter).

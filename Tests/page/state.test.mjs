@@ -418,6 +418,17 @@ test('drawn reports: the newest 16, due every 100 ms', () => {
   assert.equal(st.notePaintDone(p, 21, 100, 16, 100), true);
 });
 
+test('drawn reports carry a frame\'s stages only when they are in order', () => {
+  const p = st.createPaintLog();
+  st.notePaintDone(p, 1, 50, 16, 100, { received: 20, decoded: 40 });
+  st.notePaintDone(p, 2, 60, 16, 100, { received: 45, decoded: 30 });      // decoded before it arrived
+  st.notePaintDone(p, 3, 70, 16, 100, { received: 20, decoded: 80 });      // decoded after it was painted
+  st.notePaintDone(p, 4, 80, 16, 100, { received: undefined, decoded: 75 });
+  st.notePaintDone(p, 5, 90, 16, 100);
+  assert.deepEqual(p.done, [{ seq: 1, at: 50, received: 20, decoded: 40 }, { seq: 2, at: 60 }, { seq: 3, at: 70 },
+    { seq: 4, at: 80 }, { seq: 5, at: 90 }]);
+});
+
 test('format helpers', () => {
   assert.equal(humanise('skull__complete-view'), 'Skull complete view');
   assert.equal(humanise(null), '');

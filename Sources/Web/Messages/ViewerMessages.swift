@@ -158,19 +158,25 @@ public struct PredictionMessage: Codable, Sendable, Equatable {
 }
 
 /// `drawn` (page -> server): the frames the page painted since its last report, each with how long ago by the
-/// page's clock (capture -> drawn latency, `ViewerLatency`).
+/// page's clock (capture -> drawn latency, `ViewerLatency`), and where the page knows them, how long ago its
+/// bytes arrived and its picture was decoded.
 public struct DrawnReport: Codable, Sendable, Equatable {
     public static let type = "drawn"
     public struct Frame: Codable, Sendable, Equatable {
         public var seq: UInt64
         public var agoMs: Double
-        public init(seq: UInt64, agoMs: Double) {
+        public var receivedAgoMs: Double?
+        public var decodedAgoMs: Double?
+        public init(seq: UInt64, agoMs: Double, receivedAgoMs: Double? = nil, decodedAgoMs: Double? = nil) {
             self.seq = seq
             self.agoMs = agoMs
+            self.receivedAgoMs = receivedAgoMs
+            self.decodedAgoMs = decodedAgoMs
         }
         enum CodingKeys: String, CodingKey {
             case seq
             case agoMs = "ago_ms"
+            case receivedAgoMs = "received_ago_ms", decodedAgoMs = "decoded_ago_ms"
         }
     }
     public var type: String
@@ -240,17 +246,26 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
     }
     public var captureToDrawnMs: LatencySummary
     public var captureToSentMs: LatencySummary
+    /// Capture until the page had the frame's bytes, and until its picture was decoded (the frames whose page
+    /// said so): with `capture_to_sent_ms` and `capture_to_drawn_ms` they split the latency into Bedside, the
+    /// network, the decoder and the paint.
+    public var captureToReceivedMs: LatencySummary
+    public var captureToDecodedMs: LatencySummary
     public var perViewer: [Viewer]
     public var window: Int
     public var windowS: Double
     public var ignoredReports: Int
 
     public init(
-        captureToDrawnMs: LatencySummary, captureToSentMs: LatencySummary, perViewer: [Viewer], window: Int,
+        captureToDrawnMs: LatencySummary, captureToSentMs: LatencySummary,
+        captureToReceivedMs: LatencySummary = LatencySummary(p50: nil, p99: nil, n: 0),
+        captureToDecodedMs: LatencySummary = LatencySummary(p50: nil, p99: nil, n: 0), perViewer: [Viewer], window: Int,
         windowS: Double, ignoredReports: Int
     ) {
         self.captureToDrawnMs = captureToDrawnMs
         self.captureToSentMs = captureToSentMs
+        self.captureToReceivedMs = captureToReceivedMs
+        self.captureToDecodedMs = captureToDecodedMs
         self.perViewer = perViewer
         self.window = window
         self.windowS = windowS
@@ -260,6 +275,7 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case window
         case captureToDrawnMs = "capture_to_drawn_ms", captureToSentMs = "capture_to_sent_ms"
+        case captureToReceivedMs = "capture_to_received_ms", captureToDecodedMs = "capture_to_decoded_ms"
         case perViewer = "per_viewer", windowS = "window_s", ignoredReports = "ignored_reports"
     }
 }

@@ -20,8 +20,8 @@ export async function h264Supported() {
 }
 
 /**
- * A decoder fed Bedside's H.264 messages. `onFrame(videoFrame, seq, pts)` for each decoded picture (the callee
- * closes it); `onError(error)` when decoding fails. Frames before the first keyframe are skipped, and so are
+ * A decoder fed Bedside's H.264 messages. `onFrame(videoFrame, seq, pts, received)` for each decoded picture
+ * (the callee closes it; `received`: when its message arrived, the clock `push` was given); `onError(error)` when decoding fails. Frames before the first keyframe are skipped, and so are
  * deltas while this tablet's decoder is behind (it then waits for the next keyframe) — counted in `skipped`.
  */
 export function createH264Decoder({ onFrame, onError }) {
@@ -48,15 +48,15 @@ export function createH264Decoder({ onFrame, onError }) {
         const info = meta.get(vf.timestamp);
         meta.delete(vf.timestamp);
         d.decoded++;
-        onFrame(vf, info ? info.seq : null, info ? info.pts : null);
+        onFrame(vf, info ? info.seq : null, info ? info.pts : null, info ? info.received : undefined);
       },
       error: (e) => onError(e),
     });
     decoder.configure({ codec: m.codec, codedWidth: m.width || undefined, codedHeight: m.height || undefined, optimizeForLatency: true });
   };
 
-  /** One binary message; false when it was skipped. */
-  d.push = (buf) => {
+  /** One binary message (arrived at `received`); false when it was skipped. */
+  d.push = (buf, received) => {
     const f = parseH264(buf);
     if (!f || !decoder || decoder.state !== 'configured') return false;
     if (!f.key && (waitingKey || decoder.decodeQueueSize > 8)) {
@@ -67,7 +67,7 @@ export function createH264Decoder({ onFrame, onError }) {
     }
     waitingKey = false;
     const timestamp = Math.round(f.pts / 1000);
-    meta.set(timestamp, { seq: f.seq, pts: f.pts });
+    meta.set(timestamp, { seq: f.seq, pts: f.pts, received });
     if (meta.size > 64) meta.delete(meta.keys().next().value);
     decoder.decode(new EncodedVideoChunk({ type: f.key ? 'key' : 'delta', timestamp, data: f.data }));
     return true;

@@ -119,9 +119,19 @@ export const REPORT_MS = 100;
 
 /**
  * The page -> server report: `{"type":"drawn","frames":[{"seq":N,"ago_ms":D}, ...]}` for frames painted at
- * `at` (page clock, ms), `ago_ms` rounded to 0.1 ms and never negative.
+ * `at` (page clock, ms), `ago_ms` rounded to 0.1 ms and never negative. A frame whose stages are known also
+ * says how long ago its bytes arrived and its picture was decoded (`received_ago_ms`, `decoded_ago_ms`), so
+ * Bedside can split capture -> drawn into the network, the decoder and the paint.
  */
 export function drawnMessage(painted, now) {
-  const frames = painted.map((p) => ({ seq: p.seq, ago_ms: Math.max(0, Math.round((now - p.at) * 10) / 10) }));
+  const ago = (t) => Math.max(0, Math.round((now - t) * 10) / 10);
+  const frames = painted.map((p) => {
+    const f = { seq: p.seq, ago_ms: ago(p.at) };
+    if (p.received !== undefined && p.decoded !== undefined) {
+      f.received_ago_ms = ago(p.received);
+      f.decoded_ago_ms = ago(p.decoded);
+    }
+    return f;
+  });
   return JSON.stringify({ type: 'drawn', frames });
 }

@@ -604,12 +604,21 @@ export function statusLineView(S, now) {
 // ------------------------------------------------------------------ drawn reports (capture -> screen latency)
 
 /** The frames painted and not yet reported (`done`: `{seq, at}`), the last report's time, frames painted in all. */
-export const createPaintLog = () => ({ seq: null, rafPending: false, done: [], lastSent: 0, count: 0 });
+export const createPaintLog = () => ({ seq: null, stages: null, rafPending: false, done: [], lastSent: 0, count: 0 });
 
-/** A frame reached the screen at `at`: keeps the newest REPORT_MAX; returns whether a report is due. */
-export function notePaintDone(paint, seq, at, reportMax, reportMs) {
+/**
+ * A frame reached the screen at `at`: keeps the newest REPORT_MAX; returns whether a report is due. `stages`
+ * ({received, decoded}: when its bytes arrived and when its picture was decoded, same clock) is optional.
+ */
+export function notePaintDone(paint, seq, at, reportMax, reportMs, stages = null) {
   paint.count++;
-  paint.done.push({ seq, at });
+  const d = { seq, at };
+  if (stages && Number.isFinite(stages.received) && Number.isFinite(stages.decoded)
+      && stages.received <= stages.decoded && stages.decoded <= at) {
+    d.received = stages.received;
+    d.decoded = stages.decoded;
+  }
+  paint.done.push(d);
   if (paint.done.length > reportMax) paint.done.splice(0, paint.done.length - reportMax);
   return at - paint.lastSent >= reportMs;
 }

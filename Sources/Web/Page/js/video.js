@@ -14,6 +14,7 @@ import { updateStale } from './banner.js';
 // ------------------------------------------------------------------ frames
 
 let pending = null;     // newest undecoded frame; a newer one replaces it (dropped, never queued)
+let pendingAt = 0;      // when it arrived (page clock)
 let decoding = false;
 
 // What the binary messages are: JPEG (the default, and what an older Bedside sends) or H.264 (a `video`
@@ -25,9 +26,10 @@ export function setVideo(kind, m, onFail) {
   el.app.dataset.video = kind;
   if (kind !== 'h264') return;
   h264 = createH264Decoder({
-    onFrame: (vf, seq, pts) => {
+    onFrame: (vf, seq, pts, received) => {
       if (S.conn === 'unauthorized') { vf.close(); return; }
-      showImage({ image: vf, width: vf.displayWidth, height: vf.displayHeight, close: () => vf.close() }, seq, pts);
+      showImage({ image: vf, width: vf.displayWidth, height: vf.displayHeight, close: () => vf.close() }, seq, pts,
+        { received, decoded: now() });
     },
     onError: (e) => { S.decodeErrors++; onFail(e); },
   });
@@ -41,18 +43,20 @@ export function onBinary(buf) {
   if (S.conn === 'unauthorized') return;
   if (S.video === 'h264') {
     // Every frame is decoded (each needs the ones before it); a hidden tab still decodes, and paints nothing new.
-    if (h264) h264.push(buf);
+    if (h264) h264.push(buf, now());
     return;
   }
   if (document.visibilityState === 'hidden') { S.dropped++; return; }
   if (pending) S.dropped++;
   pending = buf;
+  pendingAt = now();
   if (!decoding) decodeNext();
 }
 
 async function decodeNext() {
   while (pending) {
     const frame = parseFrame(pending);
+    const received = pendingAt;
     pending = null;
     decoding = true;
     let bitmap = null;
@@ -62,7 +66,10 @@ async function decodeNext() {
       S.decodeErrors++;
     }
     if (bitmap) {
-      if (S.conn !== 'unauthorized') showImage({ image: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() }, frame.seq, frame.pts);
+      if (S.conn !== 'unauthorized') {
+        showImage({ image: bitmap, width: bitmap.width, height: bitmap.height, close: () => bitmap.close() }, frame.seq,
+          frame.pts, { received, decoded: now() });
+      }
       else bitmap.close();
     }
   }
@@ -71,17 +78,17 @@ async function decodeNext() {
 
 // The picture on screen: a decoded JPEG or H.264 frame as {image, width, height, close}; the one before is
 // released (a VideoFrame holds decoder memory until closed).
-function showImage(img, seq, pts) {
+function showImage(img, seq, pts, stages) {
   if (S.bitmap) S.bitmap.close();
   S.bitmap = img;
-  drawFrame(img, seq, pts);
+  drawFrame(img, seq, pts, stages);
 }
 
 // Called after each painted frame (main.js: an answer waiting for this frame is drawn now).
 let painted = () => {};
 export function onPainted(fn) { painted = fn; }
 
-function drawFrame(bitmap, seq, pts) {
+function drawFrame(bitmap, seq, pts, stages) {
   const f = S.frame;
   f.width = bitmap.width;
   f.height = bitmap.height;
@@ -91,7 +98,7 @@ function drawFrame(bitmap, seq, pts) {
   if (S.firstPaintMs === null && S.openedAt) S.firstPaintMs = now() - S.openedAt;
   f.seq = seq;
   f.pts = pts;
-  notePainted(seq);
+  notePainted(seq, stages);
   const t = now();
   f.wall = t;
   S.fpsTimes.push(t);
@@ -133,25 +140,28 @@ const afterPaint = (() => {
   }
 })();
 
-function notePainted(seq) {
+function notePainted(seq, stages) {
   try {
     if (!Number.isSafeInteger(seq)) return;
     paint.seq = seq;
+    paint.stages = stages || null;
     if (paint.rafPending) return;
     paint.rafPending = true;
     requestAnimationFrame(() => {
       paint.rafPending = false;
       const s = paint.seq;
+      const stages = paint.stages;
       paint.seq = null;
+      paint.stages = null;
       if (s === null) return;
-      afterPaint(() => framePainted(s, now()));
+      afterPaint(() => framePainted(s, now(), stages));
     });
   } catch (_) { /* reporting must never break the video */ }
 }
 
-function framePainted(seq, at) {
+function framePainted(seq, at, stages) {
   try {
-    if (notePaintDone(paint, seq, at, REPORT_MAX, REPORT_MS)) sendDrawn();
+    if (notePaintDone(paint, seq, at, REPORT_MAX, REPORT_MS, stages)) sendDrawn();
   } catch (_) { /* ignore */ }
 }
 
