@@ -198,11 +198,12 @@ public struct BedsideServer: Sendable {
             hub: hub, config: config.web, pairing: pairing, adminPIN: adminPIN, logger: logger, features: features,
             transport: transport,
             onListening: { port in
-                let host = webNames.first ?? (bind == "0.0.0.0" ? BedsideSetup.hostAddress() : bind)
+                let hosts = BedsideSetup.tabletHosts(bind: bind, names: webNames, addresses: BedsideSetup.hostAddresses())
+                let host = hosts.first ?? bind
                 let base = "\(scheme)://\(host):\(port)"
                 let url = "\(base)/?token=\(token)"
                 // On a box with several networks (clinic Wi-Fi, a cable to the hospital), every address it has.
-                let others = bind == "0.0.0.0" ? BedsideSetup.hostAddresses().filter { $0 != host } : []
+                let others = Array(hosts.dropFirst())
                 let also =
                     others.isEmpty
                     ? ""

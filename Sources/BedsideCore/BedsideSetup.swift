@@ -49,6 +49,16 @@ public enum BedsideSetup {
     /// The first non-loopback IPv4 address, for the URL printed when serving the network.
     public static func hostAddress() -> String { hostAddresses().first ?? "0.0.0.0" }
 
+    /// Where a tablet on the network reaches Bedside, best first: `web.names`, then, bound to every interface,
+    /// each of this box's `addresses`, else the bound address itself. Empty when bound to loopback only.
+    public static func tabletHosts(bind: String, names: [String], addresses: [String]) -> [String] {
+        let wildcard = bind == "0.0.0.0" || bind == "::"
+        let loopback = bind == "localhost" || bind.hasPrefix("127.") || bind == "::1"
+        var out: [String] = []
+        for h in names + (wildcard ? addresses : loopback ? [] : [bind]) where !out.contains(h) { out.append(h) }
+        return out
+    }
+
     /// Every non-loopback IPv4 address of this machine, in interface order, without duplicates.
     public static func hostAddresses() -> [String] {
         var out: [String] = []

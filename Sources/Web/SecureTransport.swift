@@ -48,18 +48,22 @@ public struct TransportSummary: Encodable, Sendable, Equatable {
     public var encryption: Encryption
     /// SHA-256 of Bedside's CA (what a tablet's installer shows), with `bedside-ca`.
     public var caFingerprint: String?
-    enum CodingKeys: String, CodingKey { case encryption, caFingerprint = "ca_fingerprint" }
+    /// The names and addresses a tablet on the network opens, best first (`BedsideSetup.tabletHosts`): the admin
+    /// page names these, never the address it was itself opened on (the box's own loopback, say).
+    public var hosts: [String]
+    enum CodingKeys: String, CodingKey { case encryption, caFingerprint = "ca_fingerprint", hosts }
 
-    public init(encryption: Encryption, caFingerprint: String?) {
+    public init(encryption: Encryption, caFingerprint: String?, hosts: [String] = []) {
         self.encryption = encryption
         self.caFingerprint = caFingerprint
+        self.hosts = hosts
     }
 
-    public init(plan: TransportPlan, ca: LocalCA?) {
+    public init(plan: TransportPlan, ca: LocalCA?, hosts: [String]) {
         switch plan {
-        case .localCA: self.init(encryption: .bedsideCA, caFingerprint: ca?.fingerprint)
-        case .files: self.init(encryption: .ownCertificate, caFingerprint: nil)
-        case .plainOnNetwork: self.init(encryption: .off, caFingerprint: nil)
+        case .localCA: self.init(encryption: .bedsideCA, caFingerprint: ca?.fingerprint, hosts: hosts)
+        case .files: self.init(encryption: .ownCertificate, caFingerprint: nil, hosts: hosts)
+        case .plainOnNetwork: self.init(encryption: .off, caFingerprint: nil, hosts: hosts)
         case .loopback: self.init(encryption: .loopback, caFingerprint: nil)
         }
     }

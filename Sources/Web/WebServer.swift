@@ -143,7 +143,9 @@ public struct WebServer: Sendable {
         StatusRoutes(status: f.status, metrics: f.metrics).add(public: router, viewer: viewer)
         PairingRoutes(
             pairing: pairing, status: f.adminStatus, secure: usesTLS, logger: logger, online: { [hub] in hub.onlinePages },
-            transport: TransportSummary(plan: transport?.plan ?? TransportPlan.decide(bind: config.bind, tls: config.tls), ca: transport?.ca)
+            transport: TransportSummary(
+                plan: transport?.plan ?? TransportPlan.decide(bind: config.bind, tls: config.tls), ca: transport?.ca,
+                hosts: BedsideSetup.tabletHosts(bind: config.bind, names: config.names, addresses: BedsideSetup.hostAddresses()))
         ).add(public: router, admin: adminAPI)
         if let s = f.snapshots { SnapshotRoutes(snapshots: s).add(viewer: viewerAPI) }
         RecordingRoutes(recording: f.recording, logger: logger).add(admin: adminAPI)

@@ -49,6 +49,22 @@ struct SecureTransportTests {
         #expect(decide("/bedside-ca.crt", html: false, own: true) == .refuse("https://10.0.0.1:8080/bedside-ca.crt"))
     }
 
+    @Test("where a tablet reaches Bedside: web.names first, then every address when bound to all, never loopback")
+    func tabletHosts() {
+        let addrs = ["192.168.8.20", "10.0.0.5"]
+        #expect(BedsideSetup.tabletHosts(bind: "0.0.0.0", names: [], addresses: addrs) == addrs)
+        #expect(BedsideSetup.tabletHosts(bind: "::", names: [], addresses: addrs) == addrs)
+        #expect(
+            BedsideSetup.tabletHosts(bind: "0.0.0.0", names: ["bedside.local", "10.0.0.5"], addresses: addrs)
+                == ["bedside.local", "10.0.0.5", "192.168.8.20"])
+        #expect(BedsideSetup.tabletHosts(bind: "192.168.8.20", names: [], addresses: addrs) == ["192.168.8.20"])
+        #expect(BedsideSetup.tabletHosts(bind: "127.0.0.1", names: [], addresses: addrs).isEmpty)
+        #expect(BedsideSetup.tabletHosts(bind: "localhost", names: [], addresses: addrs).isEmpty)
+        // The admin overview carries them only when tablets are served over the network.
+        #expect(TransportSummary(plan: .loopback, ca: nil, hosts: addrs).hosts.isEmpty)
+        #expect(TransportSummary(plan: .plainOnNetwork, ca: nil, hosts: addrs).hosts == addrs)
+    }
+
     @Test("a Host header is written back only when it is a name or address and a port")
     func hostHeader() {
         #expect(PlainRequestPolicy.checkedHost("10.0.0.1:8080") == "10.0.0.1:8080")

@@ -185,3 +185,34 @@ def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
         problems += _check(page, ["main"], f"review-{w}x{h}", demo.artifacts)
         context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_the_admin_pages_certificate_step_fits_every_screen_and_names_a_tablets_address(
+        tmp_path: Any, browser: Any) -> None:
+    """Served to the network (Bedside's own CA), the admin page, open on the box itself (loopback), tells the
+    operator the one-time certificate step: the address it names is one a tablet can open (never 127.0.0.1, the
+    address this page came over), with the CA's fingerprint; the note fits at every size."""
+    b = start_bedside(["demo", "--python", sys.executable, "--bind", "0.0.0.0"], tmp_path)
+    problems: list[str] = []
+    try:
+        overview = _api(b, "admin/overview")
+        t = overview["transport"]
+        assert t["encryption"] == "bedside-ca" and t["hosts"], t
+        assert not any(h.startswith("127.") for h in t["hosts"]), t
+        for w, h in VIEWPORTS:
+            context = browser.new_context(viewport={"width": w, "height": h})
+            page = context.new_page()
+            page.goto(f"{b.base_url}/admin?token={b.token}")
+            page.fill('[data-testid="admin-pin"]', b.admin_pin)
+            page.click('[data-testid="admin-unlock"]')
+            note = page.locator('[data-testid="admin-tls"]')
+            note.wait_for(state="visible", timeout=20_000)
+            text = note.inner_text()
+            assert f"http://{t['hosts'][0]}:{b.port}/" in text and t["ca_fingerprint"] in text, text
+            assert "127.0.0.1" not in text, text
+            page.wait_for_timeout(300)
+            problems += _check(page, ["main"], f"admin-tls-{w}x{h}", b.artifacts)
+            context.close()
+    finally:
+        b.stop()
+    assert not problems, "\n".join(problems)
