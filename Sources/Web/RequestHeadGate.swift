@@ -54,6 +54,16 @@ public struct RequestHeadCheck: Sendable {
         }
     }
 
+    /// One header of an answer the gate writes itself (names and values are Bedside's own, never a client's).
+    public struct HeaderLine: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
     public struct Refusal: Sendable, Equatable {
         public var status: Int
         public var reason: String
@@ -69,7 +79,9 @@ public struct RequestHeadCheck: Sendable {
         }
 
         /// Any other answer the gate gives itself (the plain-HTTP pages beyond loopback): its type, headers and bytes.
-        public init(status: Int, reason: String, contentType: String, headers: [String] = [], bytes: [UInt8], head: Bool = false) {
+        public init(
+            status: Int, reason: String, contentType: String, headers: [HeaderLine] = [], bytes: [UInt8], head: Bool = false
+        ) {
             self.status = status
             self.reason = reason
             self.contentType = contentType
@@ -80,8 +92,8 @@ public struct RequestHeadCheck: Sendable {
         }
 
         public var contentType = "application/json"
-        /// Extra header lines (`Name: value`).
-        public var headers: [String] = []
+        /// Extra header lines.
+        public var headers: [HeaderLine] = []
         /// The body when it is not `body` (binary, HTML).
         public var bytes: [UInt8]? = nil
         /// A HEAD request: the headers only.
@@ -93,7 +105,7 @@ public struct RequestHeadCheck: Sendable {
         public var responseBytes: [UInt8] {
             let payload = bytes ?? Array(body.utf8)
             var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(contentType)\r\nContent-Length: \(payload.count)\r\n"
-            for h in headers { head += "\(h)\r\n" }
+            for h in headers { head += "\(h.name): \(h.value)\r\n" }
             head += "Connection: close\r\nCache-Control: no-store\r\n\r\n"
             return Array(head.utf8) + (headOnly ? [] : payload)
         }

@@ -291,23 +291,44 @@ public final class SecureTransport: Sendable {
         case .serve:
             return nil
         case .certificate(let form):
-            guard let bytes = certificateBytes(form) else {
+            guard let d = certificateDocument(form) else {
                 return .init(status: 404, reason: "Not Found", error: "no certificate to install here", fix: "use https://\(host ?? "<this address>")/")
             }
-            return .init(
-                status: 200, reason: "OK", contentType: form.contentType,
-                headers: ["Content-Disposition: attachment; filename=\"bedside-ca.\(form.rawValue)\""], bytes: bytes, head: isHead)
+            return .init(status: 200, reason: "OK", contentType: d.contentType, headers: d.headers, bytes: d.bytes, head: isHead)
         case .setupPage:
-            return .init(
-                status: 200, reason: "OK", contentType: "text/html; charset=utf-8", headers: Self.pageHeaders,
-                bytes: Array(setupPage().utf8), head: isHead)
+            let d = setupDocument()
+            return .init(status: 200, reason: "OK", contentType: d.contentType, headers: d.headers, bytes: d.bytes, head: isHead)
         case .redirect(let to):
-            return .init(status: 308, reason: "Permanent Redirect", contentType: "text/plain", headers: ["Location: \(to)"], bytes: Array("Use \(to)\n".utf8))
+            return .init(
+                status: 308, reason: "Permanent Redirect", contentType: "text/plain", headers: [.init("Location", to)],
+                bytes: Array("Use \(to)\n".utf8))
         case .refuse(let https):
             return .init(
                 status: 403, reason: "Forbidden", error: "Bedside does not answer in plain HTTP on the network: patient images are sent encrypted",
                 fix: "use \(https)\(ca != nil ? " after installing Bedside's certificate (open http://\(host ?? "<this address>")/secure on the device)" : "")")
         }
+    }
+
+    /// A document Bedside serves before a tablet trusts it: the same bytes and headers whether the gate answers
+    /// (plain HTTP from the network) or a route does (HTTPS, this machine).
+    public struct Document: Sendable {
+        public var contentType: String
+        public var headers: [RequestHeadCheck.HeaderLine]
+        public var bytes: [UInt8]
+    }
+
+    /// The CA as a download in one of its forms (nil with your own certificate).
+    public func certificateDocument(_ form: PlainRequestPolicy.CertificateForm) -> Document? {
+        certificateBytes(form).map {
+            Document(
+                contentType: form.contentType,
+                headers: [.init("Content-Disposition", "attachment; filename=\"bedside-ca.\(form.rawValue)\"")], bytes: $0)
+        }
+    }
+
+    /// The install page, with the headers that keep it self-contained.
+    public func setupDocument() -> Document {
+        Document(contentType: "text/html; charset=utf-8", headers: Self.pageHeaders, bytes: Array(setupPage().utf8))
     }
 
     /// The CA in each form (nil with your own certificate).
@@ -327,9 +348,12 @@ public final class SecureTransport: Sendable {
     }
 
     /// A page that needs nothing else (no script from elsewhere, no frames).
-    static let pageHeaders = [
-        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src https:; img-src data:; frame-ancestors 'none'",
-        "X-Content-Type-Options: nosniff", "Referrer-Policy: no-referrer",
+    static let pageHeaders: [RequestHeadCheck.HeaderLine] = [
+        .init(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src https:; img-src data:; frame-ancestors 'none'"
+        ),
+        .init("X-Content-Type-Options", "nosniff"), .init("Referrer-Policy", "no-referrer"),
     ]
 
     static let fallbackPage = """

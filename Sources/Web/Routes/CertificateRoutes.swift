@@ -11,27 +11,18 @@ struct CertificateRoutes {
 
     func add(public router: Router<BedsideRequestContext>) {
         let transport = self.transport
-        @Sendable func file(_ form: PlainRequestPolicy.CertificateForm) throws -> Response {
-            guard let bytes = transport?.certificateBytes(form) else { throw Self.none }
-            return Response(
-                status: .ok,
-                headers: [
-                    .contentType: form.contentType, .cacheControl: "no-store",
-                    .contentDisposition: "attachment; filename=\"bedside-ca.\(form.rawValue)\"",
-                ], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        @Sendable func respond(_ d: SecureTransport.Document?) throws -> Response {
+            guard let d else { throw Self.none }
+            var headers: HTTPFields = [.contentType: d.contentType, .cacheControl: "no-store"]
+            for h in d.headers { if let name = HTTPField.Name(h.name) { headers[name] = h.value } }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: d.bytes)))
         }
         // Literal paths, one per form (the route lists of the security tests read them from here).
-        router.get("/bedside-ca.crt") { _, _ in try file(.crt) }
-        router.get("/bedside-ca.pem") { _, _ in try file(.pem) }
-        router.get("/bedside-ca.mobileconfig") { _, _ in try file(.mobileconfig) }
+        router.get("/bedside-ca.crt") { _, _ in try respond(transport?.certificateDocument(.crt)) }
+        router.get("/bedside-ca.pem") { _, _ in try respond(transport?.certificateDocument(.pem)) }
+        router.get("/bedside-ca.mobileconfig") { _, _ in try respond(transport?.certificateDocument(.mobileconfig)) }
         router.get("/secure") { _, _ -> Response in
-            guard let transport, transport.ca != nil else { throw Self.none }
-            var headers: HTTPFields = [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"]
-            for line in SecureTransport.pageHeaders {
-                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, let name = HTTPField.Name(parts[0]) { headers[name] = parts[1] }
-            }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: transport.setupPage())))
+            try respond(transport.flatMap { $0.ca != nil ? $0.setupDocument() : nil })
         }
     }
 
