@@ -323,31 +323,25 @@ public enum CompareSession {
         return (sources, choices)
     }
 
-    static func lines(_ path: String) throws -> [PredictionLine] {
+    static func lines(_ path: String) throws -> [LightPrediction] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CompareError("cannot read \(path)")
         }
-        let decoder = JSONDecoder()
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(PredictionLine.self, from: Data($0)) }
+        return LightPrediction.lines(in: data).map(\.line)
     }
 
-    static func answer(_ l: PredictionLine) -> Compare.Answer? {
+    static func answer(_ l: LightPrediction) -> Compare.Answer? {
         // Before the session's first frame (pts_s null) an answer has no place on the session's clock.
         guard let t = l.ptsS else { return nil }
-        guard let r = l.result else { return Compare.Answer(t: t, seq: l.seq, plane: nil, status: "no answer", modelMs: l.modelMs) }
-        let plane = r["plane"]
-        var concepts: [String: Bool] = [:]
-        for c in r["concepts"]?.arrayValue ?? [] {
-            guard let name = c["name"]?.stringValue else { continue }
-            if case .bool(let b)? = c["present"] {
-                concepts[name] = b
-            } else if let s = c["score"]?.doubleValue {
-                concepts[name] = s >= (c["scale"]?.stringValue == "probability" ? 0.5 : 5)
-            }
+        let seq = l.seq ?? 0
+        guard let r = l.result, l.resultInvalid == nil else {
+            return Compare.Answer(t: t, seq: seq, plane: nil, status: "no answer", modelMs: l.modelMs)
         }
-        return Compare.Answer(
-            t: t, seq: l.seq, plane: plane?["name"]?.stringValue, status: plane?["status"]?.stringValue, concepts: concepts,
-            modelMs: l.modelMs)
+        var concepts: [String: Bool] = [:]
+        for c in r.concepts ?? [] {
+            if let name = c.name, let present = c.isPresent { concepts[name] = present }
+        }
+        return Compare.Answer(t: t, seq: seq, plane: r.plane?.name, status: r.plane?.status, concepts: concepts, modelMs: l.modelMs)
     }
 }
 

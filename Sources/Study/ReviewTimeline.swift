@@ -142,34 +142,9 @@ struct PredictionIndex: Sendable {
     }
     var entries: [Entry] = []
 
-    /// Only what the index needs from a line (the rest, the model's arrays included, is skipped).
-    private struct Light: Decodable {
-        struct Result: Decodable {
-            struct Plane: Decodable {
-                var status: String?
-                var name: String?
-            }
-            var plane: Plane?
-        }
-        var model: String
-        var ptsS: Double?
-        var result: Result?
-        var resultInvalid: String?
-        var silent: Bool?
-        enum CodingKeys: String, CodingKey {
-            case model, result, silent
-            case ptsS = "pts_s", resultInvalid = "result_invalid"
-        }
-    }
-
     init(data: Data) {
-        var start = data.startIndex
-        let decoder = JSONDecoder()
-        while start < data.endIndex {
-            let end = data[start...].firstIndex(of: 0x0A) ?? data.endIndex
-            defer { start = end + 1 }
-            guard end > start, let line = try? decoder.decode(Light.self, from: data[start..<end]), let t = line.ptsS
-            else { continue }
+        for (line, offset, length) in LightPrediction.lines(in: data) {
+            guard let t = line.ptsS else { continue }
             let status: String
             if line.result == nil || line.resultInvalid != nil {
                 status = "invalid"
@@ -181,7 +156,7 @@ struct PredictionIndex: Sendable {
             let name = line.result?.plane?.name.flatMap { ["", "none", "unknown", "null"].contains($0.lowercased()) ? nil : $0 }
             entries.append(
                 Entry(
-                    model: line.model, ptsS: t, offset: start - data.startIndex, length: end - start, status: status, plane: name,
+                    model: line.model, ptsS: t, offset: offset, length: length, status: status, plane: name,
                     silent: line.silent == true))
         }
         entries.sort { $0.ptsS < $1.ptsS }
