@@ -89,3 +89,22 @@ test('marks close together go to separate lanes, so each can be clicked', () => 
   assert.deepEqual(R.lanes([5.04, 5.0], 0.5), [1, 0]);     // in time order, whatever the order given
   assert.deepEqual(R.lanes([], 1), []);
 });
+
+test('the admin API: the token in the query, the PIN only in a header, {} for a body that is not JSON', async () => {
+  const { apiURL, adminCaller } = await import('../../Sources/Web/Page/js/admin-api.js');
+  assert.equal(apiURL('http://box:8080/admin?token=abc&x=1', 'abc', 'study/arm', { arm: 'full' }),
+    'http://box:8080/api/study/arm?token=abc&arm=full');
+  assert.equal(apiURL('https://box/review', '', 'review/sessions'), 'https://box/api/review/sessions');
+  let pin = '1234';
+  const seen = [];
+  const call = adminCaller({
+    base: 'http://box:8080/admin', token: 't', pin: () => pin,
+    fetchFn: async (u, init) => { seen.push([u, init]); return { status: 403, json: async () => { throw new Error('html'); } }; },
+  });
+  pin = '5678';
+  assert.deepEqual(await call('admin/overview'), { status: 403, body: {} });
+  assert.equal(seen[0][0], 'http://box:8080/api/admin/overview?token=t');
+  assert.equal(seen[0][1].method, 'POST');
+  assert.equal(seen[0][1].headers['X-Admin-PIN'], '5678', 'the PIN at the time of the call');
+  assert.ok(!seen[0][0].includes('5678'), 'never in the address');
+});

@@ -1,4 +1,6 @@
 // Bedside admin page: status and settings behind the admin PIN (and the viewer token or pairing cookie).
+import { adminCaller } from './js/admin-api.js';
+
 (() => {
   'use strict';
   const params = new URLSearchParams(location.search);
@@ -7,20 +9,7 @@
   let pin = sessionStorage.getItem(PIN_KEY) || '';
   const $ = (id) => document.getElementById(id);
 
-  function url(path, query) {
-    const u = new URL(`api/${path}`, location.href);
-    u.search = '';
-    if (token) u.searchParams.set('token', token);
-    for (const [k, v] of Object.entries(query || {})) u.searchParams.set(k, v);
-    return u.toString();
-  }
-
-  async function call(path, query) {
-    const r = await fetch(url(path, query), { method: 'POST', headers: { 'X-Admin-PIN': pin }, cache: 'no-store' });
-    let body = {};
-    try { body = await r.json(); } catch (_) { /* not JSON */ }
-    return { status: r.status, body };
-  }
+  const call = adminCaller({ base: location.href, token, pin: () => pin });
 
   // The region editor (regions.js) uses the same token, PIN and calls.
   window.BedsideAdmin = { token, call };

@@ -10,6 +10,7 @@ import { decodeSegmentation } from './js/protocol.js';
 import { labelCanvas } from './js/segmentation.js';
 import { conceptRow, planeText, presenceOf } from './js/state.js';
 import * as R from './js/review-model.js';
+import { adminCaller, apiURL } from './js/admin-api.js';
 
 const params = new URLSearchParams(location.search);
 const token = params.get('token') || sessionStorage.getItem('bedside.token') || '';
@@ -19,19 +20,8 @@ let current = null;      // the session (review/session)
 let timeline = null;     // its recording (review/timeline)
 const $ = (id) => document.getElementById(id);
 
-function url(path, query) {
-  const u = new URL(`api/${path}`, location.href);
-  u.search = '';
-  if (token) u.searchParams.set('token', token);
-  for (const [k, v] of Object.entries(query || {})) u.searchParams.set(k, v);
-  return u.toString();
-}
-async function call(path, query) {
-  const r = await fetch(url(path, query), { method: 'POST', headers: { 'X-Admin-PIN': pin }, cache: 'no-store' });
-  let body = {};
-  try { body = await r.json(); } catch (_) { /* not JSON */ }
-  return { status: r.status, body };
-}
+const url = (path, query) => apiURL(location.href, token, path, query);
+const call = adminCaller({ base: location.href, token, pin: () => pin });
 const el = (tag, props, ...kids) => { const e = document.createElement(tag); Object.assign(e, props || {}); e.append(...kids); return e; };
 const testid = (node, id) => { node.setAttribute('data-testid', id); return node; };
 
