@@ -29,6 +29,9 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from light_tablet import Received, read_frames  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -97,19 +100,6 @@ def capture_gaps(folder: Path) -> dict:
         gaps += [(b - a) * 1000 for a, b in zip(times, times[1:])]
     return {"max_ms": max(gaps, default=0.0), "over_100": sum(g > 100 for g in gaps),
             "over_50": sum(g > 50 for g in gaps), "frames": frames}
-
-
-def viewer(url: str, stop: threading.Event, counts: list[int], i: int) -> None:
-    from websockets.sync.client import connect
-
-    with connect(url, max_size=None, open_timeout=10) as ws:
-        while not stop.is_set():
-            try:
-                msg = ws.recv(timeout=1)
-            except TimeoutError:
-                continue
-            if isinstance(msg, bytes):
-                counts[i] += 1
 
 
 def main() -> int:
@@ -188,17 +178,16 @@ def main() -> int:
                 raise SystemExit(f"bedside exited: {(tmp / 'bedside.log').read_text()[-2000:]}")
             time.sleep(0.2)
         stop = threading.Event()
-        counts = [0] * args.viewers
-        threads = [threading.Thread(target=viewer, args=(f"ws://127.0.0.1:{info['port']}/ws?token={info['token']}"
-                                                          + ("&video=h264" if args.video == "h264" else ""),
-                                                          stop, counts, i), daemon=True) for i in range(args.viewers)]
+        counts = [Received() for _ in range(args.viewers)]
+        ws_url = f"ws://127.0.0.1:{info['port']}/ws?token={info['token']}" + ("&video=h264" if args.video == "h264" else "")
+        threads = [threading.Thread(target=read_frames, args=(ws_url, stop, c), daemon=True) for c in counts]
         for t in threads:
             t.start()
         time.sleep(2)
         s0 = status()
         worker = s0["models"][0]["pid"]
         t0 = time.monotonic()
-        ticks0, wticks0, counts0 = thread_ticks(proc.pid), proc_ticks(worker), list(counts)
+        ticks0, wticks0, counts0 = thread_ticks(proc.pid), proc_ticks(worker), [c.copy() for c in counts]
         rss, fds = [], []
         while time.monotonic() - t0 < args.seconds:
             time.sleep(1)
@@ -206,7 +195,7 @@ def main() -> int:
             fds.append(len(os.listdir(f"/proc/{proc.pid}/fd")))
         elapsed = time.monotonic() - t0
         ticks1, wticks1, s1 = thread_ticks(proc.pid), proc_ticks(worker), status()
-        viewer_fps = [(c1 - c0) / elapsed for c0, c1 in zip(counts0, counts)]
+        viewer_fps = [(c1.frames - c0.frames) / elapsed for c0, c1 in zip(counts0, counts)]
         stop.set()
     finally:
         if proc.poll() is None:

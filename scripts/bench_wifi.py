@@ -104,45 +104,30 @@ def light_inside(args) -> None:
     import ssl
     import threading
 
-    from websockets.sync.client import connect
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from light_tablet import Received, read_frames
 
     host = args.url.split("/?")[0].replace("https://", "wss://")
     token = args.url.split("token=")[1]
     url = f"{host}/ws?token={token}" + ("" if args.jpeg else "&video=h264")
     ctx = ssl.create_default_context(cafile=args.cafile)
-    counts = [[0, 0, None] for _ in range(args.n)]   # frames, bytes, first frame ms
+    counts = [Received() for _ in range(args.n)]
     stop = threading.Event()
-
-    def run(i: int) -> None:
-        t0 = time.monotonic()
-        with connect(url, ssl=ctx, max_size=None, open_timeout=10) as ws:
-            while not stop.is_set():
-                try:
-                    m = ws.recv(timeout=1)
-                except TimeoutError:
-                    continue
-                if isinstance(m, bytes):
-                    c = counts[i]
-                    c[0] += 1
-                    c[1] += len(m)
-                    if c[2] is None:
-                        c[2] = (time.monotonic() - t0) * 1000
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(args.n)]
+    threads = [threading.Thread(target=read_frames, args=(url, stop, c, ctx), daemon=True) for c in counts]
     for t in threads:
         t.start()
-    while any(c[0] < 5 for c in counts):
+    while any(c.frames < 5 for c in counts):
         time.sleep(0.1)
     print("ready", flush=True)
     sys.stdin.readline()
-    a = [list(c) for c in counts]
+    a = [c.copy() for c in counts]
     t0 = time.monotonic()
     sys.stdin.readline()
-    b = [list(c) for c in counts]
+    b = [c.copy() for c in counts]
     dt = time.monotonic() - t0
     stop.set()
-    print(json.dumps([{"fps": (y[0] - x[0]) / dt, "mbit": (y[1] - x[1]) * 8 / dt / 1e6, "video": "jpeg" if args.jpeg else "h264",
-                       "first_ms": y[2]} for x, y in zip(a, b)]), flush=True)
+    print(json.dumps([{"fps": (y.frames - x.frames) / dt, "mbit": (y.bytes - x.bytes) * 8 / dt / 1e6,
+                       "video": "jpeg" if args.jpeg else "h264", "first_ms": y.first_ms} for x, y in zip(a, b)]), flush=True)
 
 
 def tablets_inside(args) -> None:
