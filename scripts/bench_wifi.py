@@ -190,7 +190,7 @@ def run_codec(args, links: list[tuple[Link, str, int]], port: int, token: str, j
             "bedside_cpu": (c1 - c0) / TICK / dt * 100,
             "source_fps": (s1["source"]["frames_captured"] - s0["source"]["frames_captured"]) / dt,
             "drawn": lat["capture_to_drawn_ms"], "per_viewer": lat["per_viewer"], "stream": s1.get("stream"),
-            "stages": {k: lat.get(f"capture_to_{k}_ms") for k in ("sent", "received", "decoded", "drawn")}}
+            "stages": lat.get("stages_ms")}
 
 
 def main() -> None:
@@ -258,17 +258,16 @@ def main() -> None:
         d, st = r["drawn"], r["stream"] or {}
         print(f"| {r['codec']} | {' + '.join(f'{x:.1f}' for x in r['link_mbit'])} | {d['p50']} / {d['p99']} | "
               f"{r['bedside_cpu']:.0f} | {r['source_fps']:.1f} | {st.get('h264_encode_ms_mean')} |")
-    # Where capture -> drawn goes (Chromium tablets only: light tablets draw nothing): Bedside until the frame
-    # is handed to the sockets, the network (TLS, the link, the page's WebSocket), the decoder, the paint.
-    print("\n| codec | capture -> sent | -> received (network) | -> decoded (decoder) | -> drawn (paint) | p50 ms, from capture |")
-    print("|---|---|---|---|---|---|")
+    # Where capture -> drawn goes (Chromium tablets only: light tablets draw nothing), frame by frame: Bedside until
+    # the frame is handed to the sockets, the network (TLS, the link, the page's WebSocket), the decoder, the paint.
+    print("\n| codec | Bedside | network | decode | paint | frames | (each p50 / p99 ms, per frame) |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        g = {k: (v or {}).get("p50") for k, v in r["stages"].items()}
-        if g["decoded"] is None:
+        st = r["stages"] or {}
+        if not st or not st["paint"]["n"]:
             continue
-        steps = [g["sent"], g["received"], g["decoded"], g["drawn"]]
-        parts = [f"{steps[0]}"] + [f"{b} (+{b - a:.1f})" for a, b in zip(steps, steps[1:])]
-        print(f"| {r['codec']} | {' | '.join(parts)} | n {r['stages']['decoded']['n']} |")
+        cells = [f"{st[k]['p50']} / {st[k]['p99']}" for k in ("bedside", "network", "decode", "paint")]
+        print(f"| {r['codec']} | {' | '.join(cells)} | {st['paint']['n']} | |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

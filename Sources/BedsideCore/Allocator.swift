@@ -15,11 +15,15 @@ public enum Allocator {
     /// The fixed threshold: blocks from this size up get their own mapping. Below the smallest frame that
     /// matters (a 720p grey frame is 0.9 MB) and well above JPEG or H.264 packets and the model's input.
     public static let frameThresholdBytes = 512 * 1024
+    /// Free memory at a heap's top beyond this goes back to the kernel at once (glibc's default is 128 KiB; its
+    /// dynamic threshold would have raised it to twice the largest frame).
+    public static let trimThresholdBytes = 1024 * 1024
 
     public enum Tuning: Equatable, Sendable {
         /// The fixed threshold is in force.
         case fixed(bytes: Int)
-        /// `MALLOC_MMAP_THRESHOLD_` is set in the environment: glibc already uses the operator's value.
+        /// `MALLOC_MMAP_THRESHOLD_` (or the `glibc.malloc.mmap_threshold` tunable) is set in the environment:
+        /// glibc already uses the operator's value.
         case fromEnvironment(String)
         /// glibc refused the setting.
         case refused
@@ -28,6 +32,11 @@ public enum Allocator {
     /// The decision, pure: the operator's environment wins over Bedside's default.
     public static func plan(environment: [String: String]) -> Tuning {
         if let v = environment["MALLOC_MMAP_THRESHOLD_"], !v.isEmpty { return .fromEnvironment(v) }
+        if let t = environment["GLIBC_TUNABLES"],
+            let setting = t.split(separator: ":").first(where: { $0.hasPrefix("glibc.malloc.mmap_threshold=") })
+        {
+            return .fromEnvironment(String(setting))
+        }
         return .fixed(bytes: frameThresholdBytes)
     }
 
@@ -38,12 +47,12 @@ public enum Allocator {
     {
         let plan = plan(environment: environment)
         guard case .fixed(let bytes) = plan else { return plan }
-        return bedside_malloc_set_mmap_threshold(Int32(bytes)) == 1 ? plan : .refused
+        let mapped = bedside_malloc_set_mmap_threshold(Int32(bytes)) == 1
+        let trimmed = bedside_malloc_set_trim_threshold(Int32(trimThresholdBytes)) == 1
+        return mapped && trimmed ? plan : .refused
     }
 
-    /// Blocks live in their own mapping right now, in the whole process (diagnostics).
-    public static var mappedBlocks: Int { Int(bedside_malloc_mmapped_blocks()) }
-
-    /// Whether a block `malloc` returned has its own mapping (tests).
-    public static func hasOwnMapping(_ block: UnsafeRawPointer) -> Bool { bedside_malloc_block_is_mapped(block) != 0 }
+    /// Whether a live block from glibc's `malloc` has its own mapping. Tests only: undefined for any other
+    /// pointer (one into a block, a freed one, one from mmap or another allocator).
+    static func hasOwnMapping(_ block: UnsafeRawPointer) -> Bool { bedside_malloc_block_is_mapped(block) != 0 }
 }

@@ -50,12 +50,14 @@ public enum BedsideSetup {
     public static func hostAddress() -> String { hostAddresses().first ?? "0.0.0.0" }
 
     /// Where a tablet on the network reaches Bedside, best first: `web.names`, then, bound to every interface,
-    /// each of this box's `addresses`, else the bound address itself. Empty when bound to loopback only.
+    /// each of this box's `addresses`, else the bound address itself. Empty when bound to loopback (web.names
+    /// or not: no tablet reaches it there).
     public static func tabletHosts(bind: String, names: [String], addresses: [String]) -> [String] {
         let wildcard = bind == "0.0.0.0" || bind == "::"
         let loopback = bind == "localhost" || bind.hasPrefix("127.") || bind == "::1"
+        guard !loopback else { return [] }  // no tablet reaches it, whatever web.names says
         var out: [String] = []
-        for h in names + (wildcard ? addresses : loopback ? [] : [bind]) where !out.contains(h) { out.append(h) }
+        for h in names + (wildcard ? addresses : [bind]) where !out.contains(h) { out.append(h) }
         return out
     }
 

@@ -31,9 +31,12 @@ static inline int bedside_name_this_thread(const char *name) { return pthread_se
 // Fixes the size from which malloc hands out its own mmap (and free unmaps it), which also turns off glibc's
 // dynamic threshold. Returns 1 on success.
 static inline int bedside_malloc_set_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
-// How many blocks are live in their own mmap right now (the whole process).
-static inline size_t bedside_malloc_mmapped_blocks(void) { return mallinfo2().hblks; }
-// Whether this block from malloc has its own mapping: glibc's IS_MMAPPED bit in the chunk's size word, just
-// before the pointer (unchanged in glibc's layout since 2.0). For tests and diagnostics only.
+// How much free memory at the top of a heap is kept before free gives it back. glibc's dynamic threshold raises
+// it to twice the largest freed mapped block; left raised, the top of the heap holds a few frames' worth and
+// serves frame-sized blocks from it, mmap threshold or not. Returns 1 on success.
+static inline int bedside_malloc_set_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
+// Whether this block has its own mapping: glibc's IS_MMAPPED bit in the chunk's size word, just before the
+// pointer (unchanged in glibc's layout since 2.0). Only for a pointer glibc's malloc returned and that is not
+// freed yet (anything else is undefined behaviour): tests only.
 static inline int bedside_malloc_block_is_mapped(const void *p) { return (((const size_t *)p)[-1] & 0x2) != 0; }
 #endif

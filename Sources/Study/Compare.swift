@@ -333,7 +333,7 @@ public enum CompareSession {
     static func answer(_ l: LightPrediction) -> Compare.Answer? {
         // Before the session's first frame (pts_s null) an answer has no place on the session's clock.
         guard let t = l.ptsS else { return nil }
-        let seq = l.seq ?? 0
+        let seq = l.seq
         guard let r = l.result, l.resultInvalid == nil else {
             return Compare.Answer(t: t, seq: seq, plane: nil, status: "no answer", modelMs: l.modelMs)
         }

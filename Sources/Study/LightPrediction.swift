@@ -47,7 +47,7 @@ struct LightPrediction: Decodable {
     }
 
     var model: String
-    var seq: UInt64?
+    var seq: UInt64
     var ptsS: Double?
     var modelMs: Double?
     /// Nil for a failed answer (and for one whose result is not an object).
@@ -62,8 +62,9 @@ struct LightPrediction: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // Who and which frame: required, as `PredictionLine` requires them (a line without them is not an answer).
         model = try c.decode(String.self, forKey: .model)
-        seq = try? c.decodeIfPresent(UInt64.self, forKey: .seq)
+        seq = try c.decode(UInt64.self, forKey: .seq)
         ptsS = try? c.decodeIfPresent(Double.self, forKey: .ptsS)
         modelMs = try? c.decodeIfPresent(Double.self, forKey: .modelMs)
         result = try? c.decodeIfPresent(Result.self, forKey: .result)

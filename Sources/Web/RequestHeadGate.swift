@@ -54,7 +54,8 @@ public struct RequestHeadCheck: Sendable {
         }
     }
 
-    /// One header of an answer the gate writes itself (names and values are Bedside's own, never a client's).
+    /// One header of an answer the gate writes itself. Names are Bedside's own; a value may carry a checked part
+    /// of the request (the Location of a redirect), so a header with a line break in it is never written.
     public struct HeaderLine: Sendable, Equatable {
         public var name: String
         public var value: String
@@ -105,7 +106,10 @@ public struct RequestHeadCheck: Sendable {
         public var responseBytes: [UInt8] {
             let payload = bytes ?? Array(body.utf8)
             var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(contentType)\r\nContent-Length: \(payload.count)\r\n"
-            for h in headers { head += "\(h.name): \(h.value)\r\n" }
+            // By bytes: "\r\n" is one Character in Swift, neither "\r" nor "\n".
+            for h in headers where !(h.name + h.value).utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+                head += "\(h.name): \(h.value)\r\n"
+            }
             head += "Connection: close\r\nCache-Control: no-store\r\n\r\n"
             return Array(head.utf8) + (headOnly ? [] : payload)
         }

@@ -120,14 +120,22 @@ public final class ViewerLatency: Sendable {
                 if let r = e.receivedAgoMs, let d = e.decodedAgoMs, r.isFinite, d.isFinite, r <= Self.maxAgoMs,
                     r >= d, d >= e.agoMs, sinceCapture - r >= sentMs - 1
                 {
-                    sample.received = sinceCapture - r
-                    sample.decoded = sinceCapture - d
+                    sample.received = max(sentMs, sinceCapture - r)  // never before Bedside sent it (rounding)
+                    sample.decoded = max(sample.received, sinceCapture - d)
                 }
                 s.windows[id]!.add(sample, at: receivedNanos, capacity: window)
                 taken += 1
             }
             return taken
         }
+    }
+
+    /// Each stage's own time, frame by frame, over the frames that have all their stages.
+    static func stages(_ samples: [Sample]) -> LatencyStages {
+        let staged = samples.filter { !$0.received.isNaN && !$0.decoded.isNaN }
+        return LatencyStages(
+            bedside: summary(staged.map(\.sent)), network: summary(staged.map { $0.received - $0.sent }),
+            decode: summary(staged.map { $0.decoded - $0.received }), paint: summary(staged.map { $0.drawn - $0.decoded }))
     }
 
     /// Nearest-rank percentile of sorted values.
@@ -160,8 +168,7 @@ public final class ViewerLatency: Sendable {
         }
         return ViewerLatencyStatus(
             captureToDrawnMs: Self.summary(all.map(\.drawn)), captureToSentMs: Self.summary(all.map(\.sent)),
-            captureToReceivedMs: Self.summary(all.map(\.received).filter { !$0.isNaN }),
-            captureToDecodedMs: Self.summary(all.map(\.decoded).filter { !$0.isNaN }), perViewer: perViewer,
+            stagesMs: Self.stages(all), perViewer: perViewer,
             window: window, windowS: windowSeconds, ignoredReports: Int(clamping: ignored))
     }
 }

@@ -22,6 +22,29 @@ struct CompareTests {
         return .init(name: name, kind: "live", answers: answers)
     }
 
+    @Test("the light line reader: lenient fields, model and seq required, result_invalid and failures are no answer")
+    func lightLines() throws {
+        let text = [
+            #"{"model":"a","seq":1,"pts_s":0.1,"model_ms":4,"result":{"plane":{"name":"head","status":"standard"},"concepts":[{"name":"skull","present":true},{"name":"csp","score":0.7,"scale":"probability"},{"name":"fx","score":3}],"segmentation":{"rle":[1,2,3]}}}"#,
+            // A field of the wrong type reads as absent; the line stays.
+            #"{"model":"a","seq":2,"pts_s":0.2,"model_ms":"slow","result":{"plane":{"name":7,"status":"close"},"concepts":[{"name":"skull","present":"yes"}]}}"#,
+            #"{"model":"a","seq":3,"pts_s":0.3,"result":{"plane":{"name":"head","status":"standard"}},"result_invalid":"concepts is not a list"}"#,
+            #"{"model":"a","seq":4,"pts_s":0.4,"result":null}"#,
+            #"{"model":"a","pts_s":0.5,"result":{}}"#,  // no seq: not an answer
+            #"{"seq":6,"pts_s":0.6,"result":{}}"#,  // no model
+            #"{"model":"a","seq":7,"pts_s":null,"result":{}}"#,  // before the first frame
+            "not json",
+        ].joined(separator: "\n")
+        let lines = LightPrediction.lines(in: Data(text.utf8)).map(\.line)
+        #expect(lines.map(\.seq) == [1, 2, 3, 4, 7])
+        let answers = lines.compactMap(CompareSession.answer)
+        #expect(answers.map(\.seq) == [1, 2, 3, 4])
+        #expect(answers[0].label == "head:standard" && answers[0].modelMs == 4)
+        #expect(answers[0].concepts == ["skull": true, "csp": true, "fx": false])
+        #expect(answers[1].plane == nil && answers[1].status == "close" && answers[1].modelMs == nil && answers[1].concepts.isEmpty)
+        #expect(answers[2].label == "no answer" && answers[3].label == "no answer")
+    }
+
     @Test("a span where the other is wrong is found to the frame, with what each side said")
     func findsTheSpan() throws {
         let c = Comparison.make(session: "s", sources: [source("v1"), source("v2", wrong: 90...119)])

@@ -60,6 +60,13 @@ import Web
         #expect(decide("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 20_000) + "\r\n\r\n") != .needMore)
     }
 
+    @Test func anAnswersHeaderWithALineBreakIsNeverWritten() {
+        let r = RequestHeadCheck.Refusal(
+            status: 308, reason: "Permanent Redirect", contentType: "text/plain",
+            headers: [.init("Location", "https://a:1/\r\nSet-Cookie: x=1"), .init("X-Ok", "fine")], bytes: Array("Use it\n".utf8))
+        #expect(!r.response.contains("Set-Cookie") && r.response.contains("X-Ok: fine\r\n"))
+    }
+
     @Test func floodsOfEmptyLinesOrHeaderLinesAreRefused() {
         #expect(status(String(repeating: "\r\n", count: 20_000)) == 431)
         let many = "GET / HTTP/1.1\r\n" + String(repeating: "a:x\r\n", count: 101) + "\r\n"

@@ -59,6 +59,7 @@ struct SecureTransportTests {
                 == ["bedside.local", "10.0.0.5", "192.168.8.20"])
         #expect(BedsideSetup.tabletHosts(bind: "192.168.8.20", names: [], addresses: addrs) == ["192.168.8.20"])
         #expect(BedsideSetup.tabletHosts(bind: "127.0.0.1", names: [], addresses: addrs).isEmpty)
+        #expect(BedsideSetup.tabletHosts(bind: "127.0.0.1", names: ["bedside.local"], addresses: addrs).isEmpty)
         #expect(BedsideSetup.tabletHosts(bind: "localhost", names: [], addresses: addrs).isEmpty)
         // The admin overview carries them only when tablets are served over the network.
         #expect(TransportSummary(plan: .loopback, ca: nil, hosts: addrs).hosts.isEmpty)

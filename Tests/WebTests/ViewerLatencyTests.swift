@@ -57,9 +57,13 @@ struct ViewerLatencyTests {
         }
         let s = l.status(now: 1300 * Self.ms)
         #expect(s.captureToDrawnMs.n == 4)
-        #expect(s.captureToReceivedMs == LatencySummary(p50: 50, p99: 50, n: 1))
-        #expect(s.captureToDecodedMs == LatencySummary(p50: 80, p99: 80, n: 1))
         #expect(s.captureToSentMs.p50 == 10)
+        // Over frame 2 alone: Bedside 10, network 40 (sent 76 -> received 116), decode 30, paint 20.
+        #expect(
+            s.stagesMs
+                == LatencyStages(
+                    bedside: .init(p50: 10, p99: 10, n: 1), network: .init(p50: 40, p99: 40, n: 1),
+                    decode: .init(p50: 30, p99: 30, n: 1), paint: .init(p50: 20, p99: 20, n: 1)))
     }
 
     @Test("malformed, unknown, oversized or implausible reports are ignored")

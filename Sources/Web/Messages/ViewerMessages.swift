@@ -208,6 +208,24 @@ public struct LatencySummary: Codable, Sendable, Equatable {
     }
 }
 
+/// capture -> drawn split into its stages, each the per-frame time of that stage (p50 / p99 over the same frames):
+/// `bedside` capture until handed to the sockets, `network` until the page had the bytes (TLS, the link, the
+/// browser's WebSocket), `decode` until the picture came out of the decoder, `paint` until it was on screen.
+public struct LatencyStages: Codable, Sendable, Equatable {
+    public static let none = LatencySummary(p50: nil, p99: nil, n: 0)
+    public var bedside: LatencySummary
+    public var network: LatencySummary
+    public var decode: LatencySummary
+    public var paint: LatencySummary
+
+    public init(bedside: LatencySummary = none, network: LatencySummary = none, decode: LatencySummary = none, paint: LatencySummary = none) {
+        self.bedside = bedside
+        self.network = network
+        self.decode = decode
+        self.paint = paint
+    }
+}
+
 /// The status's `viewers_latency`: capture -> drawn as the pages report it, overall and per viewer.
 public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
     public struct Viewer: Codable, Sendable, Equatable {
@@ -246,11 +264,8 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
     }
     public var captureToDrawnMs: LatencySummary
     public var captureToSentMs: LatencySummary
-    /// Capture until the page had the frame's bytes, and until its picture was decoded (the frames whose page
-    /// said so): with `capture_to_sent_ms` and `capture_to_drawn_ms` they split the latency into Bedside, the
-    /// network, the decoder and the paint.
-    public var captureToReceivedMs: LatencySummary
-    public var captureToDecodedMs: LatencySummary
+    /// Where capture -> drawn goes, frame by frame, over the frames whose page reported their stages.
+    public var stagesMs: LatencyStages
     public var perViewer: [Viewer]
     public var window: Int
     public var windowS: Double
@@ -258,14 +273,12 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
 
     public init(
         captureToDrawnMs: LatencySummary, captureToSentMs: LatencySummary,
-        captureToReceivedMs: LatencySummary = LatencySummary(p50: nil, p99: nil, n: 0),
-        captureToDecodedMs: LatencySummary = LatencySummary(p50: nil, p99: nil, n: 0), perViewer: [Viewer], window: Int,
+        stagesMs: LatencyStages = LatencyStages(), perViewer: [Viewer], window: Int,
         windowS: Double, ignoredReports: Int
     ) {
         self.captureToDrawnMs = captureToDrawnMs
         self.captureToSentMs = captureToSentMs
-        self.captureToReceivedMs = captureToReceivedMs
-        self.captureToDecodedMs = captureToDecodedMs
+        self.stagesMs = stagesMs
         self.perViewer = perViewer
         self.window = window
         self.windowS = windowS
@@ -275,7 +288,7 @@ public struct ViewerLatencyStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case window
         case captureToDrawnMs = "capture_to_drawn_ms", captureToSentMs = "capture_to_sent_ms"
-        case captureToReceivedMs = "capture_to_received_ms", captureToDecodedMs = "capture_to_decoded_ms"
+        case stagesMs = "stages_ms"
         case perViewer = "per_viewer", windowS = "window_s", ignoredReports = "ignored_reports"
     }
 }

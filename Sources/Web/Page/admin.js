@@ -27,10 +27,12 @@ import { adminCaller } from './js/admin-api.js';
       // The address a tablet opens: the one this page came over when a tablet could use it too, else the
       // server's first (this page may be open on the box itself, at 127.0.0.1).
       const hosts = t.hosts || [];
-      const host = hosts.includes(location.hostname) ? location.hostname : (hosts[0] || location.hostname);
+      const here = location.hostname.replace(/^\[(.*)\]$/, '$1');
+      const host = hosts.includes(here) ? here : (hosts[0] || here);
       const port = location.port ? `:${location.port}` : '';
-      const others = hosts.filter((h) => h !== host).map((h) => `http://${h}${port}/`);
-      note.textContent = `First time on a tablet: open http://${host}${port}/ on it and install Bedside's certificate as that page says ` +
+      const at = (h) => `http://${h.includes(':') ? `[${h}]` : h}${port}/`;   // an IPv6 address in brackets
+      const others = hosts.filter((h) => h !== host).map(at);
+      note.textContent = `First time on a tablet: open ${at(host)} on it and install Bedside's certificate as that page says ` +
         `(SHA-256 ${t.ca_fingerprint || '?'}). The tablet then opens the encrypted page by itself.` +
         (others.length ? ` On another network of this box: ${others.join(', ')}.` : '');
     } else if (t.encryption === 'off') {
