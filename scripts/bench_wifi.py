@@ -140,6 +140,8 @@ def tablets_inside(args) -> None:
         pages = []
         for _ in range(args.n):
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            # What the page says about itself (a decoder that fails, a fallback to JPEG) goes to the bench's stderr.
+            page.on("console", lambda m: m.type in ("warning", "error") and print(f"tablet console: {m.text}", file=sys.stderr))
             page.goto(args.url + ("&video=jpeg" if args.jpeg else ""))
             pages.append(page)
         for page in pages:
