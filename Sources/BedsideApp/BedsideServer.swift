@@ -39,7 +39,7 @@ public struct BedsideServer: Sendable {
         // Before any frame is allocated: frame-sized blocks keep their own mapping (Allocator explains why).
         switch Allocator.tuneForVideoFrames() {
         case .fixed: break
-        case .fromEnvironment(let v): logger.info("malloc: MALLOC_MMAP_THRESHOLD_=\(v) from the environment is used")
+        case .fromEnvironment(let setting): logger.info("malloc: \(setting) from the environment is used")
         case .refused: logger.warning("malloc refused a fixed mmap threshold: resident memory may creep over hours")
         }
 

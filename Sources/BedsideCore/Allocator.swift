@@ -23,7 +23,7 @@ public enum Allocator {
         /// The fixed threshold is in force.
         case fixed(bytes: Int)
         /// `MALLOC_MMAP_THRESHOLD_` (or the `glibc.malloc.mmap_threshold` tunable) is set in the environment:
-        /// glibc already uses the operator's value.
+        /// glibc already uses the operator's value (the setting, `name=value`, for the log).
         case fromEnvironment(String)
         /// glibc refused the setting.
         case refused
@@ -31,7 +31,7 @@ public enum Allocator {
 
     /// The decision, pure: the operator's environment wins over Bedside's default.
     public static func plan(environment: [String: String]) -> Tuning {
-        if let v = environment["MALLOC_MMAP_THRESHOLD_"], !v.isEmpty { return .fromEnvironment(v) }
+        if let v = environment["MALLOC_MMAP_THRESHOLD_"], !v.isEmpty { return .fromEnvironment("MALLOC_MMAP_THRESHOLD_=\(v)") }
         if let t = environment["GLIBC_TUNABLES"],
             let setting = t.split(separator: ":").first(where: { $0.hasPrefix("glibc.malloc.mmap_threshold=") })
         {

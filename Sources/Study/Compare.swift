@@ -333,15 +333,14 @@ public enum CompareSession {
     static func answer(_ l: LightPrediction) -> Compare.Answer? {
         // Before the session's first frame (pts_s null) an answer has no place on the session's clock.
         guard let t = l.ptsS else { return nil }
-        let seq = l.seq
         guard let r = l.result, l.resultInvalid == nil else {
-            return Compare.Answer(t: t, seq: seq, plane: nil, status: "no answer", modelMs: l.modelMs)
+            return Compare.Answer(t: t, seq: l.seq, plane: nil, status: "no answer", modelMs: l.modelMs)
         }
         var concepts: [String: Bool] = [:]
         for c in r.concepts ?? [] {
             if let name = c.name, let present = c.isPresent { concepts[name] = present }
         }
-        return Compare.Answer(t: t, seq: seq, plane: r.plane?.name, status: r.plane?.status, concepts: concepts, modelMs: l.modelMs)
+        return Compare.Answer(t: t, seq: l.seq, plane: r.plane?.name, status: r.plane?.status, concepts: concepts, modelMs: l.modelMs)
     }
 }
 

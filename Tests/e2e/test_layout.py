@@ -76,6 +76,16 @@ def demo(tmp_path_factory):
         b.stop()
 
 
+def _each_size(browser: Any):
+    """A fresh page at each of VIEWPORTS, its context closed after the loop's body (also when it fails)."""
+    for w, h in VIEWPORTS:
+        context = browser.new_context(viewport={"width": w, "height": h})
+        try:
+            yield w, h, context.new_page()
+        finally:
+            context.close()
+
+
 def _check(page: Any, selectors: list[str], name: str, artifacts: Any) -> list[str]:
     page.screenshot(path=str(artifacts / f"layout-{name}.png"))
     problems = page.evaluate(CLIPPED, selectors)
@@ -90,9 +100,7 @@ def test_the_live_page_in_each_arm_fits_every_screen(demo: Any, browser: Any) ->
     try:
         for arm in ["full", "status", "control"]:
             _api(demo, "study/arm", arm=arm)
-            for w, h in VIEWPORTS:
-                context = browser.new_context(viewport={"width": w, "height": h})
-                page = context.new_page()
+            for w, h, page in _each_size(browser):
                 page.goto(f"{demo.base_url}/?token={demo.token}")
                 page.wait_for_function(f"() => document.getElementById('app').dataset.arm === '{arm}' && "
                                        "Number(document.getElementById('frame-count').textContent) > 5", timeout=20_000)
@@ -100,7 +108,6 @@ def test_the_live_page_in_each_arm_fits_every_screen(demo: Any, browser: Any) ->
                     page.wait_for_function("() => document.querySelectorAll('[data-concept]').length > 0", timeout=20_000)
                 page.wait_for_timeout(700)
                 problems += _check(page, LIVE, f"live-{arm}-{w}x{h}", demo.artifacts)
-                context.close()
     finally:
         _api(demo, "study/arm", arm="full")
     assert not problems, "\n".join(problems)
@@ -118,9 +125,7 @@ def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -
     problems: list[str] = []
     # A paired tablet with a long name: its row and its Revoke button fit the card (issue 18 #15).
     _pair(demo, "Surface Pro 9, scanning room B, door side")
-    for w, h in VIEWPORTS:
-        context = browser.new_context(viewport={"width": w, "height": h})
-        page = context.new_page()
+    for w, h, page in _each_size(browser):
         page.goto(f"{demo.base_url}/")  # no token: the pairing dialog
         page.wait_for_selector('[data-testid="pair-form"]', state="visible", timeout=20_000)
         page.wait_for_timeout(300)
@@ -131,7 +136,6 @@ def test_the_pairing_and_admin_pages_fit_every_screen(demo: Any, browser: Any) -
         page.wait_for_function("() => document.querySelector('[data-model]') !== null", timeout=20_000)
         page.wait_for_timeout(300)
         problems += _check(page, ["main"], f"admin-{w}x{h}", demo.artifacts)
-        context.close()
     assert not problems, "\n".join(problems)
 
 
@@ -168,9 +172,7 @@ def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
     wait_for(lambda: json.loads((demo.recordings / name / "session.json").read_text())["state"] == "finished", 20,
              what="the session's recording to be finalised")
     problems: list[str] = []
-    for w, h in VIEWPORTS:
-        context = browser.new_context(viewport={"width": w, "height": h})
-        page = context.new_page()
+    for w, h, page in _each_size(browser):
         page.goto(f"{demo.base_url}/review?token={demo.token}&session={name}")
         page.fill('[data-testid="review-pin"]', demo.admin_pin)
         page.click('[data-testid="review-unlock"]')
@@ -183,7 +185,6 @@ def test_the_review_page_fits_every_screen(demo: Any, browser: Any) -> None:
                                timeout=20_000)
         page.wait_for_timeout(300)
         problems += _check(page, ["main"], f"review-{w}x{h}", demo.artifacts)
-        context.close()
     assert not problems, "\n".join(problems)
 
 
@@ -201,9 +202,7 @@ def test_the_admin_pages_certificate_step_fits_every_screen_and_names_a_tablets_
             pytest.skip("this machine has no network address besides loopback: no address for a tablet to name")
         assert t["encryption"] == "bedside-ca", t
         assert not any(h.startswith("127.") for h in t["hosts"]), t
-        for w, h in VIEWPORTS:
-            context = browser.new_context(viewport={"width": w, "height": h})
-            page = context.new_page()
+        for w, h, page in _each_size(browser):
             page.goto(f"{b.base_url}/admin?token={b.token}")
             page.fill('[data-testid="admin-pin"]', b.admin_pin)
             page.click('[data-testid="admin-unlock"]')
@@ -214,7 +213,6 @@ def test_the_admin_pages_certificate_step_fits_every_screen_and_names_a_tablets_
             assert "127.0.0.1" not in text, text
             page.wait_for_timeout(300)
             problems += _check(page, ["main"], f"admin-tls-{w}x{h}", b.artifacts)
-            context.close()
     finally:
         b.stop()
     assert not problems, "\n".join(problems)

@@ -13,8 +13,7 @@ import { updateStale } from './banner.js';
 
 // ------------------------------------------------------------------ frames
 
-let pending = null;     // newest undecoded frame; a newer one replaces it (dropped, never queued)
-let pendingAt = 0;      // when it arrived (page clock)
+let pending = null;     // newest undecoded frame and when it arrived ({buf, at}); a newer one replaces it (dropped, never queued)
 let decoding = false;
 
 // What the binary messages are: JPEG (the default, and what an older Bedside sends) or H.264 (a `video`
@@ -48,15 +47,14 @@ export function onBinary(buf) {
   }
   if (document.visibilityState === 'hidden') { S.dropped++; return; }
   if (pending) S.dropped++;
-  pending = buf;
-  pendingAt = now();
+  pending = { buf, at: now() };
   if (!decoding) decodeNext();
 }
 
 async function decodeNext() {
   while (pending) {
-    const frame = parseFrame(pending);
-    const received = pendingAt;
+    const frame = parseFrame(pending.buf);
+    const received = pending.at;
     pending = null;
     decoding = true;
     let bitmap = null;
